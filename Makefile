@@ -1,0 +1,58 @@
+# mathapi — every day-to-day command. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+COMPOSE ?= docker compose
+# Where `make generate-traffic` sends requests (Traefik under `make demo`, the all-in-one under `make run`).
+TRAFFIC_URL ?= http://localhost:8000
+TRAFFIC_ARGS ?= --duration 60s --rate 50
+
+.DEFAULT_GOAL := help
+.PHONY: help run run-services test lint fmt bench demo generate-traffic logs down kill smoke check-stack build release
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+build: ## Debug build of the whole workspace
+	$(CARGO) build --workspace
+
+release: ## Release build of every binary
+	$(CARGO) build --release --workspace --bins
+
+run: ## All three APIs in one process on http://127.0.0.1:8000
+	$(CARGO) run --release --bin mathapi
+
+run-services: ## The three services as separate processes on ports 8001-8003
+	scripts/run-services.sh
+
+test: ## Every test (unit, property, integration over real HTTP); needs redis-server on PATH
+	scripts/test.sh
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+bench: ## Throughput and latency against a bare poem handler; writes target/bench/
+	scripts/bench.sh
+
+demo: ## The whole stack in Docker: services, Traefik, Prometheus, Grafana, ELK
+	scripts/demo.sh
+
+generate-traffic: ## Valid and invalid requests against TRAFFIC_URL
+	$(CARGO) run --release --bin mathapi-traffic -- --url $(TRAFFIC_URL) $(TRAFFIC_ARGS)
+
+logs: ## Follow the stack's logs
+	$(COMPOSE) logs -f --tail=100
+
+down: ## Stop the stack and remove its containers (volumes are kept)
+	$(COMPOSE) down
+
+kill: down ## Alias of `down`
+
+smoke: ## Bring the stack up, check it end to end, tear it down (needs Docker)
+	scripts/smoke-stack.sh
+
+check-stack: ## Verify the stack without Docker: schemas, linters, promtool, live Prometheus scrape
+	scripts/check-stack.sh
