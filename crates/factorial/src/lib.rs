@@ -1,1 +1,108 @@
+//! The factorial service: `GET /factorial/{n}/`.
 
+use mathapi_math::factorial;
+use mathapi_service::{Call, MathApi, Metrics, ParamBound, ProblemResponse};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{Object, OpenApi, Tags};
+
+/// The largest `n` any configuration may allow: 10 000! has 35 660 digits and is
+/// computed and rendered in a few milliseconds.
+pub const HARD_MAX_N: u64 = 10_000;
+
+/// The factorial service's settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FactorialArgs {
+    /// Largest n accepted by /factorial/{n}/ (at most 10000).
+    #[arg(
+        long = "factorial-max-n",
+        env = "MATHAPI_FACTORIAL_MAX_N",
+        default_value_t = 400,
+        value_parser = clap::value_parser!(u64).range(0..=HARD_MAX_N)
+    )]
+    pub max_n: u64,
+}
+
+impl Default for FactorialArgs {
+    fn default() -> Self {
+        FactorialArgs { max_n: 400 }
+    }
+}
+
+#[derive(Tags)]
+enum FactorialTags {
+    /// Factorials.
+    Factorial,
+}
+
+/// A factorial.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct FactorialResult {
+    /// The argument.
+    pub n: u64,
+    /// n!, exact, as a decimal string (it does not fit in a JSON number for n > 18).
+    pub result: String,
+}
+
+impl Example for FactorialResult {
+    fn example() -> Self {
+        FactorialResult { n: 5, result: "120".into() }
+    }
+}
+
+/// The factorial API.
+#[derive(Clone)]
+pub struct FactorialApi {
+    max_n: u64,
+    metrics: Metrics,
+}
+
+impl FactorialApi {
+    pub fn new(args: &FactorialArgs, metrics: &Metrics) -> Self {
+        FactorialApi { max_n: args.max_n, metrics: metrics.clone() }
+    }
+
+    fn answer(&self, raw_n: &str) -> Result<Json<FactorialResult>, ProblemResponse> {
+        let call = Call::new("factorial", &format!("n={raw_n}"), &self.metrics);
+        let n = call.argument("n", raw_n, self.max_n)?;
+        let result = call.compute(|| Ok(factorial(n).to_string()))?;
+        Ok(Json(FactorialResult { n, result }))
+    }
+
+    fn missing(&self) -> Result<Json<FactorialResult>, ProblemResponse> {
+        let call = Call::new("factorial", "", &self.metrics);
+        Err(call.missing("n", "/factorial/{n}/"))
+    }
+}
+
+#[OpenApi(tag = "FactorialTags::Factorial")]
+impl FactorialApi {
+    /// The factorial of n
+    ///
+    /// n! = 1 × 2 × … × n, with 0! = 1, computed exactly.
+    #[oai(path = "/factorial/:n/", method = "get", operation_id = "factorial")]
+    async fn factorial(&self, n: Path<String>) -> Result<Json<FactorialResult>, ProblemResponse> {
+        self.answer(&n)
+    }
+
+
+
+    #[oai(path = "/factorial", method = "get", hidden)]
+    async fn factorial_missing(
+        &self,
+    ) -> Result<Json<FactorialResult>, ProblemResponse> {
+        self.missing()
+    }
+}
+
+impl MathApi for FactorialApi {
+    const NAME: &'static str = "factorial";
+    const TITLE: &'static str = "Factorial API";
+    const DEFAULT_PORT: u16 = 8002;
+
+    fn bounds(&self) -> Vec<ParamBound> {
+        vec![ParamBound { path_prefix: "/factorial/", name: "n", maximum: self.max_n }]
+    }
+}

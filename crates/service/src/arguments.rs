@@ -1,0 +1,194 @@
+//! Turning raw path segments into validated arguments, and serving one math call.
+
+use std::time::Instant;
+
+use crate::problem::{Problem, ProblemResponse};
+use crate::telemetry::Metrics;
+
+/// Why an argument was refused. Each variant maps to one `reason` (metrics, logs and the
+/// problem document) in [`ArgumentError::reason`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgumentError {
+    #[error("{name} must be an integer from 0 to {max}, got {value:?}")]
+    NotAnInteger { name: &'static str, value: String, max: u64 },
+    #[error("{name} must be an integer from 0 to {max}, got the negative number {value}")]
+    Negative { name: &'static str, value: String, max: u64 },
+    #[error("{name} must be an integer from 0 to {max}, got {value}")]
+    OutOfRange { name: &'static str, value: u64, max: u64 },
+    #[error("{name} must be an integer from 0 to {max}, got {value}, which is too large to parse")]
+    TooLargeToParse { name: &'static str, value: String, max: u64 },
+    #[error("the argument {name} is missing: use {usage}")]
+    Missing { name: &'static str, usage: &'static str },
+    #[error("{0}")]
+    NotComputable(String),
+}
+
+/// Raw values are echoed back in errors only this far, so a huge path cannot make a huge
+/// problem document or log line.
+const ECHO_LIMIT: usize = 40;
+
+fn echo(raw: &str) -> String {
+    match raw.char_indices().nth(ECHO_LIMIT) {
+        Some((cut, _)) => format!("{}…", &raw[..cut]),
+        None => raw.to_owned(),
+    }
+}
+
+impl ArgumentError {
+    /// The machine-readable reason: the `reason` label and problem member.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ArgumentError::NotAnInteger { .. } => "not_an_integer",
+            ArgumentError::Negative { .. } => "negative",
+            ArgumentError::OutOfRange { .. } => "out_of_range",
+            ArgumentError::TooLargeToParse { .. } => "too_large_to_parse",
+            ArgumentError::Missing { .. } => "missing_argument",
+            ArgumentError::NotComputable(_) => "not_computable",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ArgumentError::NotAnInteger { .. } => "Argument is not an integer",
+            ArgumentError::Negative { .. } => "Argument is negative",
+            ArgumentError::OutOfRange { .. } | ArgumentError::TooLargeToParse { .. } => {
+                "Argument out of range"
+            }
+            ArgumentError::Missing { .. } => "Argument missing",
+            ArgumentError::NotComputable(_) => "Result too large to compute",
+        }
+    }
+
+    /// The problem document for this error (status 400).
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:mathapi:problem:{}", self.reason().replace('_', "-")),
+            title: self.title().into(),
+            status: 400,
+            detail: self.to_string(),
+            instance: None,
+            reason: Some(self.reason().into()),
+        }
+    }
+}
+
+/// Parses a path segment as an integer in `0..=max`.
+pub fn parse_argument(name: &'static str, raw: &str, max: u64) -> Result<u64, ArgumentError> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(magnitude) = raw.strip_prefix('-').filter(|m| digits(m)) {
+        // "-0" is still zero, which is allowed.
+        if magnitude.bytes().all(|b| b == b'0') {
+            return Ok(0);
+        }
+        return Err(ArgumentError::Negative { name, value: echo(raw), max });
+    }
+    if !digits(raw) {
+        return Err(ArgumentError::NotAnInteger { name, value: echo(raw), max });
+    }
+    let value: u64 = raw
+        .parse()
+        .map_err(|_| ArgumentError::TooLargeToParse { name, value: echo(raw), max })?;
+    if value > max {
+        return Err(ArgumentError::OutOfRange { name, value, max });
+    }
+    Ok(value)
+}
+
+/// One math request being served: it names the function and arguments in the request
+/// span, counts refusals, and times the computation in its own span.
+pub struct Call<'a> {
+    function: &'static str,
+    metrics: &'a Metrics,
+}
+
+impl<'a> Call<'a> {
+    /// Starts a call; `arguments` is the raw form, e.g. `m=3,n=4`, as it goes to the logs.
+    pub fn new(function: &'static str, arguments: &str, metrics: &'a Metrics) -> Self {
+        let span = tracing::Span::current();
+        span.record("function", function);
+        span.record("arguments", arguments);
+        Call { function, metrics }
+    }
+
+    /// Parses one argument, refusing it (logged and counted) when invalid.
+    pub fn argument(&self, name: &'static str, raw: &str, max: u64) -> Result<u64, ProblemResponse> {
+        parse_argument(name, raw, max).map_err(|e| self.reject(e))
+    }
+
+    /// Refuses a request whose path lacks the argument `name`; `usage` is the right path.
+    pub fn missing(&self, name: &'static str, usage: &'static str) -> ProblemResponse {
+        self.reject(ArgumentError::Missing { name, usage })
+    }
+
+    /// Logs and counts a refused request, and returns its `400` answer.
+    pub fn reject(&self, error: ArgumentError) -> ProblemResponse {
+        tracing::warn!(reason = error.reason(), detail = %error, "rejected input");
+        self.metrics.record_rejection(self.function, error.reason());
+        error.problem().into()
+    }
+
+    /// Runs the computation (including rendering the decimal string) in a `computation`
+    /// span and records its duration.
+    pub fn compute(
+        &self,
+        compute: impl FnOnce() -> Result<String, ArgumentError>,
+    ) -> Result<String, ProblemResponse> {
+        let span = tracing::info_span!("computation", function = self.function, result_digits = tracing::field::Empty);
+        let started = Instant::now();
+        let result = span.in_scope(compute);
+        self.metrics.record_computation(self.function, started.elapsed());
+        match result {
+            Ok(decimal) => {
+                span.record("result_digits", decimal.len());
+                Ok(decimal)
+            }
+            Err(error) => {
+                drop(span);
+                Err(self.reject(error))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_integers_in_range() {
+        assert_eq!(parse_argument("n", "0", 400), Ok(0));
+        assert_eq!(parse_argument("n", "400", 400), Ok(400));
+        assert_eq!(parse_argument("n", "007", 400), Ok(7));
+        assert_eq!(parse_argument("n", "-0", 400), Ok(0));
+    }
+
+    #[test]
+    fn classifies_every_bad_input() {
+        let reason = |raw: &str| parse_argument("n", raw, 400).unwrap_err().reason();
+        assert_eq!(reason("401"), "out_of_range");
+        assert_eq!(reason("18446744073709551615"), "out_of_range");
+        assert_eq!(reason("18446744073709551616"), "too_large_to_parse");
+        assert_eq!(reason("99999999999999999999999"), "too_large_to_parse");
+        assert_eq!(reason("-1"), "negative");
+        assert_eq!(reason("-99999999999999999999999"), "negative");
+        for raw in ["abc", "1.5", "1e3", "", " 1", "+1", "0x10", "-", "--1", "١٢"] {
+            assert_eq!(reason(raw), "not_an_integer", "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn details_say_what_is_allowed() {
+        let err = parse_argument("m", "9", 3).unwrap_err();
+        assert_eq!(err.to_string(), "m must be an integer from 0 to 3, got 9");
+        let problem = err.problem();
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.problem_type, "urn:mathapi:problem:out-of-range");
+    }
+
+    #[test]
+    fn long_inputs_are_not_echoed_whole() {
+        let raw = "x".repeat(10_000);
+        let detail = parse_argument("n", &raw, 400).unwrap_err().to_string();
+        assert!(detail.len() < 120, "{detail}");
+    }
+}

@@ -1,0 +1,92 @@
+//! Operational endpoints every server has: liveness, readiness and metrics.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use poem::http::StatusCode;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use crate::problem::Problem;
+use crate::telemetry::Metrics;
+
+/// A dependency that must be reachable before the server is ready (e.g. Redis).
+pub trait Readiness: Send + Sync + 'static {
+    /// What is checked, e.g. `redis`; shown in the `/ready` answer.
+    fn name(&self) -> &'static str;
+    /// `Err` with a reason when the dependency cannot be used now.
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+#[derive(Tags)]
+enum OpsTags {
+    /// Liveness, readiness and metrics.
+    Operations,
+}
+
+/// Health answer.
+#[derive(Debug, Object)]
+pub struct Status {
+    /// `ok` (alive) or `ready`.
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// Every dependency is reachable.
+    #[oai(status = 200)]
+    Ready(Json<Status>),
+    /// A dependency is not reachable; the detail says which.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    NotReady(Json<Problem>),
+}
+
+/// `/health`, `/ready` and `/metrics`.
+#[derive(Clone)]
+pub struct OpsApi {
+    metrics: Metrics,
+    checks: Arc<Vec<Arc<dyn Readiness>>>,
+}
+
+impl OpsApi {
+    pub fn new(metrics: Metrics, checks: Vec<Arc<dyn Readiness>>) -> Self {
+        OpsApi {
+            metrics,
+            checks: Arc::new(checks),
+        }
+    }
+}
+
+#[OpenApi(tag = "OpsTags::Operations")]
+impl OpsApi {
+    /// Liveness: the process is up and serving.
+    #[oai(path = "/health", method = "get")]
+    async fn health(&self) -> Json<Status> {
+        Json(Status { status: "ok".into() })
+    }
+
+    /// Readiness: every dependency (e.g. Redis for the sequence stepper) is reachable.
+    #[oai(path = "/ready", method = "get")]
+    async fn ready(&self) -> ReadyResponse {
+        let mut failures = Vec::new();
+        for check in self.checks.iter() {
+            if let Err(reason) = check.check().await {
+                failures.push(format!("{}: {reason}", check.name()));
+            }
+        }
+        if failures.is_empty() {
+            ReadyResponse::Ready(Json(Status { status: "ready".into() }))
+        } else {
+            ReadyResponse::NotReady(Json(Problem::from_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {}", failures.join("; ")),
+            )))
+        }
+    }
+
+    /// Metrics in the Prometheus text format (see docs/observability.md).
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(self.metrics.render())
+    }
+}

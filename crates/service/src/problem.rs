@@ -1,0 +1,94 @@
+//! RFC 9457 problem documents: the one shape every error response takes.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::types::{Example, ToJSON};
+use poem_openapi::{ApiResponse, Object};
+
+/// The media type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error, as a problem document (RFC 9457).
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(example)]
+pub struct Problem {
+    /// A URI identifying the kind of problem; `about:blank` for plain HTTP errors.
+    #[oai(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, and what is allowed instead.
+    pub detail: String,
+    /// The request path the problem occurred on.
+    #[oai(skip_serializing_if_is_none)]
+    pub instance: Option<String>,
+    /// Machine-readable reason, e.g. `out_of_range` (also the `reason` label of
+    /// `mathapi_rejected_inputs_total`).
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
+}
+
+impl Example for Problem {
+    fn example() -> Self {
+        Problem {
+            problem_type: "urn:mathapi:problem:out-of-range".into(),
+            title: "Argument out of range".into(),
+            status: 400,
+            detail: "n must be an integer from 0 to 400, got 401".into(),
+            instance: None,
+            reason: Some("out_of_range".into()),
+        }
+    }
+}
+
+impl Problem {
+    /// A plain HTTP error (`type: about:blank`, title = the status's reason phrase).
+    pub fn from_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        Problem {
+            problem_type: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            reason: None,
+        }
+    }
+
+    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
+        self
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = ToJSON::to_json(&self).unwrap_or_default();
+        Response::builder()
+            .status(status)
+            .content_type(PROBLEM_JSON)
+            .body(body.to_string())
+    }
+}
+
+/// The documented `400` answer of every math operation.
+#[derive(Debug, ApiResponse)]
+pub enum ProblemResponse {
+    /// The arguments are not valid: not an integer, negative, out of range, or a result
+    /// too large to compute.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+}
+
+impl From<Problem> for ProblemResponse {
+    fn from(problem: Problem) -> Self {
+        ProblemResponse::BadRequest(Json(problem))
+    }
+}

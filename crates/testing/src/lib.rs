@@ -1,0 +1,180 @@
+//! Test helpers shared by the crates' integration tests: our servers on random ports over
+//! real HTTP (in-process or as the real binaries), with their log lines captured.
+
+use std::net::SocketAddr;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mathapi_service::Application;
+use poem::Response;
+use poem::endpoint::BoxEndpoint;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long any single wait in a test may take before it fails rather than hangs.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// An app served in-process on 127.0.0.1 with a random port.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(endpoint: BoxEndpoint<'static, Response>) -> TestApp {
+        let app = Application::bind("127.0.0.1:0".parse().unwrap(), endpoint).expect("bind");
+        let address = app.address();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(
+            async {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(5),
+        ));
+        TestApp { address, client: client(), stop: Some(stop), server: Some(server) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request failed")
+    }
+
+    /// GET, and the status, content type and JSON body of the answer.
+    pub async fn get_json(&self, path: &str) -> (u16, String, Value) {
+        json_of(self.get(path).await).await
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(TIMEOUT, server).await.expect("server did not stop").unwrap().unwrap();
+        }
+    }
+}
+
+/// An HTTP client that does not pool forever, so servers can shut down.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap()
+}
+
+/// Status, content type and JSON body (Null when the body is not JSON).
+pub async fn json_of(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.text().await.expect("body");
+    (status, content_type, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// One of our binaries, started for real with `--port 0`, its stdout captured line by line.
+pub struct RunningBinary {
+    pub address: SocketAddr,
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl RunningBinary {
+    /// Starts `program` (a path from `env!("CARGO_BIN_EXE_...")`) and waits for its
+    /// `listening` log line.
+    pub async fn start(program: &str, args: &[&str], env: &[(&str, &str)]) -> RunningBinary {
+        let mut child = Command::new(program)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the binary");
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (found, address) = oneshot::channel::<SocketAddr>();
+        let sink = lines.clone();
+        tokio::spawn(async move {
+            let mut found = Some(found);
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if let Ok(record) = serde_json::from_str::<Value>(&line) {
+                    if record["msg"] == "listening" {
+                        if let (Some(found), Some(address)) = (found.take(), record["address"].as_str()) {
+                            let _ = found.send(address.parse().unwrap());
+                        }
+                    }
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let address = tokio::time::timeout(TIMEOUT, address)
+            .await
+            .expect("no `listening` log line in time")
+            .expect("the binary exited before listening");
+        RunningBinary { address, child, lines }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Every stdout line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line satisfies `predicate`, and returns it parsed.
+    pub async fn wait_for_log(&self, predicate: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Some(record) = self
+                .lines()
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|r| predicate(r))
+            {
+                return record;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "log line not seen in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit.
+    pub async fn wait(&mut self) -> ExitStatus {
+        tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("the binary did not exit in time")
+            .expect("wait")
+    }
+}
