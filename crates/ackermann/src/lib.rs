@@ -19,6 +19,7 @@ pub const HARD_MAX_N: u64 = 100_000;
 pub struct AckermannArgs {
     /// Largest m accepted by /ackermann/{m}/{n}/ (at most 4).
     #[arg(
+        id = "ackermann_max_m",
         long = "ackermann-max-m",
         env = "MATHAPI_ACKERMANN_MAX_M",
         default_value_t = 3,
@@ -28,6 +29,7 @@ pub struct AckermannArgs {
 
     /// Largest n accepted by /ackermann/{m}/{n}/ (at most 100000).
     #[arg(
+        id = "ackermann_max_n",
         long = "ackermann-max-n",
         env = "MATHAPI_ACKERMANN_MAX_N",
         default_value_t = 4,
@@ -137,6 +139,8 @@ impl AckermannApi {
 impl MathApi for AckermannApi {
     const NAME: &'static str = "ackermann";
     const TITLE: &'static str = "Ackermann API";
+    const DESCRIPTION: &'static str =
+        "The Ackermann–Péter function: `GET /ackermann/{m}/{n}/` answers A(m, n) as a decimal string, from closed forms (no recursion). Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8003;
 
     fn bounds(&self) -> Vec<ParamBound> {

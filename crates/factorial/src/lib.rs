@@ -16,6 +16,7 @@ pub const HARD_MAX_N: u64 = 10_000;
 pub struct FactorialArgs {
     /// Largest n accepted by /factorial/{n}/ (at most 10000).
     #[arg(
+        id = "factorial_max_n",
         long = "factorial-max-n",
         env = "MATHAPI_FACTORIAL_MAX_N",
         default_value_t = 400,
@@ -100,6 +101,8 @@ impl FactorialApi {
 impl MathApi for FactorialApi {
     const NAME: &'static str = "factorial";
     const TITLE: &'static str = "Factorial API";
+    const DESCRIPTION: &'static str =
+        "Exact factorials: `GET /factorial/{n}/` answers n! as a decimal string. Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8002;
 
     fn bounds(&self) -> Vec<ParamBound> {

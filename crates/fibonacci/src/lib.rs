@@ -16,6 +16,7 @@ pub const HARD_MAX_N: u64 = 100_000;
 pub struct FibonacciArgs {
     /// Largest n accepted by /fibonacci/{n}/ (at most 100000).
     #[arg(
+        id = "fibonacci_max_n",
         long = "fibonacci-max-n",
         env = "MATHAPI_FIBONACCI_MAX_N",
         default_value_t = 400,
@@ -100,6 +101,8 @@ impl FibonacciApi {
 impl MathApi for FibonacciApi {
     const NAME: &'static str = "fibonacci";
     const TITLE: &'static str = "Fibonacci API";
+    const DESCRIPTION: &'static str =
+        "Exact Fibonacci numbers: `GET /fibonacci/{n}/` answers F(n) as a decimal string. Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8001;
 
     fn bounds(&self) -> Vec<ParamBound> {

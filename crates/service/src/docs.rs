@@ -15,6 +15,8 @@ pub trait MathApi: OpenApi + Clone + Send + Sync + 'static {
     const NAME: &'static str;
     /// Title of its OpenAPI document.
     const TITLE: &'static str;
+    /// What it computes, for its OpenAPI document (Markdown).
+    const DESCRIPTION: &'static str;
     /// The port its own binary listens on by default.
     const DEFAULT_PORT: u16;
 

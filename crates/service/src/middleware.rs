@@ -171,7 +171,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 let pattern = error.data::<PathPattern>().cloned();
                 let status = error.status();
                 let detail = match status {
-                    StatusCode::NOT_FOUND => format!("there is nothing at {path}; the API is described at /docs"),
+                    StatusCode::NOT_FOUND => format!("no route matches {path}"),
                     StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {path}"),
                     s if s.is_server_error() => format!("internal error (request id {request_id})"),
                     _ => error.to_string(),

@@ -21,12 +21,18 @@ use crate::telemetry::{self, Metrics, VERSION};
 /// documentation under `/{name}/docs` and `/{name}/openapi.json`.
 pub fn single_api_app<A: MathApi>(api: A, metrics: &Metrics) -> BoxEndpoint<'static, Response> {
     let ops = OpsApi::new(metrics.clone(), api.readiness());
-    let bounds = api.bounds();
-    let service = OpenApiService::new((api, ops), A::TITLE, VERSION);
-    let docs = Docs::new(&service, &bounds);
+    let docs = api_docs(&api, &ops);
     let routes = RouteTemplates::from_spec(&docs.spec);
-    let route = docs.mount(Route::new(), &format!("/{}", A::NAME)).nest("/", service);
+    let route = docs.mount(Route::new(), &format!("/{}", A::NAME));
+    let route = route.nest("/", OpenApiService::new((api, ops), A::TITLE, VERSION));
     finish(route, metrics, routes)
+}
+
+/// The documentation of one API with the operational endpoints, for `/{name}/docs`.
+pub fn api_docs<A: MathApi>(api: &A, ops: &OpsApi) -> Docs {
+    let service = OpenApiService::new((api.clone(), ops.clone()), A::TITLE, VERSION)
+        .description(A::DESCRIPTION);
+    Docs::new(&service, &api.bounds())
 }
 
 /// Wraps routes in the middleware every server uses: trailing slashes trimmed (so
