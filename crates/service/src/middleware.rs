@@ -71,17 +71,22 @@ impl RouteTemplates {
 
     /// The template for poem's `pattern`; `None` when no route matched.
     fn template(&self, pattern: &str) -> Option<String> {
+        if pattern.is_empty() {
+            return None;
+        }
         if let Some(template) = self.0.get(pattern) {
             return Some(template.clone());
         }
-        // A hidden route that is a prefix of a published one (`/ackermann/:param0`, which
-        // answers "n is missing") takes its parameter names from the published route.
-        let prefix = format!("{pattern}/");
-        let depth = pattern.split('/').count();
-        let named = self.0.iter().find(|(p, _)| p.starts_with(&prefix)).map(|(_, template)| {
-            template.split('/').take(depth).collect::<Vec<_>>().join("/")
-        });
-        named.or_else(|| route_template(pattern))
+        if pattern.contains(":param") {
+            // A hidden route that is a prefix of a published one (`/ackermann/:param0`,
+            // which answers "n is missing") takes its parameter names from that route.
+            let prefix = format!("{pattern}/");
+            let depth = pattern.split('/').count();
+            if let Some(template) = self.0.iter().find(|(p, _)| p.starts_with(&prefix)).map(|(_, t)| t) {
+                return Some(template.split('/').take(depth).collect::<Vec<_>>().join("/"));
+            }
+        }
+        route_template(pattern)
     }
 }
 
@@ -231,5 +236,6 @@ mod tests {
         assert_eq!(routes.template("/health").as_deref(), Some("/health"));
         assert_eq!(routes.template("/fibonacci/docs").as_deref(), Some("/fibonacci/docs"));
         assert_eq!(routes.template("/ackermann/:param0").as_deref(), Some("/ackermann/{m}"));
+        assert_eq!(routes.template(""), None);
     }
 }

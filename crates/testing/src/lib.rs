@@ -178,3 +178,20 @@ impl RunningBinary {
             .expect("wait")
     }
 }
+
+/// Asserts that `response` is a problem document with `status` (and `reason`, when given),
+/// and returns it.
+pub async fn assert_problem(response: reqwest::Response, status: u16, reason: Option<&str>) -> Value {
+    let url = response.url().to_string();
+    let (got, content_type, body) = json_of(response).await;
+    assert_eq!(got, status, "{url}: {body}");
+    assert_eq!(content_type, "application/problem+json", "{url}");
+    assert_eq!(body["status"], status, "{url}: {body}");
+    for member in ["type", "title", "detail"] {
+        assert!(body[member].as_str().is_some_and(|s| !s.is_empty()), "{url}: no {member} in {body}");
+    }
+    if let Some(reason) = reason {
+        assert_eq!(body["reason"], reason, "{url}: {body}");
+    }
+    body
+}
