@@ -64,7 +64,11 @@ pub struct AckermannResult {
 
 impl Example for AckermannResult {
     fn example() -> Self {
-        AckermannResult { m: 2, n: 3, result: "9".into() }
+        AckermannResult {
+            m: 2,
+            n: 3,
+            result: "9".into(),
+        }
     }
 }
 
@@ -80,7 +84,11 @@ const USAGE: &str = "/ackermann/{m}/{n}/";
 
 impl AckermannApi {
     pub fn new(args: &AckermannArgs, metrics: &Metrics) -> Self {
-        AckermannApi { max_m: args.max_m, max_n: args.max_n, metrics: metrics.clone() }
+        AckermannApi {
+            max_m: args.max_m,
+            max_n: args.max_n,
+            metrics: metrics.clone(),
+        }
     }
 
     fn answer(&self, raw_m: &str, raw_n: &str) -> Result<Json<AckermannResult>, ProblemResponse> {
@@ -117,8 +125,6 @@ impl AckermannApi {
         self.answer(&m, &n)
     }
 
-
-
     #[oai(path = "/ackermann/:m", method = "get", hidden)]
     async fn ackermann_missing_n(
         &self,
@@ -127,11 +133,8 @@ impl AckermannApi {
         self.missing(Some(&m))
     }
 
-
     #[oai(path = "/ackermann", method = "get", hidden)]
-    async fn ackermann_missing(
-        &self,
-    ) -> Result<Json<AckermannResult>, ProblemResponse> {
+    async fn ackermann_missing(&self) -> Result<Json<AckermannResult>, ProblemResponse> {
         self.missing(None)
     }
 }
@@ -139,14 +142,21 @@ impl AckermannApi {
 impl MathApi for AckermannApi {
     const NAME: &'static str = "ackermann";
     const TITLE: &'static str = "Ackermann API";
-    const DESCRIPTION: &'static str =
-        "The Ackermann–Péter function: `GET /ackermann/{m}/{n}/` answers A(m, n) as a decimal string, from closed forms (no recursion). Errors are RFC 9457 problem documents (`application/problem+json`).";
+    const DESCRIPTION: &'static str = "The Ackermann–Péter function: `GET /ackermann/{m}/{n}/` answers A(m, n) as a decimal string, from closed forms (no recursion). Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8003;
 
     fn bounds(&self) -> Vec<ParamBound> {
         vec![
-            ParamBound { path_prefix: "/ackermann/", name: "m", maximum: self.max_m },
-            ParamBound { path_prefix: "/ackermann/", name: "n", maximum: self.max_n },
+            ParamBound {
+                path_prefix: "/ackermann/",
+                name: "m",
+                maximum: self.max_m,
+            },
+            ParamBound {
+                path_prefix: "/ackermann/",
+                name: "n",
+                maximum: self.max_n,
+            },
         ]
     }
 }

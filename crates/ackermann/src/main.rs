@@ -16,7 +16,15 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mathapi_service::run(AckermannApi::NAME, AckermannApi::DEFAULT_PORT, &cli.server, |metrics| {
-        Ok(single_api_app(AckermannApi::new(&cli.ackermann, metrics), metrics))
-    })
+    mathapi_service::run(
+        AckermannApi::NAME,
+        AckermannApi::DEFAULT_PORT,
+        &cli.server,
+        |metrics| {
+            Ok(single_api_app(
+                AckermannApi::new(&cli.ackermann, metrics),
+                metrics,
+            ))
+        },
+    )
 }

@@ -11,7 +11,12 @@ async fn spawn(max_m: u64, max_n: u64) -> TestApp {
 }
 
 /// The published table of A(m, n) for m ≤ 3, n ≤ 4.
-const TABLE: [[u64; 5]; 4] = [[1, 2, 3, 4, 5], [2, 3, 4, 5, 6], [3, 5, 7, 9, 11], [5, 13, 29, 61, 125]];
+const TABLE: [[u64; 5]; 4] = [
+    [1, 2, 3, 4, 5],
+    [2, 3, 4, 5, 6],
+    [3, 5, 7, 9, 11],
+    [5, 13, 29, 61, 125],
+];
 
 #[tokio::test]
 async fn every_default_argument_matches_the_published_table() {
@@ -20,7 +25,10 @@ async fn every_default_argument_matches_the_published_table() {
         for (n, want) in row.iter().enumerate() {
             let (status, _, body) = app.get_json(&format!("/ackermann/{m}/{n}/")).await;
             assert_eq!(status, 200, "{body}");
-            assert_eq!(body, serde_json::json!({"m": m, "n": n, "result": want.to_string()}));
+            assert_eq!(
+                body,
+                serde_json::json!({"m": m, "n": n, "result": want.to_string()})
+            );
         }
     }
 }
@@ -44,8 +52,16 @@ async fn row_four_is_answered_where_computable() {
     let digits = body["result"].as_str().unwrap();
     assert_eq!(digits.len(), 19_729, "2^65536 - 3 has 19729 digits");
     assert!(digits.ends_with("156733"));
-    let body = assert_problem(app.get("/ackermann/4/3/").await, 400, Some("not_computable")).await;
-    assert!(body["detail"].as_str().unwrap().contains("A(4, 3)"), "{body}");
+    let body = assert_problem(
+        app.get("/ackermann/4/3/").await,
+        400,
+        Some("not_computable"),
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("A(4, 3)"),
+        "{body}"
+    );
     // A(3, n) = 2^(n+3) - 3 at the hard cap: 2^100003 has 30104 digits (floor(100003 log10 2) + 1).
     let (_, _, body) = app.get_json("/ackermann/3/100000/").await;
     assert_eq!(body["result"].as_str().unwrap().len(), 30_104);
@@ -54,16 +70,38 @@ async fn row_four_is_answered_where_computable() {
 #[tokio::test]
 async fn missing_arguments_are_named() {
     let app = spawn(3, 4).await;
-    for (path, missing) in [("/ackermann/3/", "n"), ("/ackermann/3", "n"), ("/ackermann/", "m"), ("/ackermann", "m")] {
+    for (path, missing) in [
+        ("/ackermann/3/", "n"),
+        ("/ackermann/3", "n"),
+        ("/ackermann/", "m"),
+        ("/ackermann", "m"),
+    ] {
         let body = assert_problem(app.get(path).await, 400, Some("missing_argument")).await;
-        assert!(body["detail"].as_str().unwrap().contains(&format!("argument {missing} is missing")), "{path}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("argument {missing} is missing")),
+            "{path}: {body}"
+        );
     }
 }
 
 #[tokio::test]
 async fn the_binary_serves_its_table() {
-    let server = RunningBinary::start(env!("CARGO_BIN_EXE_ackermann"), &["--ackermann-max-m", "4"], &[]).await;
-    let (status, _, body) =
-        mathapi_testing::json_of(mathapi_testing::client().get(server.url("/ackermann/4/0/")).send().await.unwrap()).await;
+    let server = RunningBinary::start(
+        env!("CARGO_BIN_EXE_ackermann"),
+        &["--ackermann-max-m", "4"],
+        &[],
+    )
+    .await;
+    let (status, _, body) = mathapi_testing::json_of(
+        mathapi_testing::client()
+            .get(server.url("/ackermann/4/0/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, body["result"].as_str()), (200, Some("13")));
 }

@@ -49,7 +49,10 @@ pub struct FactorialResult {
 
 impl Example for FactorialResult {
     fn example() -> Self {
-        FactorialResult { n: 5, result: "120".into() }
+        FactorialResult {
+            n: 5,
+            result: "120".into(),
+        }
     }
 }
 
@@ -62,7 +65,10 @@ pub struct FactorialApi {
 
 impl FactorialApi {
     pub fn new(args: &FactorialArgs, metrics: &Metrics) -> Self {
-        FactorialApi { max_n: args.max_n, metrics: metrics.clone() }
+        FactorialApi {
+            max_n: args.max_n,
+            metrics: metrics.clone(),
+        }
     }
 
     fn answer(&self, raw_n: &str) -> Result<Json<FactorialResult>, ProblemResponse> {
@@ -88,12 +94,8 @@ impl FactorialApi {
         self.answer(&n)
     }
 
-
-
     #[oai(path = "/factorial", method = "get", hidden)]
-    async fn factorial_missing(
-        &self,
-    ) -> Result<Json<FactorialResult>, ProblemResponse> {
+    async fn factorial_missing(&self) -> Result<Json<FactorialResult>, ProblemResponse> {
         self.missing()
     }
 }
@@ -101,11 +103,14 @@ impl FactorialApi {
 impl MathApi for FactorialApi {
     const NAME: &'static str = "factorial";
     const TITLE: &'static str = "Factorial API";
-    const DESCRIPTION: &'static str =
-        "Exact factorials: `GET /factorial/{n}/` answers n! as a decimal string. Errors are RFC 9457 problem documents (`application/problem+json`).";
+    const DESCRIPTION: &'static str = "Exact factorials: `GET /factorial/{n}/` answers n! as a decimal string. Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8002;
 
     fn bounds(&self) -> Vec<ParamBound> {
-        vec![ParamBound { path_prefix: "/factorial/", name: "n", maximum: self.max_n }]
+        vec![ParamBound {
+            path_prefix: "/factorial/",
+            name: "n",
+            maximum: self.max_n,
+        }]
     }
 }

@@ -16,7 +16,15 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mathapi_service::run(FactorialApi::NAME, FactorialApi::DEFAULT_PORT, &cli.server, |metrics| {
-        Ok(single_api_app(FactorialApi::new(&cli.factorial, metrics), metrics))
-    })
+    mathapi_service::run(
+        FactorialApi::NAME,
+        FactorialApi::DEFAULT_PORT,
+        &cli.server,
+        |metrics| {
+            Ok(single_api_app(
+                FactorialApi::new(&cli.factorial, metrics),
+                metrics,
+            ))
+        },
+    )
 }

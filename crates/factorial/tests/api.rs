@@ -22,7 +22,11 @@ async fn every_default_argument_matches_the_recurrence() {
         let (status, _, body) = app.get_json(&format!("/factorial/{n}/")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["n"], n);
-        assert_eq!(body["result"].as_str().unwrap(), expected.to_string(), "{n}!");
+        assert_eq!(
+            body["result"].as_str().unwrap(),
+            expected.to_string(),
+            "{n}!"
+        );
     }
 }
 
@@ -32,28 +36,60 @@ async fn published_values() {
     let (_, _, body) = app.get_json("/factorial/5").await;
     assert_eq!(body, serde_json::json!({"n": 5, "result": "120"}));
     let (_, _, body) = app.get_json("/factorial/50/").await;
-    assert_eq!(body["result"], "30414093201713378043612608166064768844377641568960512000000000000");
+    assert_eq!(
+        body["result"],
+        "30414093201713378043612608166064768844377641568960512000000000000"
+    );
 }
 
 #[tokio::test]
 async fn limits_come_from_configuration() {
     let app = spawn(400).await;
     let body = assert_problem(app.get("/factorial/401/").await, 400, Some("out_of_range")).await;
-    assert_eq!(body["detail"], "n must be an integer from 0 to 400, got 401");
+    assert_eq!(
+        body["detail"],
+        "n must be an integer from 0 to 400, got 401"
+    );
     let raised = spawn(10_000).await;
     let (status, _, body) = raised.get_json("/factorial/10000/").await;
     assert_eq!(status, 200);
-    assert_eq!(body["result"].as_str().unwrap().len(), 35_660, "10000! has 35660 digits");
+    assert_eq!(
+        body["result"].as_str().unwrap().len(),
+        35_660,
+        "10000! has 35660 digits"
+    );
     let (_, _, doc) = raised.get_json("/factorial/openapi.json").await;
-    assert_eq!(doc["paths"]["/factorial/{n}/"]["get"]["parameters"][0]["schema"]["maximum"], 10_000);
+    assert_eq!(
+        doc["paths"]["/factorial/{n}/"]["get"]["parameters"][0]["schema"]["maximum"],
+        10_000
+    );
 }
 
 #[tokio::test]
 async fn the_binary_takes_its_limit_from_a_flag() {
-    let server = RunningBinary::start(env!("CARGO_BIN_EXE_factorial"), &["--factorial-max-n", "20"], &[]).await;
+    let server = RunningBinary::start(
+        env!("CARGO_BIN_EXE_factorial"),
+        &["--factorial-max-n", "20"],
+        &[],
+    )
+    .await;
     let client = mathapi_testing::client();
-    let (status, _, body) = mathapi_testing::json_of(client.get(server.url("/factorial/20/")).send().await.unwrap()).await;
-    assert_eq!((status, body["result"].as_str()), (200, Some("2432902008176640000")));
-    let refused = client.get(server.url("/factorial/21/")).send().await.unwrap();
+    let (status, _, body) = mathapi_testing::json_of(
+        client
+            .get(server.url("/factorial/20/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("2432902008176640000"))
+    );
+    let refused = client
+        .get(server.url("/factorial/21/"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(refused, 400, Some("out_of_range")).await;
 }

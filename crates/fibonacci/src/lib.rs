@@ -1,7 +1,7 @@
 //! The Fibonacci service: `GET /fibonacci/{n}/`.
 
 use mathapi_math::fibonacci;
-use mathapi_service::{Call, Metrics, MathApi, ParamBound, ProblemResponse};
+use mathapi_service::{Call, MathApi, Metrics, ParamBound, ProblemResponse};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -49,7 +49,10 @@ pub struct FibonacciResult {
 
 impl Example for FibonacciResult {
     fn example() -> Self {
-        FibonacciResult { n: 10, result: "55".into() }
+        FibonacciResult {
+            n: 10,
+            result: "55".into(),
+        }
     }
 }
 
@@ -62,7 +65,10 @@ pub struct FibonacciApi {
 
 impl FibonacciApi {
     pub fn new(args: &FibonacciArgs, metrics: &Metrics) -> Self {
-        FibonacciApi { max_n: args.max_n, metrics: metrics.clone() }
+        FibonacciApi {
+            max_n: args.max_n,
+            metrics: metrics.clone(),
+        }
     }
 
     fn answer(&self, raw_n: &str) -> Result<Json<FibonacciResult>, ProblemResponse> {
@@ -88,12 +94,8 @@ impl FibonacciApi {
         self.answer(&n)
     }
 
-
-
     #[oai(path = "/fibonacci", method = "get", hidden)]
-    async fn fibonacci_missing(
-        &self,
-    ) -> Result<Json<FibonacciResult>, ProblemResponse> {
+    async fn fibonacci_missing(&self) -> Result<Json<FibonacciResult>, ProblemResponse> {
         self.missing()
     }
 }
@@ -101,11 +103,14 @@ impl FibonacciApi {
 impl MathApi for FibonacciApi {
     const NAME: &'static str = "fibonacci";
     const TITLE: &'static str = "Fibonacci API";
-    const DESCRIPTION: &'static str =
-        "Exact Fibonacci numbers: `GET /fibonacci/{n}/` answers F(n) as a decimal string. Errors are RFC 9457 problem documents (`application/problem+json`).";
+    const DESCRIPTION: &'static str = "Exact Fibonacci numbers: `GET /fibonacci/{n}/` answers F(n) as a decimal string. Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8001;
 
     fn bounds(&self) -> Vec<ParamBound> {
-        vec![ParamBound { path_prefix: "/fibonacci/", name: "n", maximum: self.max_n }]
+        vec![ParamBound {
+            path_prefix: "/fibonacci/",
+            name: "n",
+            maximum: self.max_n,
+        }]
     }
 }

@@ -16,7 +16,15 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mathapi_service::run(FibonacciApi::NAME, FibonacciApi::DEFAULT_PORT, &cli.server, |metrics| {
-        Ok(single_api_app(FibonacciApi::new(&cli.fibonacci, metrics), metrics))
-    })
+    mathapi_service::run(
+        FibonacciApi::NAME,
+        FibonacciApi::DEFAULT_PORT,
+        &cli.server,
+        |metrics| {
+            Ok(single_api_app(
+                FibonacciApi::new(&cli.fibonacci, metrics),
+                metrics,
+            ))
+        },
+    )
 }

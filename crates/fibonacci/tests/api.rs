@@ -30,7 +30,10 @@ async fn published_values_and_both_path_forms() {
     let app = spawn(400).await;
     for path in ["/fibonacci/10/", "/fibonacci/10"] {
         let (status, _, body) = app.get_json(path).await;
-        assert_eq!((status, body), (200, serde_json::json!({"n": 10, "result": "55"})));
+        assert_eq!(
+            (status, body),
+            (200, serde_json::json!({"n": 10, "result": "55"}))
+        );
     }
     let (_, _, body) = app.get_json("/fibonacci/100/").await;
     assert_eq!(body["result"], "354224848179261915075");
@@ -40,13 +43,25 @@ async fn published_values_and_both_path_forms() {
 async fn limits_come_from_configuration() {
     let app = spawn(400).await;
     let body = assert_problem(app.get("/fibonacci/401/").await, 400, Some("out_of_range")).await;
-    assert_eq!(body["detail"], "n must be an integer from 0 to 400, got 401");
+    assert_eq!(
+        body["detail"],
+        "n must be an integer from 0 to 400, got 401"
+    );
 
     let raised = spawn(5000).await;
     let (status, _, body) = raised.get_json("/fibonacci/5000/").await;
     assert_eq!(status, 200);
-    assert_eq!(body["result"].as_str().unwrap().len(), 1045, "F(5000) has 1045 digits");
-    assert_problem(raised.get("/fibonacci/5001/").await, 400, Some("out_of_range")).await;
+    assert_eq!(
+        body["result"].as_str().unwrap().len(),
+        1045,
+        "F(5000) has 1045 digits"
+    );
+    assert_problem(
+        raised.get("/fibonacci/5001/").await,
+        400,
+        Some("out_of_range"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -57,8 +72,18 @@ async fn the_document_states_the_configured_range() {
     let op = &doc["paths"]["/fibonacci/{n}/"]["get"];
     let schema = &op["parameters"][0]["schema"];
     assert_eq!(op["parameters"][0]["name"], "n");
-    assert_eq!((schema["type"].as_str(), schema["minimum"].as_u64(), schema["maximum"].as_u64()), (Some("integer"), Some(0), Some(1234)));
-    assert!(op["responses"]["400"]["content"]["application/problem+json"].is_object(), "{op}");
+    assert_eq!(
+        (
+            schema["type"].as_str(),
+            schema["minimum"].as_u64(),
+            schema["maximum"].as_u64()
+        ),
+        (Some("integer"), Some(0), Some(1234))
+    );
+    assert!(
+        op["responses"]["400"]["content"]["application/problem+json"].is_object(),
+        "{op}"
+    );
     let ui = app.get("/fibonacci/docs").await.text().await.unwrap();
     assert!(ui.contains("SwaggerUIBundle") && ui.contains("\"maximum\": 1234"));
 }
@@ -72,9 +97,17 @@ async fn the_binary_takes_its_limit_from_the_environment() {
     )
     .await;
     let client = mathapi_testing::client();
-    let ok = client.get(server.url("/fibonacci/500/")).send().await.unwrap();
+    let ok = client
+        .get(server.url("/fibonacci/500/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-    let refused = client.get(server.url("/fibonacci/501/")).send().await.unwrap();
+    let refused = client
+        .get(server.url("/fibonacci/501/"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(refused, 400, Some("out_of_range")).await;
 }
 
@@ -86,5 +119,8 @@ fn the_binary_refuses_a_limit_above_the_hard_cap() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--fibonacci-max-n") && stderr.contains("0..=100000"), "{stderr}");
+    assert!(
+        stderr.contains("--fibonacci-max-n") && stderr.contains("0..=100000"),
+        "{stderr}"
+    );
 }

@@ -18,7 +18,10 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 /// Every setting of the all-in-one server.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(version, about = "The mathapi all-in-one server: /fibonacci, /factorial and /ackermann on one port")]
+#[command(
+    version,
+    about = "The mathapi all-in-one server: /fibonacci, /factorial and /ackermann on one port"
+)]
 pub struct Args {
     #[command(flatten)]
     pub server: ServerArgs,
@@ -40,7 +43,12 @@ pub fn app(args: &Args, metrics: &Metrics) -> BoxEndpoint<'static, Response> {
 
     let bounds = [fibonacci.bounds(), factorial.bounds(), ackermann.bounds()].concat();
     let service = OpenApiService::new(
-        (fibonacci.clone(), factorial.clone(), ackermann.clone(), ops.clone()),
+        (
+            fibonacci.clone(),
+            factorial.clone(),
+            ackermann.clone(),
+            ops.clone(),
+        ),
         "mathapi",
         VERSION,
     )

@@ -7,7 +7,9 @@ use mathapi_testing::{TestApp, assert_problem};
 use serde_json::{Value, json};
 
 async fn spawn_with(flags: &[&str]) -> (TestApp, Metrics) {
-    let args = mathapi::Args::try_parse_from(std::iter::once("mathapi").chain(flags.iter().copied())).unwrap();
+    let args =
+        mathapi::Args::try_parse_from(std::iter::once("mathapi").chain(flags.iter().copied()))
+            .unwrap();
     let metrics = Metrics::new("mathapi").unwrap();
     (TestApp::spawn(mathapi::app(&args, &metrics)).await, metrics)
 }
@@ -23,7 +25,10 @@ async fn each_function_answers_on_the_shared_port() {
         ("/fibonacci/10/", json!({"n": 10, "result": "55"})),
         ("/fibonacci/0", json!({"n": 0, "result": "0"})),
         ("/factorial/0/", json!({"n": 0, "result": "1"})),
-        ("/factorial/20", json!({"n": 20, "result": "2432902008176640000"})),
+        (
+            "/factorial/20",
+            json!({"n": 20, "result": "2432902008176640000"}),
+        ),
         ("/ackermann/2/3/", json!({"m": 2, "n": 3, "result": "9"})),
         ("/ackermann/3/4", json!({"m": 3, "n": 4, "result": "125"})),
         ("/health", json!({"status": "ok"})),
@@ -31,7 +36,10 @@ async fn each_function_answers_on_the_shared_port() {
     ] {
         let (status, content_type, body) = app.get_json(path).await;
         assert_eq!(status, 200, "{path}: {body}");
-        assert!(content_type.starts_with("application/json"), "{path}: {content_type}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type}"
+        );
         assert_eq!(body, expected, "{path}");
     }
 }
@@ -40,24 +48,64 @@ async fn each_function_answers_on_the_shared_port() {
 async fn every_class_of_bad_input_is_a_400_problem_naming_the_argument() {
     let (app, _) = spawn().await;
     let cases = [
-        ("/fibonacci/abc/", "not_an_integer", "n must be an integer from 0 to 400"),
-        ("/fibonacci/1.5/", "not_an_integer", "n must be an integer from 0 to 400"),
+        (
+            "/fibonacci/abc/",
+            "not_an_integer",
+            "n must be an integer from 0 to 400",
+        ),
+        (
+            "/fibonacci/1.5/",
+            "not_an_integer",
+            "n must be an integer from 0 to 400",
+        ),
         ("/fibonacci/-3/", "negative", "negative number -3"),
         ("/fibonacci/401/", "out_of_range", "got 401"),
-        ("/fibonacci/99999999999999999999999/", "too_large_to_parse", "too large to parse"),
+        (
+            "/fibonacci/99999999999999999999999/",
+            "too_large_to_parse",
+            "too large to parse",
+        ),
         ("/fibonacci/", "missing_argument", "argument n is missing"),
-        ("/factorial/x/", "not_an_integer", "n must be an integer from 0 to 400"),
+        (
+            "/factorial/x/",
+            "not_an_integer",
+            "n must be an integer from 0 to 400",
+        ),
         ("/factorial/-1", "negative", "n must be an integer"),
         ("/factorial/1000/", "out_of_range", "got 1000"),
-        ("/factorial/18446744073709551616/", "too_large_to_parse", "too large to parse"),
+        (
+            "/factorial/18446744073709551616/",
+            "too_large_to_parse",
+            "too large to parse",
+        ),
         ("/factorial", "missing_argument", "argument n is missing"),
-        ("/ackermann/a/1/", "not_an_integer", "m must be an integer from 0 to 3"),
-        ("/ackermann/1/b/", "not_an_integer", "n must be an integer from 0 to 4"),
+        (
+            "/ackermann/a/1/",
+            "not_an_integer",
+            "m must be an integer from 0 to 3",
+        ),
+        (
+            "/ackermann/1/b/",
+            "not_an_integer",
+            "n must be an integer from 0 to 4",
+        ),
         ("/ackermann/-1/1/", "negative", "m must be"),
         ("/ackermann/1/-1/", "negative", "n must be"),
-        ("/ackermann/4/4/", "out_of_range", "m must be an integer from 0 to 3, got 4"),
-        ("/ackermann/3/5/", "out_of_range", "n must be an integer from 0 to 4, got 5"),
-        ("/ackermann/99999999999999999999999/1/", "too_large_to_parse", "m must be"),
+        (
+            "/ackermann/4/4/",
+            "out_of_range",
+            "m must be an integer from 0 to 3, got 4",
+        ),
+        (
+            "/ackermann/3/5/",
+            "out_of_range",
+            "n must be an integer from 0 to 4, got 5",
+        ),
+        (
+            "/ackermann/99999999999999999999999/1/",
+            "too_large_to_parse",
+            "m must be",
+        ),
         ("/ackermann/3/", "missing_argument", "argument n is missing"),
         ("/ackermann/", "missing_argument", "argument m is missing"),
     ];
@@ -76,8 +124,17 @@ async fn unknown_paths_and_methods_are_problems_too() {
     for path in ["/", "/fibonacci/1/2/", "/fib/3", "/ackermann/1/2/3/"] {
         assert_problem(app.get(path).await, 404, None).await;
     }
-    for (method, path) in [("POST", "/fibonacci/10/"), ("DELETE", "/factorial/3"), ("PUT", "/ackermann/1/1/")] {
-        let response = app.client.request(method.parse().unwrap(), app.url(path)).send().await.unwrap();
+    for (method, path) in [
+        ("POST", "/fibonacci/10/"),
+        ("DELETE", "/factorial/3"),
+        ("PUT", "/ackermann/1/1/"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
         let body = assert_problem(response, 405, None).await;
         assert_eq!(body["detail"], format!("{method} is not allowed on {path}"));
     }
@@ -105,21 +162,55 @@ async fn the_combined_document_lists_every_route_with_its_bounds() {
     let (status, _, doc) = app.get_json("/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     paths.sort();
-    assert_eq!(paths, ["/ackermann/{m}/{n}/", "/factorial/{n}/", "/fibonacci/{n}/", "/health", "/metrics", "/ready"]);
-    assert_eq!(parameter_bounds(&doc, "/fibonacci/{n}/"), [("n".into(), 0, 1000)]);
-    assert_eq!(parameter_bounds(&doc, "/factorial/{n}/"), [("n".into(), 0, 400)]);
-    assert_eq!(parameter_bounds(&doc, "/ackermann/{m}/{n}/"), [("m".into(), 0, 3), ("n".into(), 0, 9)]);
+    assert_eq!(
+        paths,
+        [
+            "/ackermann/{m}/{n}/",
+            "/factorial/{n}/",
+            "/fibonacci/{n}/",
+            "/health",
+            "/metrics",
+            "/ready"
+        ]
+    );
+    assert_eq!(
+        parameter_bounds(&doc, "/fibonacci/{n}/"),
+        [("n".into(), 0, 1000)]
+    );
+    assert_eq!(
+        parameter_bounds(&doc, "/factorial/{n}/"),
+        [("n".into(), 0, 400)]
+    );
+    assert_eq!(
+        parameter_bounds(&doc, "/ackermann/{m}/{n}/"),
+        [("m".into(), 0, 3), ("n".into(), 0, 9)]
+    );
     for path in ["/fibonacci/{n}/", "/factorial/{n}/", "/ackermann/{m}/{n}/"] {
         let responses = &doc["paths"][path]["get"]["responses"];
-        assert!(responses["200"]["content"]["application/json; charset=utf-8"]["schema"].is_object(), "{path}");
-        assert!(responses["400"]["content"]["application/problem+json"]["schema"].is_object(), "{path}");
+        assert!(
+            responses["200"]["content"]["application/json; charset=utf-8"]["schema"].is_object(),
+            "{path}"
+        );
+        assert!(
+            responses["400"]["content"]["application/problem+json"]["schema"].is_object(),
+            "{path}"
+        );
     }
     assert!(doc["components"]["schemas"]["Problem"]["example"].is_object());
 
     // Each API's own document, where a path-prefix proxy sends its traffic.
-    for (prefix, path) in [("fibonacci", "/fibonacci/{n}/"), ("factorial", "/factorial/{n}/"), ("ackermann", "/ackermann/{m}/{n}/")] {
+    for (prefix, path) in [
+        ("fibonacci", "/fibonacci/{n}/"),
+        ("factorial", "/factorial/{n}/"),
+        ("ackermann", "/ackermann/{m}/{n}/"),
+    ] {
         let (status, _, own) = app.get_json(&format!("/{prefix}/openapi.json")).await;
         assert_eq!(status, 200);
         assert_eq!(parameter_bounds(&own, path), parameter_bounds(&doc, path));
@@ -134,16 +225,30 @@ async fn the_combined_document_lists_every_route_with_its_bounds() {
 #[tokio::test]
 async fn metrics_describe_the_traffic() {
     let (app, _) = spawn().await;
-    for path in ["/fibonacci/10/", "/fibonacci/11", "/factorial/5/", "/ackermann/3/4/", "/fibonacci/abc/", "/ackermann/9/9/", "/nowhere"] {
+    for path in [
+        "/fibonacci/10/",
+        "/fibonacci/11",
+        "/factorial/5/",
+        "/ackermann/3/4/",
+        "/fibonacci/abc/",
+        "/ackermann/9/9/",
+        "/nowhere",
+    ] {
         app.get(path).await;
     }
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     let has = |needle: &str| assert!(text.contains(needle), "missing {needle} in\n{text}");
-    has(r#"http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/fibonacci/{n}/",le="0.005"} 2"#);
-    has(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="400",http_route="/ackermann/{m}/{n}/"} 1"#);
-    has(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="404"} 1"#);
+    has(
+        r#"http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/fibonacci/{n}/",le="0.005"} 2"#,
+    );
+    has(
+        r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="400",http_route="/ackermann/{m}/{n}/"} 1"#,
+    );
+    has(
+        r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="404"} 1"#,
+    );
     has(r#"mathapi_computation_duration_seconds_count{function="fibonacci"} 2"#);
     has(r#"mathapi_computation_duration_seconds_bucket{function="factorial",le="0.000001"}"#);
     has(r#"mathapi_rejected_inputs_total{function="fibonacci",reason="not_an_integer"} 1"#);
@@ -152,14 +257,25 @@ async fn metrics_describe_the_traffic() {
     has(r#"mathapi_build_info{service="mathapi",version=""#);
     has(r#"target_info{service_name="mathapi""#);
     has("process_resident_memory_bytes ");
-    assert!(!text.contains("otel_scope"), "scope labels are switched off");
-    assert!(!text.contains("/fibonacci/10/") && !text.contains("/nowhere"), "raw paths never become labels");
+    assert!(
+        !text.contains("otel_scope"),
+        "scope labels are switched off"
+    );
+    assert!(
+        !text.contains("/fibonacci/10/") && !text.contains("/nowhere"),
+        "raw paths never become labels"
+    );
 }
 
 #[tokio::test]
 async fn metrics_pass_promtool() {
     let (app, _) = spawn().await;
-    for path in ["/fibonacci/10/", "/factorial/x/", "/ackermann/1/1/", "/nowhere"] {
+    for path in [
+        "/fibonacci/10/",
+        "/factorial/x/",
+        "/ackermann/1/1/",
+        "/nowhere",
+    ] {
         app.get(path).await;
     }
     let text = app.get("/metrics").await.text().await.unwrap();
@@ -171,9 +287,21 @@ async fn metrics_pass_promtool() {
         .spawn()
         .expect("promtool is not on PATH: install Prometheus (apt-get install prometheus), as .ci/run does");
     use std::io::Write;
-    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let output = promtool.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "promtool check metrics failed:\n{report}");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "promtool check metrics failed:\n{report}"
+    );
     assert!(report.trim().is_empty(), "promtool has remarks:\n{report}");
 }

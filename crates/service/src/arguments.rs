@@ -10,15 +10,34 @@ use crate::telemetry::Metrics;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgumentError {
     #[error("{name} must be an integer from 0 to {max}, got {value:?}")]
-    NotAnInteger { name: &'static str, value: String, max: u64 },
+    NotAnInteger {
+        name: &'static str,
+        value: String,
+        max: u64,
+    },
     #[error("{name} must be an integer from 0 to {max}, got the negative number {value}")]
-    Negative { name: &'static str, value: String, max: u64 },
+    Negative {
+        name: &'static str,
+        value: String,
+        max: u64,
+    },
     #[error("{name} must be an integer from 0 to {max}, got {value}")]
-    OutOfRange { name: &'static str, value: u64, max: u64 },
+    OutOfRange {
+        name: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("{name} must be an integer from 0 to {max}, got {value}, which is too large to parse")]
-    TooLargeToParse { name: &'static str, value: String, max: u64 },
+    TooLargeToParse {
+        name: &'static str,
+        value: String,
+        max: u64,
+    },
     #[error("the argument {name} is missing: use {usage}")]
-    Missing { name: &'static str, usage: &'static str },
+    Missing {
+        name: &'static str,
+        usage: &'static str,
+    },
     #[error("{0}")]
     NotComputable(String),
 }
@@ -80,14 +99,24 @@ pub fn parse_argument(name: &'static str, raw: &str, max: u64) -> Result<u64, Ar
         if magnitude.bytes().all(|b| b == b'0') {
             return Ok(0);
         }
-        return Err(ArgumentError::Negative { name, value: echo(raw), max });
+        return Err(ArgumentError::Negative {
+            name,
+            value: echo(raw),
+            max,
+        });
     }
     if !digits(raw) {
-        return Err(ArgumentError::NotAnInteger { name, value: echo(raw), max });
+        return Err(ArgumentError::NotAnInteger {
+            name,
+            value: echo(raw),
+            max,
+        });
     }
-    let value: u64 = raw
-        .parse()
-        .map_err(|_| ArgumentError::TooLargeToParse { name, value: echo(raw), max })?;
+    let value: u64 = raw.parse().map_err(|_| ArgumentError::TooLargeToParse {
+        name,
+        value: echo(raw),
+        max,
+    })?;
     if value > max {
         return Err(ArgumentError::OutOfRange { name, value, max });
     }
@@ -111,7 +140,12 @@ impl<'a> Call<'a> {
     }
 
     /// Parses one argument, refusing it (logged and counted) when invalid.
-    pub fn argument(&self, name: &'static str, raw: &str, max: u64) -> Result<u64, ProblemResponse> {
+    pub fn argument(
+        &self,
+        name: &'static str,
+        raw: &str,
+        max: u64,
+    ) -> Result<u64, ProblemResponse> {
         parse_argument(name, raw, max).map_err(|e| self.reject(e))
     }
 
@@ -133,10 +167,15 @@ impl<'a> Call<'a> {
         &self,
         compute: impl FnOnce() -> Result<String, ArgumentError>,
     ) -> Result<String, ProblemResponse> {
-        let span = tracing::info_span!("computation", function = self.function, result_digits = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "computation",
+            function = self.function,
+            result_digits = tracing::field::Empty
+        );
         let started = Instant::now();
         let result = span.in_scope(compute);
-        self.metrics.record_computation(self.function, started.elapsed());
+        self.metrics
+            .record_computation(self.function, started.elapsed());
         match result {
             Ok(decimal) => {
                 span.record("result_digits", decimal.len());
@@ -171,7 +210,9 @@ mod tests {
         assert_eq!(reason("99999999999999999999999"), "too_large_to_parse");
         assert_eq!(reason("-1"), "negative");
         assert_eq!(reason("-99999999999999999999999"), "negative");
-        for raw in ["abc", "1.5", "1e3", "", " 1", "+1", "0x10", "-", "--1", "١٢"] {
+        for raw in [
+            "abc", "1.5", "1e3", "", " 1", "+1", "0x10", "-", "--1", "١٢",
+        ] {
             assert_eq!(reason(raw), "not_an_integer", "{raw:?}");
         }
     }

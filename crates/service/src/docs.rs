@@ -98,16 +98,20 @@ fn published(spec: &str, bounds: &[ParamBound]) -> String {
             })
             .collect();
         for (path, item) in paths.iter_mut() {
-            let Some(operations) = item.as_object_mut() else { continue };
+            let Some(operations) = item.as_object_mut() else {
+                continue;
+            };
             for operation in operations.values_mut() {
-                let Some(params) = operation.get_mut("parameters").and_then(Value::as_array_mut)
+                let Some(params) = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
                 else {
                     continue;
                 };
                 for param in params.iter_mut().filter(|p| p["in"] == "path") {
-                    let bound = bounds.iter().find(|b| {
-                        path.starts_with(b.path_prefix) && param["name"] == b.name
-                    });
+                    let bound = bounds
+                        .iter()
+                        .find(|b| path.starts_with(b.path_prefix) && param["name"] == b.name);
                     if let Some(bound) = bound {
                         param["schema"] = json!({
                             "type": "integer",
@@ -137,8 +141,16 @@ mod tests {
                 {"name": "n", "in": "path", "schema": {"type": "string"}}]}}
         }});
         let bounds = [
-            ParamBound { path_prefix: "/fibonacci/", name: "n", maximum: 400 },
-            ParamBound { path_prefix: "/ackermann/", name: "n", maximum: 4 },
+            ParamBound {
+                path_prefix: "/fibonacci/",
+                name: "n",
+                maximum: 400,
+            },
+            ParamBound {
+                path_prefix: "/ackermann/",
+                name: "n",
+                maximum: 4,
+            },
         ];
         let out: Value = serde_json::from_str(&published(&spec.to_string(), &bounds)).unwrap();
         let fib = &out["paths"]["/fibonacci/{n}/"]["get"]["parameters"][0]["schema"];

@@ -3,8 +3,8 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -82,8 +82,19 @@ impl RouteTemplates {
             // which answers "n is missing") takes its parameter names from that route.
             let prefix = format!("{pattern}/");
             let depth = pattern.split('/').count();
-            if let Some(template) = self.0.iter().find(|(p, _)| p.starts_with(&prefix)).map(|(_, t)| t) {
-                return Some(template.split('/').take(depth).collect::<Vec<_>>().join("/"));
+            if let Some(template) = self
+                .0
+                .iter()
+                .find(|(p, _)| p.starts_with(&prefix))
+                .map(|(_, t)| t)
+            {
+                return Some(
+                    template
+                        .split('/')
+                        .take(depth)
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                );
             }
         }
         route_template(pattern)
@@ -122,7 +133,10 @@ pub struct Observe {
 
 impl Observe {
     pub fn new(metrics: Metrics, routes: RouteTemplates) -> Self {
-        Observe { metrics, routes: Arc::new(routes) }
+        Observe {
+            metrics,
+            routes: Arc::new(routes),
+        }
     }
 }
 
@@ -200,7 +214,9 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             }
         };
 
-        let route = response.data::<PathPattern>().and_then(|p| self.routes.template(&p.0));
+        let route = response
+            .data::<PathPattern>()
+            .and_then(|p| self.routes.template(&p.0));
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
         if let Some(route) = &route {
@@ -223,7 +239,10 @@ mod tests {
 
     #[test]
     fn route_templates_use_braces() {
-        assert_eq!(route_template("/ackermann/:m/:n/").as_deref(), Some("/ackermann/{m}/{n}/"));
+        assert_eq!(
+            route_template("/ackermann/:m/:n/").as_deref(),
+            Some("/ackermann/{m}/{n}/")
+        );
         assert_eq!(route_template("/health").as_deref(), Some("/health"));
         assert_eq!(route_template(""), None);
     }
@@ -232,10 +251,19 @@ mod tests {
     fn published_templates_replace_poem_openapi_parameter_names() {
         let spec = r#"{"paths": {"/ackermann/{m}/{n}/": {}, "/health": {}}}"#;
         let routes = RouteTemplates::from_spec(spec);
-        assert_eq!(routes.template("/ackermann/:param0/:param1").as_deref(), Some("/ackermann/{m}/{n}/"));
+        assert_eq!(
+            routes.template("/ackermann/:param0/:param1").as_deref(),
+            Some("/ackermann/{m}/{n}/")
+        );
         assert_eq!(routes.template("/health").as_deref(), Some("/health"));
-        assert_eq!(routes.template("/fibonacci/docs").as_deref(), Some("/fibonacci/docs"));
-        assert_eq!(routes.template("/ackermann/:param0").as_deref(), Some("/ackermann/{m}"));
+        assert_eq!(
+            routes.template("/fibonacci/docs").as_deref(),
+            Some("/fibonacci/docs")
+        );
+        assert_eq!(
+            routes.template("/ackermann/:param0").as_deref(),
+            Some("/ackermann/{m}")
+        );
         assert_eq!(routes.template(""), None);
     }
 }

@@ -62,7 +62,9 @@ impl OpsApi {
     /// Liveness: the process is up and serving.
     #[oai(path = "/health", method = "get")]
     async fn health(&self) -> Json<Status> {
-        Json(Status { status: "ok".into() })
+        Json(Status {
+            status: "ok".into(),
+        })
     }
 
     /// Readiness: every dependency (e.g. Redis for the sequence stepper) is reachable.
@@ -75,7 +77,9 @@ impl OpsApi {
             }
         }
         if failures.is_empty() {
-            ReadyResponse::Ready(Json(Status { status: "ready".into() }))
+            ReadyResponse::Ready(Json(Status {
+                status: "ready".into(),
+            }))
         } else {
             ReadyResponse::NotReady(Json(Problem::from_status(
                 StatusCode::SERVICE_UNAVAILABLE,

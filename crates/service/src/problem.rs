@@ -83,12 +83,14 @@ impl IntoResponse for Problem {
 pub enum ProblemResponse {
     /// The arguments are not valid: not an integer, negative, out of range, or a result
     /// too large to compute.
+    // Boxed: handlers return `Result<_, ProblemResponse>`, and the error path should not
+    // make every result large.
     #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
+    BadRequest(Json<Box<Problem>>),
 }
 
 impl From<Problem> for ProblemResponse {
     fn from(problem: Problem) -> Self {
-        ProblemResponse::BadRequest(Json(problem))
+        ProblemResponse::BadRequest(Json(Box::new(problem)))
     }
 }

@@ -38,7 +38,11 @@ pub fn api_docs<A: MathApi>(api: &A, ops: &OpsApi) -> Docs {
 /// Wraps routes in the middleware every server uses: trailing slashes trimmed (so
 /// `/fibonacci/10/` and `/fibonacci/10` are one route), then request id, logs, metrics, and
 /// problem documents for every error, panics included.
-pub fn finish(route: Route, metrics: &Metrics, routes: RouteTemplates) -> BoxEndpoint<'static, Response> {
+pub fn finish(
+    route: Route,
+    metrics: &Metrics,
+    routes: RouteTemplates,
+) -> BoxEndpoint<'static, Response> {
     route
         .with(NormalizePath::new(TrailingSlash::Trim))
         .with(Observe::new(metrics.clone(), routes))
@@ -53,12 +57,19 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn bind(address: SocketAddr, endpoint: BoxEndpoint<'static, Response>) -> std::io::Result<Self> {
+    pub fn bind(
+        address: SocketAddr,
+        endpoint: BoxEndpoint<'static, Response>,
+    ) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(address)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let acceptor = TcpAcceptor::from_std(listener)?;
-        Ok(Application { acceptor, address, endpoint })
+        Ok(Application {
+            acceptor,
+            address,
+            endpoint,
+        })
     }
 
     /// The address actually bound.
@@ -88,8 +99,10 @@ pub async fn shutdown_signal() {
 #[cfg(unix)]
 async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the process can still be killed; serve on.
         return std::future::pending().await;
     };
@@ -119,7 +132,10 @@ pub fn run(
         eprintln!("{service}: {error}");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => return fail(service, format!("cannot start the runtime: {error}")),
     };
@@ -138,7 +154,10 @@ pub fn run(
             Err(error) => return fail(service, format!("cannot listen on {address}: {error}")),
         };
         tracing::info!(address = %app.address(), version = VERSION, "listening");
-        match app.run_until(shutdown_signal(), args.shutdown_timeout()).await {
+        match app
+            .run_until(shutdown_signal(), args.shutdown_timeout())
+            .await
+        {
             Ok(()) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS

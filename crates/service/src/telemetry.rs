@@ -41,7 +41,10 @@ pub fn init_logging(service: &str, filter: &str) -> Result<(), TelemetryError> {
     let subscriber = Registry::default()
         .with(env_filter)
         .with(JsonStorageLayer)
-        .with(BunyanFormattingLayer::new(service.to_owned(), std::io::stdout));
+        .with(BunyanFormattingLayer::new(
+            service.to_owned(),
+            std::io::stdout,
+        ));
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
     // Dependencies that log through the `log` crate end up in the same stream.
@@ -92,7 +95,9 @@ impl Metrics {
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
 
         let resource = Resource::builder_empty()
@@ -165,9 +170,10 @@ impl Metrics {
     }
 
     pub(crate) fn request_started(&self, method: &str) {
-        self.inner
-            .active_requests
-            .add(1, &[KeyValue::new("http.request.method", method.to_owned())]);
+        self.inner.active_requests.add(
+            1,
+            &[KeyValue::new("http.request.method", method.to_owned())],
+        );
     }
 
     pub(crate) fn request_finished(
@@ -178,28 +184,41 @@ impl Metrics {
         duration: Duration,
     ) {
         let method = KeyValue::new("http.request.method", method.to_owned());
-        self.inner.active_requests.add(-1, std::slice::from_ref(&method));
+        self.inner
+            .active_requests
+            .add(-1, std::slice::from_ref(&method));
         let status = KeyValue::new("http.response.status_code", i64::from(status));
         let duration = duration.as_secs_f64();
         match route {
             Some(route) => self.inner.request_duration.record(
                 duration,
-                &[method, KeyValue::new("http.route", route.to_owned()), status],
+                &[
+                    method,
+                    KeyValue::new("http.route", route.to_owned()),
+                    status,
+                ],
             ),
-            None => self.inner.request_duration.record(duration, &[method, status]),
+            None => self
+                .inner
+                .request_duration
+                .record(duration, &[method, status]),
         }
     }
 
     pub(crate) fn record_computation(&self, function: &'static str, duration: Duration) {
-        self.inner
-            .computation_duration
-            .record(duration.as_secs_f64(), &[KeyValue::new("function", function)]);
+        self.inner.computation_duration.record(
+            duration.as_secs_f64(),
+            &[KeyValue::new("function", function)],
+        );
     }
 
     pub(crate) fn record_rejection(&self, function: &'static str, reason: &'static str) {
         self.inner.rejected_inputs.add(
             1,
-            &[KeyValue::new("function", function), KeyValue::new("reason", reason)],
+            &[
+                KeyValue::new("function", function),
+                KeyValue::new("reason", reason),
+            ],
         );
     }
 }

@@ -37,7 +37,12 @@ impl TestApp {
             },
             Duration::from_secs(5),
         ));
-        TestApp { address, client: client(), stop: Some(stop), server: Some(server) }
+        TestApp {
+            address,
+            client: client(),
+            stop: Some(stop),
+            server: Some(server),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -45,7 +50,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request failed")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
     }
 
     /// GET, and the status, content type and JSON body of the answer.
@@ -59,7 +68,11 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
-            tokio::time::timeout(TIMEOUT, server).await.expect("server did not stop").unwrap().unwrap();
+            tokio::time::timeout(TIMEOUT, server)
+                .await
+                .expect("server did not stop")
+                .unwrap()
+                .unwrap();
         }
     }
 }
@@ -83,7 +96,11 @@ pub async fn json_of(response: reqwest::Response) -> (u16, String, Value) {
         .unwrap_or_default()
         .to_owned();
     let body = response.text().await.expect("body");
-    (status, content_type, serde_json::from_str(&body).unwrap_or(Value::Null))
+    (
+        status,
+        content_type,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+    )
 }
 
 /// One of our binaries, started for real with `--port 0`, its stdout captured line by line.
@@ -116,7 +133,9 @@ impl RunningBinary {
             while let Ok(Some(line)) = reader.next_line().await {
                 if let Ok(record) = serde_json::from_str::<Value>(&line) {
                     if record["msg"] == "listening" {
-                        if let (Some(found), Some(address)) = (found.take(), record["address"].as_str()) {
+                        if let (Some(found), Some(address)) =
+                            (found.take(), record["address"].as_str())
+                        {
                             let _ = found.send(address.parse().unwrap());
                         }
                     }
@@ -128,7 +147,11 @@ impl RunningBinary {
             .await
             .expect("no `listening` log line in time")
             .expect("the binary exited before listening");
-        RunningBinary { address, child, lines }
+        RunningBinary {
+            address,
+            child,
+            lines,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -152,7 +175,10 @@ impl RunningBinary {
             {
                 return record;
             }
-            assert!(tokio::time::Instant::now() < deadline, "log line not seen in time");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "log line not seen in time"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -181,14 +207,21 @@ impl RunningBinary {
 
 /// Asserts that `response` is a problem document with `status` (and `reason`, when given),
 /// and returns it.
-pub async fn assert_problem(response: reqwest::Response, status: u16, reason: Option<&str>) -> Value {
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    reason: Option<&str>,
+) -> Value {
     let url = response.url().to_string();
     let (got, content_type, body) = json_of(response).await;
     assert_eq!(got, status, "{url}: {body}");
     assert_eq!(content_type, "application/problem+json", "{url}");
     assert_eq!(body["status"], status, "{url}: {body}");
     for member in ["type", "title", "detail"] {
-        assert!(body[member].as_str().is_some_and(|s| !s.is_empty()), "{url}: no {member} in {body}");
+        assert!(
+            body[member].as_str().is_some_and(|s| !s.is_empty()),
+            "{url}: no {member} in {body}"
+        );
     }
     if let Some(reason) = reason {
         assert_eq!(body["reason"], reason, "{url}: {body}");
