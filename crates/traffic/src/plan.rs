@@ -56,7 +56,8 @@ pub enum Class {
     OutOfRange,
     /// More digits than a 64-bit integer holds: expect 400.
     TooLargeToParse,
-    /// A path segment left out, e.g. `/ackermann/3/`: no route matches, expect 404.
+    /// A path segment left out, e.g. `/ackermann/3/`: the services answer 400
+    /// (`missing_argument`) with a usage hint rather than a bare 404.
     MissingSegment,
     /// An extra path segment, e.g. `/fibonacci/10/extra/`: expect 404.
     UnknownPath,
@@ -80,10 +81,12 @@ impl Class {
     pub fn expected_status(self) -> u16 {
         match self {
             Class::Valid => 200,
-            Class::NotAnInteger | Class::Negative | Class::OutOfRange | Class::TooLargeToParse => {
-                400
-            }
-            Class::MissingSegment | Class::UnknownPath => 404,
+            Class::NotAnInteger
+            | Class::Negative
+            | Class::OutOfRange
+            | Class::TooLargeToParse
+            | Class::MissingSegment => 400,
+            Class::UnknownPath => 404,
             Class::WrongMethod => 405,
         }
     }

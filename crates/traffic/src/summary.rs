@@ -66,8 +66,9 @@ impl Default for Stats {
 }
 
 fn new_histogram() -> Histogram<u64> {
-    // Three significant digits, resizing itself to whatever the slowest response takes.
-    Histogram::new(3).expect("3 significant digits is a valid precision")
+    // Microseconds, 1 µs to 1 h at three significant digits; slower responses are counted as
+    // 1 h (a request timeout that long is not a realistic setting).
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("the histogram bounds are valid")
 }
 
 impl Stats {

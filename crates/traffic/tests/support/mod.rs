@@ -1,7 +1,7 @@
 //! A real HTTP server for the generator to talk to, answering like the math services.
 //!
-//! It applies the services' contract on its own (default limits, 400 problem+json for bad
-//! arguments, 404 for unknown paths, 405 for wrong methods) and counts what it received, so the
+//! It applies the services' contract on its own (default limits, 400 problem+json for bad or
+//! missing arguments, 404 for unknown paths, 405 for wrong methods) and counts what it received, so the
 //! tests compare the generator's summary with an independent tally.
 
 #![allow(dead_code)] // each test binary uses a different part
@@ -64,7 +64,10 @@ pub async fn start(behaviour: Behaviour, prefix: &str, delay: Duration) -> TestS
         Behaviour::Faithful => Route::new()
             .at("/fibonacci/:n/", get(fibonacci))
             .at("/factorial/:n/", get(factorial))
-            .at("/ackermann/:m/:n/", get(ackermann)),
+            .at("/ackermann/:m/:n/", get(ackermann))
+            .at("/fibonacci/", get(missing))
+            .at("/factorial/", get(missing))
+            .at("/ackermann/:m/", get(missing)),
         Behaviour::AlwaysOk => Route::new().at("/*path", always_ok),
     };
     let app = if prefix.is_empty() {
@@ -164,6 +167,11 @@ fn ackermann(Path((m, n)): Path<(String, String)>) -> Response {
         (Ok(m), Ok(n)) => ok(serde_json::json!({ "m": m, "n": n })),
         (Err(reason), _) | (_, Err(reason)) => problem(reason, "/ackermann"),
     }
+}
+
+#[handler]
+fn missing() -> Response {
+    problem("missing_argument", "/")
 }
 
 #[handler]

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# `make bench`: throughput, latency and memory of the services, side by side with a bare
+# poem handler on the same core in the same run (absolute numbers on a shared machine mean
+# little; the ratios are the result).
+#
+# Server pinned to core 0 (taskset), load generator on core 1. Writes target/bench/results.md.
+# Knobs: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_RATE (default 1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${BENCH_SECONDS:-10}
+connections=${BENCH_CONNECTIONS:-32}
+rate=${BENCH_RATE:-1000}
+out=target/bench
+mkdir -p "$out"
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "make bench needs $1: $2" >&2; exit 1; }; }
+need taskset "apt-get install util-linux"
+need wrk "apt-get install wrk"
+need oha "cargo install oha --locked"
+(( $(nproc) >= 2 )) || { echo "make bench needs two cores (server and load apart)" >&2; exit 1; }
+
+cargo build --release --bin mathapi --bin bench-hello --example sequence-bench 2>&1 | tail -1
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() { # port
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$1/${2:-health}" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on :$1 did not come up" >&2; exit 1
+}
+
+# wrk at full speed: "requests/s p50 p99" (latencies in ms).
+load() { # url
+  taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1" | awk '
+    /Requests\/sec/ { rps = $2 }
+    /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }'
+}
+
+# oha at a constant rate: "p50 p99" in ms.
+paced() { # url
+  taskset -c 1 oha --no-tui --output-format json -z "${seconds}s" -q "$rate" -c 8 "$1" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin)["latencyPercentiles"]; print("%.3f %.3f" % (d["p50"]*1e3, d["p99"]*1e3))'
+}
+
+start() { # name port args...
+  local name=$1 port=$2; shift 2
+  taskset -c 0 "$@" >"$out/$name.log" 2>&1 &
+  pids+=($!)
+  echo $!
+}
+
+hello_port=18999 app_port=18000
+hello_pid=$(start hello $hello_port target/release/bench-hello --port $hello_port)
+wait_port $hello_port hello
+read -r hello1 hello1_p50 hello1_p99 < <(load "http://127.0.0.1:$hello_port/hello")
+read -r hello_paced_p50 hello_paced_p99 < <(paced "http://127.0.0.1:$hello_port/hello")
+
+# Logs at info to a file, metrics on: as in production.
+app_pid=$(start mathapi $app_port target/release/mathapi --port $app_port)
+wait_port $app_port
+declare -A rps p50 p99 paced_p50 paced_p99
+paths=(/fibonacci/400/ /factorial/400/ /ackermann/3/4/ /fibonacci/abc/)
+for path in "${paths[@]}"; do
+  read -r rps[$path] p50[$path] p99[$path] < <(load "http://127.0.0.1:$app_port$path")
+  read -r paced_p50[$path] paced_p99[$path] < <(paced "http://127.0.0.1:$app_port$path")
+done
+rss_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$app_pid/status")
+log_lines=$(wc -l <"$out/mathapi.log")
+
+read -r hello2 _ _ < <(load "http://127.0.0.1:$hello_port/hello")
+hello=$(( (hello1 + hello2) / 2 ))
+kill "$app_pid" "$hello_pid"
+
+sequence=$(taskset -c 0 target/release/examples/sequence-bench --seconds "$seconds" 2>/dev/null || echo "unavailable")
+
+{
+  echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${seconds}s per run, $connections connections"
+  echo
+  echo "Server on core 0, load on core 1. Baseline: bare poem handler (\`bench-hello\`), measured"
+  echo "before and after the services in this run: $hello1 and $hello2 requests/s (mean $hello)."
+  echo
+  echo "| request | requests/s | × bare handler | p50 ms | p99 ms | p50 ms at $rate/s | p99 ms at $rate/s |"
+  echo "|---------|-----------:|---------------:|-------:|-------:|------------------:|------------------:|"
+  echo "| bare \`/hello\` | $hello1 | 1.00 | $hello1_p50 | $hello1_p99 | $hello_paced_p50 | $hello_paced_p99 |"
+  for path in "${paths[@]}"; do
+    ratio=$(python3 -c "print(f'{${rps[$path]} / $hello:.2f}')")
+    echo "| \`$path\` | ${rps[$path]} | $ratio | ${p50[$path]} | ${p99[$path]} | ${paced_p50[$path]} | ${paced_p99[$path]} |"
+  done
+  echo
+  echo "Peak resident memory of \`mathapi\` over the whole run (VmHWM): $((rss_kb / 1024)) MiB."
+  echo "It wrote $log_lines log lines (info level) to a file during the run."
+  echo
+  echo "Sequence stepper, durable \`next\` on one core: $sequence"
+} | tee "$out/results.md"
