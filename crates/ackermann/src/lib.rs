@@ -17,7 +17,7 @@ pub const HARD_MAX_N: u64 = 100_000;
 /// The Ackermann service's settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AckermannArgs {
-    /// Largest m accepted by /ackermann/{m}/{n}/ (at most 4).
+    /// Largest m that ackermann accepts (at most 4).
     #[arg(
         id = "ackermann_max_m",
         long = "ackermann-max-m",
@@ -27,7 +27,7 @@ pub struct AckermannArgs {
     )]
     pub max_m: u64,
 
-    /// Largest n accepted by /ackermann/{m}/{n}/ (at most 100000).
+    /// Largest n that ackermann accepts (at most 100000).
     #[arg(
         id = "ackermann_max_n",
         long = "ackermann-max-n",

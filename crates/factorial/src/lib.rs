@@ -14,7 +14,7 @@ pub const HARD_MAX_N: u64 = 10_000;
 /// The factorial service's settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FactorialArgs {
-    /// Largest n accepted by /factorial/{n}/ (at most 10000).
+    /// Largest n that factorial accepts (at most 10000).
     #[arg(
         id = "factorial_max_n",
         long = "factorial-max-n",

@@ -1,4 +1,9 @@
-//! The Fibonacci service: `GET /fibonacci/{n}/`.
+//! The Fibonacci service: `GET /fibonacci/{n}/`, and the sequence stepper
+//! (`/fibonacci/current`, `next`, `previous`, `reset`).
+
+mod sequence;
+
+use std::sync::Arc;
 
 use mathapi_math::fibonacci;
 use mathapi_service::{Call, MathApi, Metrics, ParamBound, ProblemResponse};
@@ -7,6 +12,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi, Tags};
 
+pub use mathapi_sequence::OpenError;
+pub use sequence::{Backend, Operation, Sequence, SequenceArgs, SequenceResponse, SequenceValue};
+
 /// The largest `n` any configuration may allow: F(100 000) has 20 899 digits and is
 /// computed and rendered in about a millisecond.
 pub const HARD_MAX_N: u64 = 100_000;
@@ -14,7 +22,7 @@ pub const HARD_MAX_N: u64 = 100_000;
 /// The Fibonacci service's settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FibonacciArgs {
-    /// Largest n accepted by /fibonacci/{n}/ (at most 100000).
+    /// Largest n that fibonacci accepts (at most 100000).
     #[arg(
         id = "fibonacci_max_n",
         long = "fibonacci-max-n",
@@ -23,18 +31,17 @@ pub struct FibonacciArgs {
         value_parser = clap::value_parser!(u64).range(0..=HARD_MAX_N)
     )]
     pub max_n: u64,
-}
 
-impl Default for FibonacciArgs {
-    fn default() -> Self {
-        FibonacciArgs { max_n: 400 }
-    }
+    #[command(flatten)]
+    pub sequence: SequenceArgs,
 }
 
 #[derive(Tags)]
 enum FibonacciTags {
     /// Fibonacci numbers.
     Fibonacci,
+    /// One shared, durable walk through the Fibonacci sequence.
+    Sequence,
 }
 
 /// A Fibonacci number.
@@ -97,6 +104,64 @@ impl FibonacciApi {
     #[oai(path = "/fibonacci", method = "get", hidden)]
     async fn fibonacci_missing(&self) -> Result<Json<FibonacciResult>, ProblemResponse> {
         self.missing()
+    }
+
+    /// The stepper's current position
+    ///
+    /// One sequence shared by every client, starting at index 0 (value 0).
+    #[oai(path = "/fibonacci/current", method = "get", tag = "FibonacciTags::Sequence")]
+    async fn sequence_current(&self) -> SequenceResponse {
+        self.sequence.run(Operation::Current).await
+    }
+
+    /// Step forward
+    ///
+    /// Advances the shared sequence one step and answers with the new position, after the
+    /// step is durable. `409` at the configured maximum index.
+    #[oai(path = "/fibonacci/next", method = "post", tag = "FibonacciTags::Sequence")]
+    async fn sequence_next(&self) -> SequenceResponse {
+        self.sequence.run(Operation::Next).await
+    }
+
+    /// Step back
+    ///
+    /// Moves the shared sequence back one step and answers with the new position, after
+    /// the step is durable. `409` at index 0.
+    #[oai(path = "/fibonacci/previous", method = "post", tag = "FibonacciTags::Sequence")]
+    async fn sequence_previous(&self) -> SequenceResponse {
+        self.sequence.run(Operation::Previous).await
+    }
+
+    /// Back to the start
+    ///
+    /// Returns the shared sequence to index 0, durably.
+    #[oai(path = "/fibonacci/reset", method = "post", tag = "FibonacciTags::Sequence")]
+    async fn sequence_reset(&self) -> SequenceResponse {
+        self.sequence.run(Operation::Reset).await
+    }
+
+    /// Step forward (GET, for compatibility)
+    ///
+    /// Same as `POST /fibonacci/next`; kept because the published API used GET.
+    #[oai(path = "/fibonacci/next", method = "get", tag = "FibonacciTags::Sequence", deprecated)]
+    async fn sequence_next_get(&self) -> SequenceResponse {
+        self.sequence.run(Operation::Next).await
+    }
+
+    /// Step back (GET, for compatibility)
+    ///
+    /// Same as `POST /fibonacci/previous`; kept because the published API used GET.
+    #[oai(path = "/fibonacci/previous", method = "get", tag = "FibonacciTags::Sequence", deprecated)]
+    async fn sequence_previous_get(&self) -> SequenceResponse {
+        self.sequence.run(Operation::Previous).await
+    }
+
+    /// Back to the start (GET, for compatibility)
+    ///
+    /// Same as `POST /fibonacci/reset`; kept because the published API used GET.
+    #[oai(path = "/fibonacci/reset", method = "get", tag = "FibonacciTags::Sequence", deprecated)]
+    async fn sequence_reset_get(&self) -> SequenceResponse {
+        self.sequence.run(Operation::Reset).await
     }
 }
 

@@ -1,14 +1,16 @@
 //! The Fibonacci service over real HTTP, in-process on a random port.
 
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, SequenceArgs};
 use mathapi_service::{Metrics, single_api_app};
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 use num_bigint::BigUint;
 
 async fn spawn(max_n: u64) -> TestApp {
     let metrics = Metrics::new("fibonacci").unwrap();
-    let api = FibonacciApi::new(&FibonacciArgs { max_n }, &metrics);
-    TestApp::spawn(single_api_app(api, &metrics)).await
+    let data = tempfile::tempdir().unwrap();
+    let args = FibonacciArgs { max_n, sequence: SequenceArgs::embedded(data.path()) };
+    let api = FibonacciApi::open(&args, &metrics).unwrap();
+    TestApp::spawn(single_api_app(api, &metrics)).await.holding(data)
 }
 
 #[tokio::test]
@@ -90,9 +92,10 @@ async fn the_document_states_the_configured_range() {
 
 #[tokio::test]
 async fn the_binary_takes_its_limit_from_the_environment() {
+    let data = tempfile::tempdir().unwrap();
     let server = RunningBinary::start(
         env!("CARGO_BIN_EXE_fibonacci"),
-        &[],
+        &["--sequence-data-dir", data.path().to_str().unwrap()],
         &[("MATHAPI_FIBONACCI_MAX_N", "500")],
     )
     .await;

@@ -3,7 +3,7 @@
 
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
 use mathapi_service::server::api_docs;
 use mathapi_service::telemetry::VERSION;
 use mathapi_service::{Docs, MathApi, Metrics, OpsApi, RouteTemplates, ServerArgs, finish};
@@ -35,8 +35,10 @@ pub struct Args {
 
 /// The app: the three APIs, the operational endpoints, and the documentation both
 /// combined (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it.
-pub fn app(args: &Args, metrics: &Metrics) -> BoxEndpoint<'static, Response> {
-    let fibonacci = FibonacciApi::new(&args.fibonacci, metrics);
+///
+/// Opens the sequence stepper's store, so it must run inside the Tokio runtime.
+pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
+    let fibonacci = FibonacciApi::open(&args.fibonacci, metrics)?;
     let factorial = FactorialApi::new(&args.factorial, metrics);
     let ackermann = AckermannApi::new(&args.ackermann, metrics);
     let ops = OpsApi::new(metrics.clone(), fibonacci.readiness());
@@ -63,5 +65,5 @@ pub fn app(args: &Args, metrics: &Metrics) -> BoxEndpoint<'static, Response> {
     let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
-    finish(route.nest("/", service), metrics, routes)
+    Ok(finish(route.nest("/", service), metrics, routes))
 }

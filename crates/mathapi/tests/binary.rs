@@ -5,6 +5,14 @@ use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mathapi");
 
+/// Starts the binary with its own sequence data directory.
+async fn start(args: &[&str], env: &[(&str, &str)]) -> (RunningBinary, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let mut all = vec!["--sequence-data-dir", data.path().to_str().unwrap()];
+    all.extend_from_slice(args);
+    (RunningBinary::start(BINARY, &all, env).await, data)
+}
+
 fn records(server: &RunningBinary) -> Vec<Value> {
     server
         .lines()
@@ -15,7 +23,7 @@ fn records(server: &RunningBinary) -> Vec<Value> {
 
 #[tokio::test]
 async fn every_log_line_is_bunyan_json_and_requests_carry_the_contract_fields() {
-    let server = RunningBinary::start(BINARY, &[], &[("RUST_LOG", "info")]).await;
+    let (server, _data) = start(&[], &[("RUST_LOG", "info")]).await;
     let http = client();
     let ok = http
         .get(server.url("/ackermann/3/4/"))
@@ -108,12 +116,7 @@ async fn every_log_line_is_bunyan_json_and_requests_carry_the_contract_fields() 
 #[tokio::test]
 async fn the_log_level_comes_from_rust_log() {
     // The harness finds the port in the `listening` line, so that module stays at info.
-    let server = RunningBinary::start(
-        BINARY,
-        &[],
-        &[("RUST_LOG", "warn,mathapi_service::server=info")],
-    )
-    .await;
+    let (server, _data) = start(&[], &[("RUST_LOG", "warn,mathapi_service::server=info")]).await;
     let http = client();
     http.get(server.url("/fibonacci/1/")).send().await.unwrap();
     http.get(server.url("/fibonacci/x/")).send().await.unwrap();
@@ -133,7 +136,7 @@ async fn the_log_level_comes_from_rust_log() {
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
-    let mut server = RunningBinary::start(BINARY, &["--factorial-max-n", "10000"], &[]).await;
+    let (mut server, _data) = start(&["--factorial-max-n", "10000"], &[]).await;
     let http = client();
     // Slow requests, so that several are being served when the signal arrives.
     let requests: Vec<_> = (0..40)

@@ -24,6 +24,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    held: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 impl TestApp {

@@ -278,7 +278,7 @@ async fn tick_progress(
         }
         let target = rate.map_or(String::new(), |r| format!(" (target {r:.0})"));
         bar.set_message(format!(
-            "{sent} sent, {achieved:.1} req/s{target}, {} planned 4xx, {} unexpected",
+            "{sent} sent, {achieved:.1} req/s{target}, {} 4xx as planned, {} unexpected",
             live.invalid_answered.load(Ordering::Relaxed),
             live.unexpected.load(Ordering::Relaxed),
         ));
