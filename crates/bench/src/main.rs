@@ -22,5 +22,7 @@ fn hello() -> &'static str {
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let app = Route::new().at("/hello", get(hello));
-    Server::new(TcpListener::bind(("127.0.0.1", args.port))).run(app).await
+    Server::new(TcpListener::bind(("127.0.0.1", args.port)))
+        .run(app)
+        .await
 }

@@ -6,7 +6,7 @@ mod sequence;
 use std::sync::Arc;
 
 use mathapi_math::fibonacci;
-use mathapi_service::{Call, MathApi, Metrics, ParamBound, ProblemResponse};
+use mathapi_service::{Call, MathApi, Metrics, ParamBound, ProblemResponse, Readiness};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -68,14 +68,17 @@ impl Example for FibonacciResult {
 pub struct FibonacciApi {
     max_n: u64,
     metrics: Metrics,
+    sequence: Sequence,
 }
 
 impl FibonacciApi {
-    pub fn new(args: &FibonacciArgs, metrics: &Metrics) -> Self {
-        FibonacciApi {
+    /// Opens the sequence stepper's store too; must run inside the Tokio runtime.
+    pub fn open(args: &FibonacciArgs, metrics: &Metrics) -> Result<Self, OpenError> {
+        Ok(FibonacciApi {
             max_n: args.max_n,
             metrics: metrics.clone(),
-        }
+            sequence: Sequence::open(&args.sequence, metrics)?,
+        })
     }
 
     fn answer(&self, raw_n: &str) -> Result<Json<FibonacciResult>, ProblemResponse> {
@@ -109,7 +112,11 @@ impl FibonacciApi {
     /// The stepper's current position
     ///
     /// One sequence shared by every client, starting at index 0 (value 0).
-    #[oai(path = "/fibonacci/current", method = "get", tag = "FibonacciTags::Sequence")]
+    #[oai(
+        path = "/fibonacci/current",
+        method = "get",
+        tag = "FibonacciTags::Sequence"
+    )]
     async fn sequence_current(&self) -> SequenceResponse {
         self.sequence.run(Operation::Current).await
     }
@@ -118,7 +125,11 @@ impl FibonacciApi {
     ///
     /// Advances the shared sequence one step and answers with the new position, after the
     /// step is durable. `409` at the configured maximum index.
-    #[oai(path = "/fibonacci/next", method = "post", tag = "FibonacciTags::Sequence")]
+    #[oai(
+        path = "/fibonacci/next",
+        method = "post",
+        tag = "FibonacciTags::Sequence"
+    )]
     async fn sequence_next(&self) -> SequenceResponse {
         self.sequence.run(Operation::Next).await
     }
@@ -127,7 +138,11 @@ impl FibonacciApi {
     ///
     /// Moves the shared sequence back one step and answers with the new position, after
     /// the step is durable. `409` at index 0.
-    #[oai(path = "/fibonacci/previous", method = "post", tag = "FibonacciTags::Sequence")]
+    #[oai(
+        path = "/fibonacci/previous",
+        method = "post",
+        tag = "FibonacciTags::Sequence"
+    )]
     async fn sequence_previous(&self) -> SequenceResponse {
         self.sequence.run(Operation::Previous).await
     }
@@ -135,7 +150,11 @@ impl FibonacciApi {
     /// Back to the start
     ///
     /// Returns the shared sequence to index 0, durably.
-    #[oai(path = "/fibonacci/reset", method = "post", tag = "FibonacciTags::Sequence")]
+    #[oai(
+        path = "/fibonacci/reset",
+        method = "post",
+        tag = "FibonacciTags::Sequence"
+    )]
     async fn sequence_reset(&self) -> SequenceResponse {
         self.sequence.run(Operation::Reset).await
     }
@@ -143,7 +162,12 @@ impl FibonacciApi {
     /// Step forward (GET, for compatibility)
     ///
     /// Same as `POST /fibonacci/next`; kept because the published API used GET.
-    #[oai(path = "/fibonacci/next", method = "get", tag = "FibonacciTags::Sequence", deprecated)]
+    #[oai(
+        path = "/fibonacci/next",
+        method = "get",
+        tag = "FibonacciTags::Sequence",
+        deprecated
+    )]
     async fn sequence_next_get(&self) -> SequenceResponse {
         self.sequence.run(Operation::Next).await
     }
@@ -151,7 +175,12 @@ impl FibonacciApi {
     /// Step back (GET, for compatibility)
     ///
     /// Same as `POST /fibonacci/previous`; kept because the published API used GET.
-    #[oai(path = "/fibonacci/previous", method = "get", tag = "FibonacciTags::Sequence", deprecated)]
+    #[oai(
+        path = "/fibonacci/previous",
+        method = "get",
+        tag = "FibonacciTags::Sequence",
+        deprecated
+    )]
     async fn sequence_previous_get(&self) -> SequenceResponse {
         self.sequence.run(Operation::Previous).await
     }
@@ -159,7 +188,12 @@ impl FibonacciApi {
     /// Back to the start (GET, for compatibility)
     ///
     /// Same as `POST /fibonacci/reset`; kept because the published API used GET.
-    #[oai(path = "/fibonacci/reset", method = "get", tag = "FibonacciTags::Sequence", deprecated)]
+    #[oai(
+        path = "/fibonacci/reset",
+        method = "get",
+        tag = "FibonacciTags::Sequence",
+        deprecated
+    )]
     async fn sequence_reset_get(&self) -> SequenceResponse {
         self.sequence.run(Operation::Reset).await
     }
@@ -168,7 +202,9 @@ impl FibonacciApi {
 impl MathApi for FibonacciApi {
     const NAME: &'static str = "fibonacci";
     const TITLE: &'static str = "Fibonacci API";
-    const DESCRIPTION: &'static str = "Exact Fibonacci numbers: `GET /fibonacci/{n}/` answers F(n) as a decimal string. Errors are RFC 9457 problem documents (`application/problem+json`).";
+    const DESCRIPTION: &'static str = "Exact Fibonacci numbers: `GET /fibonacci/{n}/` answers F(n) as a decimal string. \
+        The sequence stepper (`/fibonacci/current`, `next`, `previous`, `reset`) walks one shared, durable \
+        sequence. Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8001;
 
     fn bounds(&self) -> Vec<ParamBound> {
@@ -177,5 +213,9 @@ impl MathApi for FibonacciApi {
             name: "n",
             maximum: self.max_n,
         }]
+    }
+
+    fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
+        vec![Arc::new(self.sequence.clone())]
     }
 }

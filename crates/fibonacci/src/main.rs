@@ -21,10 +21,8 @@ fn main() -> ExitCode {
         FibonacciApi::DEFAULT_PORT,
         &cli.server,
         |metrics| {
-            Ok(single_api_app(
-                FibonacciApi::new(&cli.fibonacci, metrics),
-                metrics,
-            ))
+            let api = FibonacciApi::open(&cli.fibonacci, metrics).map_err(|e| e.to_string())?;
+            Ok(single_api_app(api, metrics))
         },
     )
 }

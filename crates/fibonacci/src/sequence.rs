@@ -37,11 +37,19 @@ pub struct SequenceArgs {
     pub backend: Backend,
 
     /// Directory of the embedded backend's state file (relative to the working directory).
-    #[arg(long = "sequence-data-dir", env = "MATHAPI_SEQUENCE_DATA_DIR", default_value = "data")]
+    #[arg(
+        long = "sequence-data-dir",
+        env = "MATHAPI_SEQUENCE_DATA_DIR",
+        default_value = "data"
+    )]
     pub data_dir: PathBuf,
 
     /// Redis server of the redis backend.
-    #[arg(long = "redis-url", env = "MATHAPI_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long = "redis-url",
+        env = "MATHAPI_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub redis_url: String,
 
     /// Largest index `next` may reach (at most 100000).
@@ -67,7 +75,9 @@ impl SequenceArgs {
 
     fn store_config(&self) -> StoreConfig {
         match self.backend {
-            Backend::Embedded => StoreConfig::Embedded { dir: self.data_dir.clone() },
+            Backend::Embedded => StoreConfig::Embedded {
+                dir: self.data_dir.clone(),
+            },
             Backend::Redis => StoreConfig::Redis(RedisConfig::new(self.redis_url.clone())),
         }
     }
@@ -85,7 +95,10 @@ pub struct SequenceValue {
 
 impl Example for SequenceValue {
     fn example() -> Self {
-        SequenceValue { index: 3, value: "2".into() }
+        SequenceValue {
+            index: 3,
+            value: "2".into(),
+        }
     }
 }
 
@@ -94,16 +107,16 @@ impl Example for SequenceValue {
 pub enum SequenceResponse {
     /// The new (or current) position.
     #[oai(status = 200)]
-    Ok(Json<SequenceValue>, #[oai(header = "Cache-Control")] &'static str),
+    Ok(Json<SequenceValue>, #[oai(header = "Cache-Control")] String),
     /// `previous` at index 0, or `next` at the maximum index; nothing changed.
     #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Box<Problem>>, #[oai(header = "Cache-Control")] &'static str),
+    Conflict(Json<Box<Problem>>, #[oai(header = "Cache-Control")] String),
     /// The storage (Redis) cannot be reached; retry later.
     #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Box<Problem>>, #[oai(header = "Cache-Control")] &'static str),
+    Unavailable(Json<Box<Problem>>, #[oai(header = "Cache-Control")] String),
     /// The storage failed; the step may or may not have been recorded.
     #[oai(status = 500, content_type = "application/problem+json")]
-    Failed(Json<Box<Problem>>, #[oai(header = "Cache-Control")] &'static str),
+    Failed(Json<Box<Problem>>, #[oai(header = "Cache-Control")] String),
 }
 
 const NO_STORE: &str = "no-store";
@@ -139,8 +152,8 @@ pub struct Sequence {
 
 /// Commits are fsyncs or Redis round trips: tens of microseconds to tens of milliseconds.
 const COMMIT_BUCKETS: [f64; 16] = [
-    1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0,
+    1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0,
 ];
 
 impl Sequence {
@@ -198,13 +211,16 @@ impl Sequence {
         };
         self.steps.add(
             1,
-            &[KeyValue::new("operation", operation.name()), KeyValue::new("outcome", outcome)],
+            &[
+                KeyValue::new("operation", operation.name()),
+                KeyValue::new("outcome", outcome),
+            ],
         );
         match result {
             Ok(index) => {
                 self.index.record(index, &[]);
                 let value = fibonacci(index).to_string();
-                SequenceResponse::Ok(Json(SequenceValue { index, value }), NO_STORE)
+                SequenceResponse::Ok(Json(SequenceValue { index, value }), NO_STORE.into())
             }
             Err(error) => self.problem(operation, error),
         }
@@ -226,26 +242,42 @@ impl Sequence {
             SequenceError::AtEnd { index } => {
                 tracing::info!(operation = operation.name(), index, "sequence at its end");
                 SequenceResponse::Conflict(
-                    problem(StatusCode::CONFLICT, "sequence-at-end", "The sequence is at its end"),
-                    NO_STORE,
+                    problem(
+                        StatusCode::CONFLICT,
+                        "sequence-at-end",
+                        "The sequence is at its end",
+                    ),
+                    NO_STORE.into(),
                 )
             }
             SequenceError::AtStart => SequenceResponse::Conflict(
-                problem(StatusCode::CONFLICT, "sequence-at-start", "The sequence is at its start"),
-                NO_STORE,
+                problem(
+                    StatusCode::CONFLICT,
+                    "sequence-at-start",
+                    "The sequence is at its start",
+                ),
+                NO_STORE.into(),
             ),
             SequenceError::Unavailable(_) => {
                 tracing::warn!(operation = operation.name(), detail = %detail, "sequence storage unavailable");
                 SequenceResponse::Unavailable(
-                    problem(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", "Sequence storage unavailable"),
-                    NO_STORE,
+                    problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage-unavailable",
+                        "Sequence storage unavailable",
+                    ),
+                    NO_STORE.into(),
                 )
             }
             SequenceError::Io(_) => {
                 tracing::error!(operation = operation.name(), detail = %detail, "sequence storage failed");
                 SequenceResponse::Failed(
-                    problem(StatusCode::INTERNAL_SERVER_ERROR, "storage-failed", "Sequence storage failed"),
-                    NO_STORE,
+                    problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "storage-failed",
+                        "Sequence storage failed",
+                    ),
+                    NO_STORE.into(),
                 )
             }
         }
@@ -261,7 +293,10 @@ impl Readiness for Sequence {
         Box::pin(async move {
             match self.store.ready().await {
                 true => Ok(()),
-                false => Err(format!("the {} backend is unreachable", self.store.backend_name())),
+                false => Err(format!(
+                    "the {} backend is unreachable",
+                    self.store.backend_name()
+                )),
             }
         })
     }

@@ -8,9 +8,14 @@ use num_bigint::BigUint;
 async fn spawn(max_n: u64) -> TestApp {
     let metrics = Metrics::new("fibonacci").unwrap();
     let data = tempfile::tempdir().unwrap();
-    let args = FibonacciArgs { max_n, sequence: SequenceArgs::embedded(data.path()) };
+    let args = FibonacciArgs {
+        max_n,
+        sequence: SequenceArgs::embedded(data.path()),
+    };
     let api = FibonacciApi::open(&args, &metrics).unwrap();
-    TestApp::spawn(single_api_app(api, &metrics)).await.holding(data)
+    TestApp::spawn(single_api_app(api, &metrics))
+        .await
+        .holding(data)
 }
 
 #[tokio::test]

@@ -11,41 +11,51 @@ use serde_json::Value;
 
 async fn spawn(sequence: SequenceArgs) -> (TestApp, Metrics) {
     let metrics = Metrics::new("fibonacci").unwrap();
-    let api = FibonacciApi::open(&FibonacciArgs { max_n: 400, sequence }, &metrics).unwrap();
+    let api = FibonacciApi::open(
+        &FibonacciArgs {
+            max_n: 400,
+            sequence,
+        },
+        &metrics,
+    )
+    .unwrap();
     (TestApp::spawn(single_api_app(api, &metrics)).await, metrics)
 }
 
 async fn embedded(max_index: u64) -> (TestApp, Metrics) {
     let data = tempfile::tempdir().unwrap();
-    let args = SequenceArgs { max_index, ..SequenceArgs::embedded(data.path()) };
+    let args = SequenceArgs {
+        max_index,
+        ..SequenceArgs::embedded(data.path())
+    };
     let (app, metrics) = spawn(args).await;
     (app.holding(data), metrics)
 }
 
 fn redis_args(url: String, max_index: u64) -> SequenceArgs {
-    SequenceArgs { backend: Backend::Redis, redis_url: url, ..SequenceArgs::embedded("unused") }
-        .with_max_index(max_index)
-}
-
-trait WithMax {
-    fn with_max_index(self, max_index: u64) -> Self;
-}
-
-impl WithMax for SequenceArgs {
-    fn with_max_index(mut self, max_index: u64) -> Self {
-        self.max_index = max_index;
-        self
+    SequenceArgs {
+        backend: Backend::Redis,
+        redis_url: url,
+        max_index,
+        ..SequenceArgs::embedded("unused")
     }
 }
 
 async fn step(app: &TestApp, method: &str, operation: &str) -> (u16, Value) {
     let response = app
         .client
-        .request(method.parse().unwrap(), app.url(&format!("/fibonacci/{operation}")))
+        .request(
+            method.parse().unwrap(),
+            app.url(&format!("/fibonacci/{operation}")),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["cache-control"], "no-store", "{method} {operation}");
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "{method} {operation}"
+    );
     let (status, _, body) = json_of(response).await;
     (status, body)
 }
@@ -59,20 +69,34 @@ async fn walk(app: &TestApp, max_index: u64) {
     assert_eq!(step(app, "POST", "reset").await, (200, position(0, "0")));
     assert_eq!(step(app, "GET", "current").await, (200, position(0, "0")));
     let body = assert_problem(
-        app.client.post(app.url("/fibonacci/previous")).send().await.unwrap(),
+        app.client
+            .post(app.url("/fibonacci/previous"))
+            .send()
+            .await
+            .unwrap(),
         409,
         Some("sequence_at_start"),
     )
     .await;
-    assert!(body["detail"].as_str().unwrap().contains("index 0"), "{body}");
-    assert_eq!(step(app, "GET", "current").await, (200, position(0, "0")), "a 409 changes nothing");
+    assert!(
+        body["detail"].as_str().unwrap().contains("index 0"),
+        "{body}"
+    );
+    assert_eq!(
+        step(app, "GET", "current").await,
+        (200, position(0, "0")),
+        "a 409 changes nothing"
+    );
 
     let (mut a, mut b) = (0u128, 1u128);
     for index in 1..=max_index {
         (a, b) = (b, a + b);
         // POST is the documented form, GET the compatible one: both step.
         let method = if index % 2 == 0 { "POST" } else { "GET" };
-        assert_eq!(step(app, method, "next").await, (200, position(index, &a.to_string())));
+        assert_eq!(
+            step(app, method, "next").await,
+            (200, position(index, &a.to_string()))
+        );
     }
     let (status, body) = step(app, "POST", "next").await;
     assert_eq!(status, 409, "next at the maximum: {body}");
@@ -96,7 +120,10 @@ async fn concurrent_nexts(app: &TestApp, count: u64) {
     for task in tasks {
         let (status, _, body) = task.await.unwrap();
         assert_eq!(status, 200, "{body}");
-        assert!(indices.insert(body["index"].as_u64().unwrap()), "duplicate index in {body}");
+        assert!(
+            indices.insert(body["index"].as_u64().unwrap()),
+            "duplicate index in {body}"
+        );
     }
     assert_eq!(indices, (1..=count).collect::<BTreeSet<_>>());
     assert_eq!(step(app, "GET", "current").await.1["index"], count);
@@ -107,8 +134,13 @@ async fn embedded_walk_and_edges() {
     let (app, metrics) = embedded(120).await;
     walk(&app, 120).await;
     let text = metrics.render();
-    assert!(text.contains(r#"mathapi_sequence_steps_total{operation="next",outcome="ok"} 120"#), "{text}");
-    assert!(text.contains(r#"mathapi_sequence_steps_total{operation="previous",outcome="conflict"} 1"#));
+    assert!(
+        text.contains(r#"mathapi_sequence_steps_total{operation="next",outcome="ok"} 120"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"mathapi_sequence_steps_total{operation="previous",outcome="conflict"} 1"#)
+    );
     assert!(text.contains(r#"mathapi_sequence_commit_duration_seconds_count{backend="embedded"}"#));
     assert!(text.contains("mathapi_sequence_index 0"));
 }
@@ -139,7 +171,11 @@ async fn redis_walk_and_concurrency() {
     let (app, metrics) = spawn(redis_args(redis.url(), 120)).await;
     walk(&app, 120).await;
     concurrent_nexts(&app, 100).await;
-    assert!(metrics.render().contains(r#"mathapi_sequence_commit_duration_seconds_count{backend="redis"}"#));
+    assert!(
+        metrics
+            .render()
+            .contains(r#"mathapi_sequence_commit_duration_seconds_count{backend="redis"}"#)
+    );
 }
 
 #[tokio::test]
@@ -161,16 +197,32 @@ async fn an_unreachable_redis_makes_the_stepper_503_and_not_ready() {
     let (app, metrics) = spawn(redis_args(format!("redis://127.0.0.1:{port}"), 100)).await;
     for operation in ["current", "next"] {
         let response = app.client.post(app.url(&format!("/fibonacci/{operation}")));
-        let response = if operation == "current" { app.client.get(app.url("/fibonacci/current")) } else { response };
-        assert_problem(response.send().await.unwrap(), 503, Some("storage_unavailable")).await;
+        let response = if operation == "current" {
+            app.client.get(app.url("/fibonacci/current"))
+        } else {
+            response
+        };
+        assert_problem(
+            response.send().await.unwrap(),
+            503,
+            Some("storage_unavailable"),
+        )
+        .await;
     }
     let ready = assert_problem(app.get("/ready").await, 503, None).await;
-    assert!(ready["detail"].as_str().unwrap().contains("redis"), "{ready}");
+    assert!(
+        ready["detail"].as_str().unwrap().contains("redis"),
+        "{ready}"
+    );
     // The stateless routes keep working.
     let (status, _, body) = app.get_json("/fibonacci/10/").await;
     assert_eq!((status, body["result"].as_str()), (200, Some("55")));
     assert_eq!(app.get("/health").await.status(), 200);
-    assert!(metrics.render().contains(r#"mathapi_sequence_steps_total{operation="next",outcome="unavailable"} 1"#));
+    assert!(
+        metrics
+            .render()
+            .contains(r#"mathapi_sequence_steps_total{operation="next",outcome="unavailable"} 1"#)
+    );
 
     // Once Redis is there, the same process recovers without a restart.
     let dir = tempfile::tempdir().unwrap();
@@ -188,7 +240,12 @@ async fn kill_9_loses_no_acknowledged_step() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap().to_owned();
     let binary = env!("CARGO_BIN_EXE_fibonacci");
-    let server = RunningBinary::start(binary, &["--sequence-data-dir", &dir], &[("RUST_LOG", "warn,mathapi_service::server=info")]).await;
+    let server = RunningBinary::start(
+        binary,
+        &["--sequence-data-dir", &dir],
+        &[("RUST_LOG", "warn,mathapi_service::server=info")],
+    )
+    .await;
     let client = mathapi_testing::client();
 
     // 16 clients step as fast as they can; each remembers the indices it was given.
@@ -218,14 +275,34 @@ async fn kill_9_loses_no_acknowledged_step() {
     for task in clients {
         acknowledged.extend(task.await.unwrap());
     }
-    let highest = *acknowledged.iter().max().expect("some steps were acknowledged");
-    assert!(acknowledged.len() > 100, "the test must step for real: {}", acknowledged.len());
+    let highest = *acknowledged
+        .iter()
+        .max()
+        .expect("some steps were acknowledged");
+    assert!(
+        acknowledged.len() > 100,
+        "the test must step for real: {}",
+        acknowledged.len()
+    );
     drop(server);
 
     let restarted = RunningBinary::start(binary, &["--sequence-data-dir", &dir], &[]).await;
-    let (_, _, body) = json_of(client.get(restarted.url("/fibonacci/current")).send().await.unwrap()).await;
+    let (_, _, body) = json_of(
+        client
+            .get(restarted.url("/fibonacci/current"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let recovered = body["index"].as_u64().unwrap();
     // Never earlier than the last acknowledged step; at most the 16 in-flight steps later.
-    assert!(recovered >= highest, "recovered {recovered} < acknowledged {highest}");
-    assert!(recovered <= highest + 16, "recovered {recovered} > acknowledged {highest} + in flight");
+    assert!(
+        recovered >= highest,
+        "recovered {recovered} < acknowledged {highest}"
+    );
+    assert!(
+        recovered <= highest + 16,
+        "recovered {recovered} > acknowledged {highest} + in flight"
+    );
 }

@@ -33,7 +33,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -76,18 +76,18 @@ impl Record {
 
     /// The record in `bytes`, if it is complete and intact.
     fn decode(bytes: &[u8]) -> Option<Self> {
-        let bytes: &[u8; RECORD_LEN] = bytes.get(..RECORD_LEN)?.try_into().ok()?;
-        let field = |range: std::ops::Range<usize>| bytes[range].try_into().ok();
-        let crc = u32::from_le_bytes(field(28..32)?);
-        if crc32fast::hash(&bytes[..28]) != crc
+        let bytes = bytes.get(..RECORD_LEN)?;
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        if crc32fast::hash(&bytes[..28]) != u32_at(28)
             || bytes[0..4] != MAGIC
-            || u32::from_le_bytes(field(4..8)?) != FORMAT_VERSION
+            || u32_at(4) != FORMAT_VERSION
         {
             return None;
         }
         Some(Self {
-            generation: u64::from_le_bytes(field(8..16)?),
-            index: u64::from_le_bytes(field(16..24)?),
+            generation: u64_at(8),
+            index: u64_at(16),
         })
     }
 }
@@ -185,11 +185,12 @@ impl EmbeddedStore {
         let state_path = dir.join(STATE_FILE_NAME);
         let (file, latest) = match OpenOptions::new().read(true).write(true).open(&state_path) {
             Ok(file) => {
-                let latest = recover(&file)
-                    .map_err(io_error)?
-                    .ok_or_else(|| OpenError::Corrupt {
-                        path: state_path.clone(),
-                    })?;
+                let latest =
+                    recover(&file)
+                        .map_err(io_error)?
+                        .ok_or_else(|| OpenError::Corrupt {
+                            path: state_path.clone(),
+                        })?;
                 // The recovered record may be an unsynced write that survived a process
                 // crash in the page cache; make it durable before anyone can read it.
                 file.sync_data().map_err(io_error)?;
@@ -244,7 +245,8 @@ impl EmbeddedStore {
             return Err(poisoned_error());
         }
         let (reply, answer) = oneshot::channel();
-        let stopped = || SequenceError::Unavailable("the sequence writer thread has stopped".into());
+        let stopped =
+            || SequenceError::Unavailable("the sequence writer thread has stopped".into());
         self.requests
             .send(Request { op, reply })
             .map_err(|_| stopped())?;
@@ -500,7 +502,11 @@ mod tests {
             if torn != old {
                 assert_eq!(Record::decode(&torn), None, "cut at {cut}");
             }
-            assert_eq!(Record::decode(&new[..cut]), None, "short record of {cut} bytes");
+            assert_eq!(
+                Record::decode(&new[..cut]),
+                None,
+                "short record of {cut} bytes"
+            );
         }
         assert_eq!(Record::decode(&[0u8; RECORD_LEN]), None, "zeroed slot");
     }

@@ -43,7 +43,14 @@ impl TestApp {
             client: client(),
             stop: Some(stop),
             server: Some(server),
+            held: Vec::new(),
         }
+    }
+
+    /// Keeps `resource` (e.g. the app's temporary data directory) alive as long as the app.
+    pub fn holding<T: Send + 'static>(mut self, resource: T) -> Self {
+        self.held.push(Box::new(resource));
+        self
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,307 @@
+//! The embedded backend against real files in temporary directories.
+
+mod common;
+
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mathapi_sequence::{
+    CommitHook, EmbeddedStore, LOCK_FILE_NAME, OpenError, STATE_FILE_NAME, SequenceError,
+    SequenceStore, Store, StoreConfig,
+};
+
+fn open(dir: &std::path::Path) -> EmbeddedStore {
+    EmbeddedStore::open(dir, None).expect("open the embedded store")
+}
+
+#[tokio::test]
+async fn walk_and_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    common::walk_and_conflicts(&open(dir.path())).await;
+}
+
+#[tokio::test]
+async fn walk_through_the_store_enum() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &StoreConfig::Embedded {
+            dir: dir.path().to_path_buf(),
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(store.backend_name(), "embedded");
+    assert!(store.ready().await);
+    common::walk_and_conflicts(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_nexts_return_distinct_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    common::concurrent_nexts(store.clone(), 200).await;
+    // And again from a non-zero start.
+    common::concurrent_nexts(store, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_nexts_stop_at_max() {
+    let dir = tempfile::tempdir().unwrap();
+    common::concurrent_nexts_stop_at_max(open(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_mixed_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    common::concurrent_mixed_steps(open(dir.path())).await;
+}
+
+#[tokio::test]
+async fn state_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        for _ in 0..7 {
+            store.next(100).await.unwrap();
+        }
+        store.previous().await.unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.current().await.unwrap(), 6);
+    assert_eq!(store.next(100).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn creates_missing_nested_directories() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a/b/data");
+    let store = open(&dir);
+    assert_eq!(store.next(10).await.unwrap(), 1);
+    assert_eq!(store.state_path(), dir.join(STATE_FILE_NAME));
+    assert_eq!(
+        std::fs::metadata(dir.join(STATE_FILE_NAME)).unwrap().len(),
+        8192
+    );
+    assert!(dir.join(LOCK_FILE_NAME).exists());
+}
+
+#[tokio::test]
+async fn a_locked_directory_is_refused_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path());
+    first.next(10).await.unwrap();
+    match EmbeddedStore::open(dir.path(), None) {
+        Err(error @ OpenError::Locked { .. }) => {
+            let OpenError::Locked { holder, .. } = &error else {
+                unreachable!()
+            };
+            assert_eq!(*holder, Some(std::process::id()));
+            let message = error.to_string();
+            assert!(message.contains("in use by another process"), "{message}");
+            assert!(
+                message.contains(&dir.path().display().to_string()),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("expected Locked, got {other}"),
+        Ok(_) => panic!("a second store opened a locked directory"),
+    }
+    // The first store is unaffected by the refused attempt.
+    assert_eq!(first.next(10).await.unwrap(), 2);
+    // Dropping the last handle releases the lock.
+    let clone = first.clone();
+    drop(first);
+    assert!(matches!(
+        EmbeddedStore::open(dir.path(), None),
+        Err(OpenError::Locked { .. })
+    ));
+    drop(clone);
+    let reopened = open(dir.path());
+    assert_eq!(reopened.current().await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_steps_share_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook_calls = Arc::new(AtomicU64::new(0));
+    let hook: CommitHook = {
+        let hook_calls = hook_calls.clone();
+        Arc::new(move |elapsed| {
+            assert!(elapsed.as_secs() < 10);
+            hook_calls.fetch_add(1, Ordering::Relaxed);
+        })
+    };
+    let store = EmbeddedStore::open(dir.path(), Some(hook)).unwrap();
+
+    // One at a time, every step is its own commit.
+    for _ in 0..10 {
+        store.next(u64::MAX).await.unwrap();
+    }
+    assert_eq!(store.commit_count(), 10);
+    // Conflicts change nothing, so they write nothing.
+    store.reset().await.unwrap();
+    assert_eq!(store.commit_count(), 11);
+    assert!(store.previous().await.is_err());
+    assert!(store.next(0).await.is_err());
+    assert_eq!(store.commit_count(), 11);
+
+    let before = store.commit_count();
+    let ops = 2_000;
+    let tasks: Vec<_> = (0..ops)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.next(u64::MAX).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.current().await.unwrap(), ops);
+    let commits = store.commit_count() - before;
+    println!("{ops} concurrent steps took {commits} fsyncs");
+    assert!(
+        commits < ops / 2,
+        "{ops} concurrent steps took {commits} fsyncs: no group commit"
+    );
+    assert_eq!(hook_calls.load(Ordering::Relaxed), store.commit_count());
+}
+
+/// Closes a store at `index` after `index` single commits, so the newest record (generation
+/// `index`) and the one before it (`index - 1`) are both on disk.
+async fn store_at(dir: &std::path::Path, index: u64) -> std::fs::File {
+    {
+        let store = open(dir);
+        for _ in 0..index {
+            store.next(u64::MAX).await.unwrap();
+        }
+        assert_eq!(store.commit_count(), index);
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join(STATE_FILE_NAME))
+        .unwrap()
+}
+
+/// The documented record layout, built independently of the crate's encoder.
+fn record(generation: u64, index: u64) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    bytes[0..4].copy_from_slice(b"MSEQ");
+    bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+    bytes[8..16].copy_from_slice(&generation.to_le_bytes());
+    bytes[16..24].copy_from_slice(&index.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+fn slot_of(file: &std::fs::File, generation: u64, index: u64) -> u64 {
+    let wanted = record(generation, index);
+    (0..2)
+        .find(|slot| {
+            let mut bytes = [0u8; 32];
+            file.read_exact_at(&mut bytes, slot * 4096).unwrap();
+            bytes == wanted
+        })
+        .unwrap_or_else(|| panic!("no slot holds generation {generation} index {index}"))
+}
+
+#[tokio::test]
+async fn the_file_holds_the_last_two_commits_in_the_documented_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = store_at(dir.path(), 5).await;
+    let newest = slot_of(&file, 5, 5);
+    let older = slot_of(&file, 4, 4);
+    assert_ne!(newest, older);
+}
+
+#[tokio::test]
+async fn a_torn_write_keeps_the_last_acknowledged_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = store_at(dir.path(), 5).await;
+    // A crash while writing generation 6 (index 6, never acknowledged) into the older slot:
+    // only a prefix of the new record reached the disk.
+    let target = slot_of(&file, 4, 4) * 4096;
+    let torn = record(6, 6);
+    for cut in [9, 16, 20, 28, 31] {
+        file.write_all_at(&torn[..cut], target).unwrap();
+        let store = open(dir.path());
+        assert_eq!(store.current().await.unwrap(), 5, "torn at byte {cut}");
+        drop(store);
+        // Put the older record back for the next cut (reopening wrote nothing).
+        file.write_all_at(&record(4, 4), target).unwrap();
+    }
+    // The complete (but unacknowledged) write is recovered: it was in flight.
+    file.write_all_at(&torn, target).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.current().await.unwrap(), 6);
+    // The next commit goes to the other slot, keeping generation 6 intact.
+    assert_eq!(store.next(u64::MAX).await.unwrap(), 7);
+    drop(store);
+    assert_eq!(slot_of(&file, 6, 6) * 4096, target);
+    slot_of(&file, 7, 7);
+}
+
+#[tokio::test]
+async fn a_damaged_newest_record_falls_back_to_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = store_at(dir.path(), 5).await;
+    let newest = slot_of(&file, 5, 5) * 4096;
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, newest + 17).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x10], newest + 17).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.current().await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn a_file_without_a_valid_record_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = store_at(dir.path(), 3).await;
+    for slot in 0..2 {
+        file.write_all_at(&[0xff; 8], slot * 4096 + 8).unwrap();
+    }
+    let before = std::fs::read(dir.path().join(STATE_FILE_NAME)).unwrap();
+    match EmbeddedStore::open(dir.path(), None) {
+        Err(error @ OpenError::Corrupt { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains(STATE_FILE_NAME), "{message}");
+        }
+        Err(other) => panic!("expected Corrupt, got {other}"),
+        Ok(_) => panic!("opened a corrupt state file"),
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join(STATE_FILE_NAME)).unwrap(),
+        before
+    );
+
+    // A truncated file is refused too, not silently restarted at 0.
+    file.set_len(20).unwrap();
+    assert!(matches!(
+        EmbeddedStore::open(dir.path(), None),
+        Err(OpenError::Corrupt { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_unusable_directory_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    assert!(matches!(
+        EmbeddedStore::open(&not_a_dir, None),
+        Err(OpenError::Io { .. })
+    ));
+}
+
+#[tokio::test]
+async fn conflicts_carry_the_current_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.next(2).await.unwrap();
+    store.next(2).await.unwrap();
+    let error = store.next(2).await.unwrap_err();
+    assert!(matches!(error, SequenceError::AtEnd { index: 2 }));
+    assert!(error.to_string().contains("index 2"), "{error}");
+}
