@@ -7,11 +7,18 @@ use mathapi_testing::{TestApp, assert_problem};
 use serde_json::{Value, json};
 
 async fn spawn_with(flags: &[&str]) -> (TestApp, Metrics) {
-    let args =
-        mathapi::Args::try_parse_from(std::iter::once("mathapi").chain(flags.iter().copied()))
-            .unwrap();
+    // Each app gets its own sequence data directory: two stores cannot share one.
+    let data = tempfile::tempdir().unwrap();
+    let data_flags = ["--sequence-data-dir", data.path().to_str().unwrap()];
+    let argv = std::iter::once("mathapi")
+        .chain(data_flags)
+        .chain(flags.iter().copied());
+    let args = mathapi::Args::try_parse_from(argv).unwrap();
     let metrics = Metrics::new("mathapi").unwrap();
-    (TestApp::spawn(mathapi::app(&args, &metrics)).await, metrics)
+    let app = TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
+        .await
+        .holding(data);
+    (app, metrics)
 }
 
 async fn spawn() -> (TestApp, Metrics) {
@@ -174,6 +181,10 @@ async fn the_combined_document_lists_every_route_with_its_bounds() {
         [
             "/ackermann/{m}/{n}/",
             "/factorial/{n}/",
+            "/fibonacci/current",
+            "/fibonacci/next",
+            "/fibonacci/previous",
+            "/fibonacci/reset",
             "/fibonacci/{n}/",
             "/health",
             "/metrics",

@@ -31,7 +31,7 @@
 //! same directory fails with [`OpenError::Locked`].
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -101,18 +101,21 @@ struct Latest {
 
 /// Reads both slots and returns the newest valid record, or `None` if neither is valid.
 fn recover(file: &File) -> io::Result<Option<Latest>> {
-    let mut contents = Vec::with_capacity((SLOT_SIZE * SLOTS) as usize);
-    // `&File: Read` leaves the handle usable; short files just yield invalid slots.
-    (&*file)
-        .take(SLOT_SIZE * SLOTS)
-        .read_to_end(&mut contents)?;
-    let latest = (0..SLOTS)
-        .filter_map(|slot| {
-            let start = (slot * SLOT_SIZE) as usize;
-            let record = Record::decode(contents.get(start..)?)?;
-            Some(Latest { record, slot })
-        })
-        .max_by_key(|latest| latest.record.generation);
+    let mut latest: Option<Latest> = None;
+    for slot in 0..SLOTS {
+        let mut bytes = [0u8; RECORD_LEN];
+        match file.read_exact_at(&mut bytes, slot * SLOT_SIZE) {
+            Ok(()) => {}
+            // A short file just has no valid record in this slot.
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => continue,
+            Err(error) => return Err(error),
+        }
+        if let Some(record) = Record::decode(&bytes)
+            && latest.is_none_or(|latest| record.generation > latest.record.generation)
+        {
+            latest = Some(Latest { record, slot });
+        }
+    }
     Ok(latest)
 }
 

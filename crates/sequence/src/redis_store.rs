@@ -106,7 +106,7 @@ impl RedisStore {
         })
     }
 
-    /// Runs a bound-checking script; `Ok(None)` means the bound stopped it at `index`.
+    /// Runs a bound-checking script (`arg` is its ARGV[1], if any).
     async fn step(&self, script: &Script, arg: Option<u64>) -> Result<StepOutcome, SequenceError> {
         let started = Instant::now();
         let mut invocation = script.key(&self.inner.key);
@@ -192,20 +192,23 @@ impl SequenceStore for RedisStore {
     }
 }
 
-/// Connection trouble and transient server states are `Unavailable` (retry later);
+/// Connection trouble, failed authentication and transient server states are
+/// `Unavailable` (retry later);
 /// anything else (e.g. a non-integer value under the key) is a storage failure.
 fn classify(error: RedisError) -> SequenceError {
+    // (Conversion failures count as `Parse` errors, so only I/O is matched, not every kind
+    // the client would reconnect for.)
     let transient = error.is_io_error()
-        || error.is_unrecoverable_error()
         || matches!(
             error.kind(),
-            ErrorKind::Server(
-                ServerErrorKind::BusyLoading
-                    | ServerErrorKind::TryAgain
-                    | ServerErrorKind::ClusterDown
-                    | ServerErrorKind::MasterDown
-                    | ServerErrorKind::ReadOnly
-            )
+            ErrorKind::AuthenticationFailed
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::ClusterDown
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::ReadOnly
+                )
         );
     if transient {
         SequenceError::Unavailable(format!("Redis: {error}"))
