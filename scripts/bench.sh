@@ -20,7 +20,8 @@ need wrk "apt-get install wrk"
 need oha "cargo install oha --locked"
 (( $(nproc) >= 2 )) || { echo "make bench needs two cores (server and load apart)" >&2; exit 1; }
 
-cargo build --release --bin mathapi --bin bench-hello --example sequence-bench 2>&1 | tail -1
+need redis-server "apt-get install redis-server"
+cargo build --release --bin mathapi --bin bench-hello 2>&1 | tail -1
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -34,13 +35,15 @@ wait_port() { # port
   echo "server on :$1 did not come up" >&2; exit 1
 }
 
-# wrk at full speed: "requests/s p50 p99" (latencies in ms).
-load() { # url
-  taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1" | awk '
+# wrk at full speed: "requests/s p50 p99 non-2xx" (latencies in ms). Extra wrk flags after the URL.
+load() { # url [wrk flags...]
+  local url=$1; shift
+  taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "$@" "$url" | awk '
     /Requests\/sec/ { rps = $2 }
+    /Non-2xx/ { bad = $NF }
     /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }'
+    END { printf "%.0f %.3f %.3f %d\n", rps, ms(p50), ms(p99), bad }'
 }
 
 # oha at a constant rate: "p50 p99" in ms.
@@ -49,36 +52,67 @@ paced() { # url
     | python3 -c 'import json,sys; d=json.load(sys.stdin)["latencyPercentiles"]; print("%.3f %.3f" % (d["p50"]*1e3, d["p99"]*1e3))'
 }
 
-start() { # name port args...
-  local name=$1 port=$2; shift 2
+# Starts a server on core 0, its output in $out/NAME.log; its pid goes to $started.
+started=
+start() { # name command...
+  local name=$1; shift
   taskset -c 0 "$@" >"$out/$name.log" 2>&1 &
-  pids+=($!)
-  echo $!
+  started=$!
+  pids+=("$started")
 }
 
 hello_port=18999 app_port=18000
-hello_pid=$(start hello $hello_port target/release/bench-hello --port $hello_port)
+start hello target/release/bench-hello --port $hello_port
+hello_pid=$started
 wait_port $hello_port hello
-read -r hello1 hello1_p50 hello1_p99 < <(load "http://127.0.0.1:$hello_port/hello")
+read -r hello1 hello1_p50 hello1_p99 _ < <(load "http://127.0.0.1:$hello_port/hello")
 read -r hello_paced_p50 hello_paced_p99 < <(paced "http://127.0.0.1:$hello_port/hello")
 
 # Logs at info to a file, metrics on: as in production.
-app_pid=$(start mathapi $app_port target/release/mathapi --port $app_port)
+start mathapi target/release/mathapi --port $app_port --sequence-data-dir "$out/data"
+app_pid=$started
 wait_port $app_port
 declare -A rps p50 p99 paced_p50 paced_p99
 paths=(/fibonacci/400/ /factorial/400/ /ackermann/3/4/ /fibonacci/abc/)
 for path in "${paths[@]}"; do
-  read -r rps[$path] p50[$path] p99[$path] < <(load "http://127.0.0.1:$app_port$path")
-  read -r paced_p50[$path] paced_p99[$path] < <(paced "http://127.0.0.1:$app_port$path")
+  read -r "rps[$path]" "p50[$path]" "p99[$path]" _ < <(load "http://127.0.0.1:$app_port$path")
+  read -r "paced_p50[$path]" "paced_p99[$path]" < <(paced "http://127.0.0.1:$app_port$path")
 done
 rss_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$app_pid/status")
 log_lines=$(wc -l <"$out/mathapi.log")
 
-read -r hello2 _ _ < <(load "http://127.0.0.1:$hello_port/hello")
+read -r hello2 _ _ _ < <(load "http://127.0.0.1:$hello_port/hello")
 hello=$(( (hello1 + hello2) / 2 ))
 kill "$app_pid" "$hello_pid"
+wait "$app_pid" "$hello_pid" 2>/dev/null || true
 
-sequence=$(taskset -c 0 target/release/examples/sequence-bench --seconds "$seconds" 2>/dev/null || echo "unavailable")
+# The sequence stepper: durable `POST /fibonacci/next` at full speed, per backend. The index
+# may not reach its maximum during the run (that would turn steps into 409s).
+echo 'wrk.method = "POST"' >"$out/post.lua"
+seq_args=(--sequence-max-index 100000)
+declare -A seq_rps seq_p99
+for backend in embedded redis; do
+  args=("${seq_args[@]}")
+  if [[ $backend == embedded ]]; then
+    rm -rf "$out/sequence-data"
+    args+=(--sequence-data-dir "$out/sequence-data")
+  else
+    redis_port=16399
+    rm -rf "$out/redis" && mkdir -p "$out/redis"
+    # Strict durability: every write fsynced before Redis replies.
+    taskset -c 1 redis-server --port $redis_port --bind 127.0.0.1 --dir "$out/redis" \
+      --appendonly yes --appendfsync always --save "" >"$out/redis.log" 2>&1 &
+    pids+=($!)
+    args+=(--sequence-backend redis --redis-url "redis://127.0.0.1:$redis_port")
+  fi
+  start "sequence-$backend" target/release/mathapi --port $app_port "${args[@]}"
+  seq_pid=$started
+  wait_port $app_port ready
+  curl -fsS -X POST -o /dev/null "http://127.0.0.1:$app_port/fibonacci/reset"
+  read -r "seq_rps[$backend]" _ "seq_p99[$backend]" bad < <(load "http://127.0.0.1:$app_port/fibonacci/next" -s "$out/post.lua")
+  (( bad == 0 )) || { echo "sequence bench ($backend): $bad non-2xx answers" >&2; exit 1; }
+  kill "$seq_pid"; wait "$seq_pid" 2>/dev/null || true
+done
 
 {
   echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${seconds}s per run, $connections connections"
@@ -97,5 +131,10 @@ sequence=$(taskset -c 0 target/release/examples/sequence-bench --seconds "$secon
   echo "Peak resident memory of \`mathapi\` over the whole run (VmHWM): $((rss_kb / 1024)) MiB."
   echo "It wrote $log_lines log lines (info level) to a file during the run."
   echo
-  echo "Sequence stepper, durable \`next\` on one core: $sequence"
+  echo "Sequence stepper, durable \`POST /fibonacci/next\` on one core, $connections connections:"
+  echo
+  echo "| backend | steps/s | p99 ms |"
+  echo "|---------|--------:|-------:|"
+  echo "| embedded (file, group commit, fdatasync) | ${seq_rps[embedded]} | ${seq_p99[embedded]} |"
+  echo "| redis (appendonly, appendfsync always; Redis on the load core) | ${seq_rps[redis]} | ${seq_p99[redis]} |"
 } | tee "$out/results.md"

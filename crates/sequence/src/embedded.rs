@@ -110,9 +110,10 @@ fn recover(file: &File) -> io::Result<Option<Latest>> {
             Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => continue,
             Err(error) => return Err(error),
         }
-        if let Some(record) = Record::decode(&bytes)
-            && latest.is_none_or(|latest| record.generation > latest.record.generation)
-        {
+        let Some(record) = Record::decode(&bytes) else {
+            continue;
+        };
+        if latest.is_none_or(|latest| record.generation > latest.record.generation) {
             latest = Some(Latest { record, slot });
         }
     }

@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every mathapi binary: `fibonacci`, `factorial`, `ackermann`, the all-in-one
+# `mathapi` and the traffic generator `mathapi-traffic`. docker-compose.yml picks the binary
+# with `command`. The dependency layer (cargo-chef "cook") is cached apart from the sources,
+# so editing code rebuilds only the workspace crates.
+
+ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
+ARG RUNTIME_IMAGE=debian:12.13-slim
+
+FROM ${RUST_IMAGE} AS chef
+RUN cargo install cargo-chef --locked --version 0.1.78
+WORKDIR /src
+
+# The recipe lists the workspace's manifests and lock file only: it changes when dependencies do.
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS builder
+ARG BINS="--bin fibonacci --bin factorial --bin ackermann --bin mathapi --bin mathapi-traffic"
+COPY --from=planner /src/recipe.json recipe.json
+# hadolint ignore=SC2086
+RUN cargo chef cook --release --locked --recipe-path recipe.json ${BINS}
+COPY . .
+# hadolint ignore=SC2086
+RUN cargo build --release --locked ${BINS} \
+    && mkdir -p /out \
+    && cp target/release/fibonacci target/release/factorial target/release/ackermann \
+          target/release/mathapi target/release/mathapi-traffic /out/
+
+FROM ${RUNTIME_IMAGE} AS runtime
+# curl serves the HEALTHCHECK only. Versions are not pinned on purpose: the Debian archive
+# replaces them with security updates, which would break a pinned build.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends curl ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --user-group --home-dir /var/lib/mathapi --create-home mathapi
+COPY --from=builder /out/ /usr/local/bin/
+# The fibonacci stepper's embedded store lives under the working directory (data/).
+WORKDIR /var/lib/mathapi
+USER 10001:10001
+ENV MATHAPI_HOST=0.0.0.0 \
+    MATHAPI_PORT=8000
+EXPOSE 8000
+# Each service answers /health on its own port; compose sets MATHAPI_PORT per service.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD curl -fsS --max-time 2 "http://127.0.0.1:${MATHAPI_PORT}/health" > /dev/null || exit 1
+CMD ["mathapi"]
