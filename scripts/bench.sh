@@ -22,6 +22,7 @@ need oha "cargo install oha --locked"
 
 need redis-server "apt-get install redis-server"
 cargo build --release --bin mathapi --bin bench-hello 2>&1 | tail -1
+cargo build --release -p mathapi-sequence --example sequence_bench 2>&1 | tail -1
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -114,6 +115,10 @@ for backend in embedded redis; do
   kill "$seq_pid"; wait "$seq_pid" 2>/dev/null || true
 done
 
+# The stores alone, without HTTP: what the stepper could do if requests cost nothing.
+store_embedded=$(taskset -c 0 target/release/examples/sequence_bench --backend embedded --seconds "$seconds")
+store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redis --seconds "$seconds")
+
 {
   echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${seconds}s per run, $connections connections"
   echo
@@ -137,4 +142,9 @@ done
   echo "|---------|--------:|-------:|"
   echo "| embedded (file, group commit, fdatasync) | ${seq_rps[embedded]} | ${seq_p99[embedded]} |"
   echo "| redis (appendonly, appendfsync always; Redis on the load core) | ${seq_rps[redis]} | ${seq_p99[redis]} |"
+  echo
+  echo "The stores alone (\`sequence_bench\`, 64 concurrent callers on core 0, no HTTP):"
+  echo
+  echo "    $store_embedded"
+  echo "    $store_redis"
 } | tee "$out/results.md"

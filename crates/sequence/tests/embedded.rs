@@ -196,6 +196,55 @@ fn record(generation: u64, index: u64) -> [u8; 32] {
     bytes
 }
 
+/// The newest valid record's index in the state file, decoded independently of the crate.
+fn index_on_disk(path: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    (0..2)
+        .filter_map(|slot| {
+            let record = &bytes[slot * 4096..slot * 4096 + 32];
+            let crc = u32::from_le_bytes(record[28..32].try_into().unwrap());
+            (crc == crc32fast::hash(&record[..28]) && &record[0..4] == b"MSEQ").then(|| {
+                (
+                    u64::from_le_bytes(record[8..16].try_into().unwrap()),
+                    u64::from_le_bytes(record[16..24].try_into().unwrap()),
+                )
+            })
+        })
+        .max()
+        .expect("a valid record")
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_step_is_already_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let path = store.state_path().to_path_buf();
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let path = path.clone();
+            tokio::spawn(async move {
+                for _ in 0..250 {
+                    let index = store.next(u64::MAX).await.unwrap();
+                    let on_disk = index_on_disk(&path);
+                    assert!(
+                        on_disk >= index,
+                        "acknowledged {index}, file holds {on_disk}"
+                    );
+                    // `current` never reports a state the file does not hold yet.
+                    let current = store.current().await.unwrap();
+                    assert!(index_on_disk(&path) >= current);
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    assert_eq!(index_on_disk(&path), 2_000);
+}
+
 fn slot_of(file: &std::fs::File, generation: u64, index: u64) -> u64 {
     let wanted = record(generation, index);
     (0..2)
