@@ -6,7 +6,9 @@ mod sequence;
 use std::sync::Arc;
 
 use mathapi_math::fibonacci;
-use mathapi_service::{Call, MathApi, Metrics, ParamBound, ProblemResponse, Readiness};
+use mathapi_service::{
+    Call, MathApi, Metrics, ParamBound, ProblemResponse, Readiness, ResponseExample,
+};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -213,6 +215,10 @@ impl MathApi for FibonacciApi {
             name: "n",
             maximum: self.max_n,
         }]
+    }
+
+    fn examples(&self) -> Vec<ResponseExample> {
+        sequence::examples(self.sequence.max_index())
     }
 
     fn readiness(&self) -> Vec<Arc<dyn Readiness>> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use mathapi_math::fibonacci;
 use mathapi_sequence::{OpenError, RedisConfig, SequenceError, SequenceStore, Store, StoreConfig};
-use mathapi_service::{Metrics, Problem, Readiness};
+use mathapi_service::{Metrics, Problem, Readiness, ResponseExample};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
 use poem::http::StatusCode;
@@ -192,6 +192,11 @@ impl Sequence {
         })
     }
 
+    /// The largest index `next` may reach.
+    pub fn max_index(&self) -> u64 {
+        self.max_index
+    }
+
     /// Performs `operation` and answers with the new position or a problem document.
     pub async fn run(&self, operation: Operation) -> SequenceResponse {
         let span = tracing::Span::current();
@@ -282,6 +287,62 @@ impl Sequence {
             }
         }
     }
+}
+
+/// Example answers of the stepper's operations, for the OpenAPI document.
+pub(crate) fn examples(max_index: u64) -> Vec<ResponseExample> {
+    let problem = |status: u16, kind: &str, title: &str, detail: String| {
+        serde_json::json!({
+            "type": format!("urn:mathapi:problem:{kind}"),
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "reason": kind.replace('-', "_"),
+        })
+    };
+    let at_end = problem(
+        409,
+        "sequence-at-end",
+        "The sequence is at its end",
+        SequenceError::AtEnd { index: max_index }.to_string(),
+    );
+    let at_start = problem(
+        409,
+        "sequence-at-start",
+        "The sequence is at its start",
+        SequenceError::AtStart.to_string(),
+    );
+    let unavailable = problem(
+        503,
+        "storage-unavailable",
+        "Sequence storage unavailable",
+        SequenceError::Unavailable("connection refused".into()).to_string(),
+    );
+    let mut examples = vec![
+        ResponseExample {
+            path: "/fibonacci/next",
+            status: 409,
+            value: at_end,
+        },
+        ResponseExample {
+            path: "/fibonacci/previous",
+            status: 409,
+            value: at_start,
+        },
+    ];
+    for path in [
+        "/fibonacci/current",
+        "/fibonacci/next",
+        "/fibonacci/previous",
+        "/fibonacci/reset",
+    ] {
+        examples.push(ResponseExample {
+            path,
+            status: 503,
+            value: unavailable.clone(),
+        });
+    }
+    examples
 }
 
 impl Readiness for Sequence {

@@ -306,3 +306,37 @@ async fn kill_9_loses_no_acknowledged_step() {
         "recovered {recovered} > acknowledged {highest} + in flight"
     );
 }
+
+#[tokio::test]
+async fn the_document_describes_the_stepper_with_examples() {
+    let (app, _) = embedded(77).await;
+    let (_, _, doc) = app.get_json("/fibonacci/openapi.json").await;
+    let next = &doc["paths"]["/fibonacci/next"];
+    assert!(
+        next["post"].is_object() && next["get"]["deprecated"] == true,
+        "{next}"
+    );
+    let conflict = &next["post"]["responses"]["409"]["content"]["application/problem+json"];
+    assert_eq!(conflict["example"]["status"], 409, "{conflict}");
+    assert!(
+        conflict["example"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("index 77")
+    );
+    let previous = &doc["paths"]["/fibonacci/previous"]["post"]["responses"]["409"];
+    assert_eq!(
+        previous["content"]["application/problem+json"]["example"]["reason"],
+        "sequence_at_start"
+    );
+    let unavailable = &doc["paths"]["/fibonacci/current"]["get"]["responses"]["503"];
+    assert_eq!(
+        unavailable["content"]["application/problem+json"]["example"]["status"],
+        503
+    );
+    let ok = &next["post"]["responses"]["200"];
+    assert!(
+        ok["headers"]["CACHE-CONTROL"].is_object() || ok["headers"]["Cache-Control"].is_object(),
+        "{ok}"
+    );
+}

@@ -6,7 +6,9 @@ use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
 use mathapi_service::server::api_docs;
 use mathapi_service::telemetry::VERSION;
-use mathapi_service::{Docs, MathApi, Metrics, OpsApi, RouteTemplates, ServerArgs, finish};
+use mathapi_service::{
+    Annotations, Docs, MathApi, Metrics, OpsApi, RouteTemplates, ServerArgs, finish,
+};
 use poem::endpoint::BoxEndpoint;
 use poem::{Response, Route};
 use poem_openapi::OpenApiService;
@@ -43,7 +45,15 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let ackermann = AckermannApi::new(&args.ackermann, metrics);
     let ops = OpsApi::new(metrics.clone(), fibonacci.readiness());
 
-    let bounds = [fibonacci.bounds(), factorial.bounds(), ackermann.bounds()].concat();
+    let notes = Annotations {
+        bounds: [fibonacci.bounds(), factorial.bounds(), ackermann.bounds()].concat(),
+        examples: [
+            fibonacci.examples(),
+            factorial.examples(),
+            ackermann.examples(),
+        ]
+        .concat(),
+    };
     let service = OpenApiService::new(
         (
             fibonacci.clone(),
@@ -58,7 +68,7 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
         "Exact Fibonacci numbers, factorials and Ackermann values. Results are decimal \
          strings; errors are RFC 9457 problem documents (`application/problem+json`).",
     );
-    let combined = Docs::new(&service, &bounds);
+    let combined = Docs::new(&service, &notes);
     let routes = RouteTemplates::from_spec(&combined.spec);
 
     let route = combined.mount(Route::new(), "");

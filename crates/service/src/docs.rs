@@ -23,6 +23,19 @@ pub trait MathApi: OpenApi + Clone + Send + Sync + 'static {
     /// The configured range of each path parameter, stated in the OpenAPI document.
     fn bounds(&self) -> Vec<ParamBound>;
 
+    /// Example answers for its OpenAPI document.
+    fn examples(&self) -> Vec<ResponseExample> {
+        Vec::new()
+    }
+
+    /// Its bounds and examples, as its OpenAPI document states them.
+    fn annotations(&self) -> Annotations {
+        Annotations {
+            bounds: self.bounds(),
+            examples: self.examples(),
+        }
+    }
+
     /// Dependencies that must be reachable for `/ready` to succeed.
     fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
         Vec::new()
@@ -37,6 +50,23 @@ pub struct ParamBound {
     pub maximum: u64,
 }
 
+/// An example answer of an operation, shown in its OpenAPI document (poem-openapi gives
+/// examples per schema only, and one schema, `Problem`, serves every error status).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseExample {
+    /// The published path, e.g. `/fibonacci/next`; every method on it gets the example.
+    pub path: &'static str,
+    pub status: u16,
+    pub value: Value,
+}
+
+/// What the published document adds to the generated one.
+#[derive(Debug, Clone, Default)]
+pub struct Annotations {
+    pub bounds: Vec<ParamBound>,
+    pub examples: Vec<ResponseExample>,
+}
+
 /// The OpenAPI document and Swagger UI page of one API (or of several combined).
 #[derive(Debug, Clone)]
 pub struct Docs {
@@ -47,9 +77,9 @@ pub struct Docs {
 }
 
 impl Docs {
-    pub fn new<T: OpenApi>(service: &OpenApiService<T, ()>, bounds: &[ParamBound]) -> Self {
+    pub fn new<T: OpenApi>(service: &OpenApiService<T, ()>, notes: &Annotations) -> Self {
         let generated = service.spec();
-        let spec = published(&generated, bounds);
+        let spec = published(&generated, notes);
         // The operations take raw path segments so that bad input gets our problem documents
         // rather than poem-openapi's plain-text errors; the document must still say integer,
         // with the ranges configured at start-up. poem-openapi embeds the document verbatim
@@ -84,8 +114,9 @@ impl Docs {
 
 /// The document as published: paths with parameters end in `/` (the published API's form;
 /// poem-openapi drops trailing slashes, and the server accepts both), and every bounded path
-/// parameter is an integer with its configured range.
-fn published(spec: &str, bounds: &[ParamBound]) -> String {
+/// parameter is an integer with its configured range; response examples are added.
+fn published(spec: &str, notes: &Annotations) -> String {
+    let bounds = &notes.bounds;
     let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
         return spec.to_owned();
     };
@@ -102,6 +133,14 @@ fn published(spec: &str, bounds: &[ParamBound]) -> String {
                 continue;
             };
             for operation in operations.values_mut() {
+                for example in notes.examples.iter().filter(|e| e.path == path) {
+                    let responses = &mut operation["responses"][example.status.to_string()];
+                    if let Some(content) = responses["content"].as_object_mut() {
+                        for media in content.values_mut() {
+                            media["example"] = example.value.clone();
+                        }
+                    }
+                }
                 let Some(params) = operation
                     .get_mut("parameters")
                     .and_then(Value::as_array_mut)
@@ -152,7 +191,11 @@ mod tests {
                 maximum: 4,
             },
         ];
-        let out: Value = serde_json::from_str(&published(&spec.to_string(), &bounds)).unwrap();
+        let notes = Annotations {
+            bounds: bounds.to_vec(),
+            examples: Vec::new(),
+        };
+        let out: Value = serde_json::from_str(&published(&spec.to_string(), &notes)).unwrap();
         let fib = &out["paths"]["/fibonacci/{n}/"]["get"]["parameters"][0]["schema"];
         assert_eq!(fib["maximum"], 400);
         assert_eq!(fib["type"], "integer");

@@ -16,7 +16,7 @@ pub mod telemetry;
 
 pub use arguments::{ArgumentError, Call};
 pub use config::ServerArgs;
-pub use docs::{Docs, MathApi, ParamBound};
+pub use docs::{Annotations, Docs, MathApi, ParamBound, ResponseExample};
 pub use middleware::RouteTemplates;
 pub use ops::{OpsApi, Readiness};
 pub use problem::{Problem, ProblemResponse};

@@ -32,7 +32,7 @@ pub fn single_api_app<A: MathApi>(api: A, metrics: &Metrics) -> BoxEndpoint<'sta
 pub fn api_docs<A: MathApi>(api: &A, ops: &OpsApi) -> Docs {
     let service = OpenApiService::new((api.clone(), ops.clone()), A::TITLE, VERSION)
         .description(A::DESCRIPTION);
-    Docs::new(&service, &api.bounds())
+    Docs::new(&service, &api.annotations())
 }
 
 /// Wraps routes in the middleware every server uses: trailing slashes trimmed (so
