@@ -46,5 +46,5 @@ ENV MATHAPI_HOST=0.0.0.0 \
 EXPOSE 8000
 # Each service answers /health on its own port; compose sets MATHAPI_PORT per service.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD curl -fsS --max-time 2 "http://127.0.0.1:${MATHAPI_PORT}/health" > /dev/null || exit 1
+    CMD ["sh", "-c", "curl -fsS --max-time 2 -o /dev/null \"http://127.0.0.1:${MATHAPI_PORT}/health\""]
 CMD ["mathapi"]

@@ -1,0 +1,536 @@
+#!/usr/bin/env python3
+"""Generates the dashboards of the stack from one place.
+
+    scripts/stack_dashboards.py            # (re)write the files below
+    scripts/stack_dashboards.py --check    # fail if they differ from what this script makes
+
+- dashboards/grafana/mathapi-overview.json: the Grafana overview (provisioned by
+  configs/grafana/provisioning/dashboards/mathapi.yml);
+- dashboards/kibana/mathapi.ndjson: the Kibana saved objects (imported by the
+  kibana-setup container).
+
+Both are generated because Grafana's panels repeat per backend and Kibana stores its
+visualizations as JSON inside JSON strings: writing either by hand invites drift.
+`make check-stack` runs the --check mode and then checks the files' contents
+(scripts/stack_check.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAFANA_FILE = ROOT / "dashboards" / "grafana" / "mathapi-overview.json"
+KIBANA_FILE = ROOT / "dashboards" / "kibana" / "mathapi.ndjson"
+
+BACKENDS = ["fibonacci", "factorial", "ackermann"]
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+
+# ---------------------------------------------------------------------------------------
+# Grafana
+# ---------------------------------------------------------------------------------------
+
+
+class Layout:
+    """Hands out panel ids and grid positions, left to right, top to bottom."""
+
+    def __init__(self) -> None:
+        self.next_id = 1
+        self.x = 0
+        self.y = 0
+        self.row_height = 0
+
+    def place(self, w: int, h: int) -> tuple[int, dict]:
+        if self.x + w > 24:
+            self.newline()
+        pos = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.x += w
+        self.row_height = max(self.row_height, h)
+        panel_id = self.next_id
+        self.next_id += 1
+        return panel_id, pos
+
+    def newline(self) -> None:
+        self.y += self.row_height
+        self.x = 0
+        self.row_height = 0
+
+
+def target(ref: str, expr: str, legend: str) -> dict:
+    return {
+        "refId": ref,
+        "datasource": DATASOURCE,
+        "expr": expr,
+        "legendFormat": legend,
+        "range": True,
+        "instant": False,
+    }
+
+
+def targets(*pairs: tuple[str, str]) -> list[dict]:
+    return [target(chr(ord("A") + i), expr, legend) for i, (expr, legend) in enumerate(pairs)]
+
+
+def timeseries(layout: Layout, title: str, description: str, unit: str, tgts: list[dict],
+               w: int = 8, h: int = 8, max_value: float | None = None) -> dict:
+    panel_id, pos = layout.place(w, h)
+    defaults: dict = {
+        "unit": unit,
+        "min": 0,
+        "custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
+                   "spanNulls": False},
+    }
+    if max_value is not None:
+        defaults["max"] = max_value
+    return {
+        "id": panel_id,
+        "type": "timeseries",
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "gridPos": pos,
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": {
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+        "targets": tgts,
+    }
+
+
+def up_stat(layout: Layout, title: str, description: str, tgts: list[dict], w: int = 4,
+            h: int = 8) -> dict:
+    panel_id, pos = layout.place(w, h)
+    return {
+        "id": panel_id,
+        "type": "stat",
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "gridPos": pos,
+        "fieldConfig": {
+            "defaults": {
+                "mappings": [{"type": "value", "options": {
+                    "0": {"text": "DOWN", "color": "red", "index": 0},
+                    "1": {"text": "UP", "color": "green", "index": 1},
+                }}],
+                "thresholds": {"mode": "absolute", "steps": [
+                    {"color": "red", "value": None}, {"color": "green", "value": 1}]},
+                "color": {"mode": "thresholds"},
+            },
+            "overrides": [],
+        },
+        "options": {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "background",
+            "graphMode": "none",
+            "textMode": "value_and_name",
+            "orientation": "auto",
+            "justifyMode": "auto",
+        },
+        "targets": tgts,
+    }
+
+
+def row(layout: Layout, title: str, repeat: str | None = None) -> dict:
+    layout.newline()
+    panel_id, pos = layout.place(24, 1)
+    layout.newline()
+    panel = {"id": panel_id, "type": "row", "title": title, "collapsed": False, "gridPos": pos,
+             "panels": []}
+    if repeat:
+        panel["repeat"] = repeat
+    return panel
+
+
+API = '/(fibonacci|factorial|ackermann)/.+'
+ALL_JOBS = "fibonacci|factorial|ackermann"
+TRAEFIK = 'service="$backend@file"'
+
+
+def grafana_dashboard() -> dict:
+    layout = Layout()
+    panels: list[dict] = []
+
+    panels.append(row(layout, "All backends"))
+    panels.append(timeseries(
+        layout, "API requests/s", "Requests with a matched math route, per backend (service view).",
+        "reqps", targets((f'job:http_server_requests:rate1m{{job=~"{ALL_JOBS}"}}', "{{job}}")),
+        w=7))
+    panels.append(timeseries(
+        layout, "Server error ratio (5xx)", "Share of API requests answered 5xx, per backend.",
+        "percentunit",
+        targets((f'job:http_server_server_errors:ratio_rate1m{{job=~"{ALL_JOBS}"}}', "{{job}}")),
+        w=7))
+    panels.append(timeseries(
+        layout, "p95 latency", "95th percentile of API request durations, per backend.", "s",
+        targets((f'job:http_server_request_duration_seconds:p95_rate1m{{job=~"{ALL_JOBS}"}}',
+                 "{{job}}")),
+        w=6))
+    panels.append(up_stat(
+        layout, "Scrape targets", "1 when Prometheus can scrape the backend's /metrics.",
+        targets((f'up{{job=~"{ALL_JOBS}"}}', "{{job}}")), w=4))
+
+    # One row per backend, repeated over the `backend` variable.
+    panels.append(row(layout, "Backend: $backend", repeat="backend"))
+    panels.append(timeseries(
+        layout, "Requests/s: service vs Traefik",
+        "API requests counted by the service itself and requests Traefik forwarded to it "
+        "(Traefik also counts docs and OpenAPI requests).",
+        "reqps",
+        targets(('job:http_server_requests:rate1m{job="$backend"}', "service"),
+                (f'sum(rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))', "traefik"))))
+    panels.append(timeseries(
+        layout, "Responses/s by status code", "Service view (API routes) and Traefik view.",
+        "reqps",
+        targets(('job_code:http_server_requests:rate1m{job="$backend"}',
+                 "service {{http_response_status_code}}"),
+                (f'sum by (code) (rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))',
+                 "traefik {{code}}"))))
+    panels.append(timeseries(
+        layout, "Error ratio",
+        "4xx: rejected arguments and stepper conflicts. 5xx: server errors; through Traefik "
+        "also 502/504 when the backend is unreachable.",
+        "percentunit",
+        targets(('job:http_server_server_errors:ratio_rate1m{job="$backend"}', "service 5xx"),
+                ('job:http_server_client_errors:ratio_rate1m{job="$backend"}', "service 4xx"),
+                (f'(sum(rate(traefik_service_requests_total{{{TRAEFIK}, code=~"5.."}}[1m])) '
+                 f'or vector(0)) / sum(rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))',
+                 "traefik 5xx"),
+                (f'(sum(rate(traefik_service_requests_total{{{TRAEFIK}, code=~"4.."}}[1m])) '
+                 f'or vector(0)) / sum(rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))',
+                 "traefik 4xx"))))
+    layout.newline()
+    panels.append(timeseries(
+        layout, "Latency: service view",
+        "Server-side duration of API requests, from the service's own histogram.", "s",
+        targets(*[(f'job:http_server_request_duration_seconds:p{q}_rate1m{{job="$backend"}}',
+                   f"p{q}") for q in (50, 95, 99)]),
+        w=12))
+    panels.append(timeseries(
+        layout, "Latency: Traefik view",
+        "Duration as Traefik measures it (same bucket boundaries): the gap to the service "
+        "view is the proxy's overhead.", "s",
+        targets(*[(f'histogram_quantile(0.{q}, sum by (le) (rate('
+                   f'traefik_service_request_duration_seconds_bucket{{{TRAEFIK}}}[1m])))',
+                   f"p{q}") for q in (50, 95, 99)]),
+        w=12))
+    layout.newline()
+    panels.append(timeseries(
+        layout, "Computation time per function",
+        "Time spent computing a result and rendering it as a decimal string.", "s",
+        targets(*[(f'job_function:mathapi_computation_duration_seconds:p{q}_rate1m'
+                   f'{{job="$backend"}}', f"{{{{function}}}} p{q}") for q in (50, 95, 99)])))
+    panels.append(timeseries(
+        layout, "Rejected inputs by reason", "Arguments refused with 400, per reason.", "reqps",
+        targets(('job_reason:mathapi_rejected_inputs:rate1m{job="$backend"}', "{{reason}}"))))
+    panels.append(up_stat(
+        layout, "Up", "Prometheus scrape of /metrics, and Traefik's health check of /health.",
+        targets(('up{job="$backend"}', "scrape"),
+                (f'traefik_service_server_up{{{TRAEFIK}}}', "traefik")),
+        w=4))
+    panels.append(timeseries(
+        layout, "In-flight requests", "Requests being handled right now.", "short",
+        targets(('job:http_server_active_requests:sum{job="$backend"}', "in flight")), w=4))
+    layout.newline()
+    panels.append(timeseries(
+        layout, "Process memory", "Resident set size (compose limit: 512 MiB).", "bytes",
+        targets(('process_resident_memory_bytes{job="$backend"}', "resident")), w=12))
+    panels.append(timeseries(
+        layout, "Process CPU", "CPU seconds per second (compose limit: 1 CPU).", "percentunit",
+        targets(('rate(process_cpu_seconds_total{job="$backend"}[1m])', "cpu")), w=12))
+
+    panels.append(row(layout, "Fibonacci sequence stepper"))
+    panels.append(timeseries(
+        layout, "Steps/s by operation and outcome",
+        "current/next/previous/reset requests; conflict = 409 at either end of the sequence.",
+        "reqps",
+        targets(('job_operation_outcome:mathapi_sequence_steps:rate1m{job="fibonacci"}',
+                 "{{operation}} {{outcome}}"))))
+    panels.append(timeseries(
+        layout, "Commit latency", "Time for a step to become durable (fsync or Redis reply).",
+        "s",
+        targets(*[(f'job_backend:mathapi_sequence_commit_duration_seconds:p{q}_rate1m'
+                   f'{{job="fibonacci"}}', f"{{{{backend}}}} p{q}") for q in (50, 99)])))
+    panels.append(timeseries(
+        layout, "Current index", "The stepper's index as the fibonacci service last saw it.",
+        "short", targets(('mathapi_sequence_index{job="fibonacci"}', "index"))))
+
+    return {
+        "uid": "mathapi-overview",
+        "title": "mathapi overview",
+        "description": "Traffic, errors, latency and resources of every mathapi backend.",
+        "tags": ["mathapi"],
+        "timezone": "browser",
+        "editable": False,
+        "graphTooltip": 1,
+        "time": {"from": "now-15m", "to": "now"},
+        "refresh": "10s",
+        "schemaVersion": 39,
+        "version": 1,
+        "annotations": {"list": []},
+        "links": [],
+        "templating": {"list": [{
+            "type": "custom",
+            "name": "backend",
+            "label": "Backend",
+            "query": ",".join(BACKENDS),
+            "multi": True,
+            "includeAll": True,
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "options": [{"selected": True, "text": "All", "value": "$__all"}]
+            + [{"selected": False, "text": b, "value": b} for b in BACKENDS],
+            "hide": 0,
+        }]},
+        "panels": panels,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Kibana
+# ---------------------------------------------------------------------------------------
+
+DATA_VIEW_ID = "mathapi-logs"
+INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
+REQUEST_END = 'span.name:"HTTP_REQUEST" and span.phase:"end"'
+COMPUTATION_END = 'span.name:"COMPUTATION" and span.phase:"end"'
+
+
+def saved_object(obj_type: str, obj_id: str, attributes: dict, references: list[dict],
+                 type_version: str) -> dict:
+    return {
+        "type": obj_type,
+        "id": obj_id,
+        "attributes": attributes,
+        "references": references,
+        "coreMigrationVersion": "8.8.0",
+        "typeMigrationVersion": type_version,
+        "managed": False,
+    }
+
+
+def search_source(query: str) -> dict:
+    return {"searchSourceJSON": json.dumps(
+        {"query": {"query": query, "language": "kuery"}, "filter": [], "indexRefName": INDEX_REF},
+        separators=(",", ":"))}
+
+
+def data_view_ref() -> list[dict]:
+    return [{"type": "index-pattern", "id": DATA_VIEW_ID, "name": INDEX_REF}]
+
+
+def saved_search(obj_id: str, title: str, description: str, query: str, columns: list[str],
+                 sort: list[list[str]]) -> dict:
+    return saved_object("search", obj_id, {
+        "title": title,
+        "description": description,
+        "columns": columns,
+        "sort": sort,
+        "grid": {},
+        "hideChart": False,
+        "isTextBasedQuery": False,
+        "timeRestore": False,
+        "kibanaSavedObjectMeta": search_source(query),
+    }, data_view_ref(), "10.5.0")
+
+
+def terms(agg_id: str, field: str, schema: str, size: int) -> dict:
+    return {"id": agg_id, "enabled": True, "type": "terms", "schema": schema, "params": {
+        "field": field, "orderBy": "1", "order": "desc", "size": size, "otherBucket": False,
+        "otherBucketLabel": "Other", "missingBucket": False, "missingBucketLabel": "Missing"}}
+
+
+def date_histogram(agg_id: str) -> dict:
+    return {"id": agg_id, "enabled": True, "type": "date_histogram", "schema": "segment",
+            "params": {"field": "@timestamp", "useNormalizedEsInterval": True,
+                       "scaleMetricValues": False, "interval": "auto", "drop_partials": False,
+                       "min_doc_count": 1, "extended_bounds": {}}}
+
+
+def xy_params(chart: str, y_title: str, series_label: str) -> dict:
+    return {
+        "type": chart,
+        "grid": {"categoryLines": False},
+        "categoryAxes": [{"id": "CategoryAxis-1", "type": "category", "position": "bottom",
+                          "show": True, "style": {}, "scale": {"type": "linear"},
+                          "labels": {"show": True, "filter": True, "truncate": 100},
+                          "title": {}}],
+        "valueAxes": [{"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value",
+                       "position": "left", "show": True, "style": {},
+                       "scale": {"type": "linear", "mode": "normal"},
+                       "labels": {"show": True, "rotate": 0, "filter": False, "truncate": 100},
+                       "title": {"text": y_title}}],
+        "seriesParams": [{"show": True, "type": chart, "mode": "normal",
+                          "data": {"label": series_label, "id": "1"},
+                          "valueAxis": "ValueAxis-1", "drawLinesBetweenPoints": True,
+                          "lineWidth": 2, "interpolate": "linear", "showCircles": True}],
+        "addTooltip": True,
+        "addLegend": True,
+        "legendPosition": "right",
+        "times": [],
+        "addTimeMarker": False,
+        "labels": {},
+        "thresholdLine": {"show": False, "value": 10, "width": 1, "style": "full",
+                          "color": "#E7664C"},
+    }
+
+
+def visualization(obj_id: str, title: str, description: str, query: str, vis_type: str,
+                  aggs: list[dict], params: dict) -> dict:
+    vis_state = {"title": title, "type": vis_type, "aggs": aggs, "params": params}
+    return saved_object("visualization", obj_id, {
+        "title": title,
+        "description": description,
+        "visState": json.dumps(vis_state, separators=(",", ":")),
+        "uiStateJSON": "{}",
+        "version": 1,
+        "kibanaSavedObjectMeta": search_source(query),
+    }, data_view_ref(), "8.5.0")
+
+
+def kibana_objects() -> list[dict]:
+    objects = [saved_object("index-pattern", DATA_VIEW_ID, {
+        "title": "mathapi-logs-*",
+        "name": "mathapi logs",
+        "timeFieldName": "@timestamp",
+        "fields": "[]",
+        "fieldAttrs": "{}",
+        "fieldFormatMap": "{}",
+        "runtimeFieldMap": "{}",
+        "sourceFilters": "[]",
+    }, [], "8.0.0")]
+
+    searches = [
+        saved_search("mathapi-all-logs", "mathapi: all logs", "Every log line of every service.",
+                     "", ["service.name", "log.level", "message", "url.path",
+                          "http.response.status_code", "http.latency_ms"],
+                     [["@timestamp", "desc"]]),
+        saved_search("mathapi-errors", "mathapi: errors",
+                     "Error and fatal lines, and requests answered 5xx.",
+                     "log.level:(error or fatal) or http.response.status_code >= 500",
+                     ["service.name", "log.level", "message", "error.message", "url.path",
+                      "http.request.id"], [["@timestamp", "desc"]]),
+        saved_search("mathapi-slow-computations", "mathapi: slow computations",
+                     "Computations that took 10 ms or more, slowest first.",
+                     f"{COMPUTATION_END} and span.duration_ms >= 10",
+                     ["service.name", "mathapi.function", "mathapi.arguments",
+                      "span.duration_ms", "mathapi.result_digits", "http.request.id"],
+                     [["span.duration_ms", "desc"]]),
+        saved_search("mathapi-rejected-inputs", "mathapi: rejected inputs",
+                     "Arguments refused with 400, with the reason and the detail.",
+                     "mathapi.reason:*",
+                     ["service.name", "mathapi.function", "mathapi.arguments", "mathapi.reason",
+                      "mathapi.detail"], [["@timestamp", "desc"]]),
+    ]
+    objects += searches
+
+    count = {"id": "1", "enabled": True, "type": "count", "schema": "metric", "params": {}}
+    visualizations = [
+        visualization(
+            "mathapi-requests-per-service", "mathapi: requests per service over time",
+            "Completed requests (one [HTTP_REQUEST - END] line each) per service.",
+            REQUEST_END, "histogram",
+            [count, date_histogram("2"), terms("3", "service.name", "group", 5)],
+            xy_params("histogram", "Requests", "Requests")),
+        visualization(
+            "mathapi-computation-percentiles", "mathapi: computation time percentiles",
+            "p50/p95/p99 of the computation span's duration (ms) per function.",
+            COMPUTATION_END, "line",
+            [{"id": "1", "enabled": True, "type": "percentiles", "schema": "metric",
+              "params": {"field": "span.duration_ms", "percents": [50, 95, 99]}},
+             date_histogram("2"), terms("3", "mathapi.function", "group", 5)],
+            xy_params("line", "Milliseconds", "Percentiles of span.duration_ms")),
+        visualization(
+            "mathapi-rejected-by-reason", "mathapi: rejected inputs by reason",
+            "Rejected arguments per reason.", "mathapi.reason:*", "pie",
+            [count, terms("2", "mathapi.reason", "segment", 10)],
+            {"type": "pie", "addTooltip": True, "legendDisplay": "show",
+             "legendPosition": "right", "isDonut": True, "nestedLegend": False,
+             "distinctColors": False, "truncateLegend": True, "maxLegendLines": 1,
+             "emptySizeRatio": 0.3, "palette": {"type": "palette", "name": "default"},
+             "labels": {"show": True, "last_level": True, "values": True,
+                        "valuesFormat": "percent", "percentDecimals": 1, "truncate": 100,
+                        "position": "default"}}),
+        visualization(
+            "mathapi-top-arguments", "mathapi: top arguments",
+            "Most requested arguments per function.", REQUEST_END, "table",
+            [count, terms("2", "mathapi.function", "bucket", 5),
+             terms("3", "mathapi.arguments", "bucket", 10)],
+            {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False,
+             "showTotal": False, "totalFunc": "sum", "percentageCol": ""}),
+    ]
+    objects += visualizations
+
+    panels = []
+    references = []
+    grid = [(0, 0, 24, 12), (0, 12, 24, 12), (0, 24, 12, 14), (12, 24, 12, 14),
+            (0, 38, 24, 15), (0, 53, 24, 15)]
+    embedded = visualizations + [searches[1], searches[2]]
+    for index, (obj, (x, y, w, h)) in enumerate(zip(embedded, grid, strict=True), start=1):
+        panel_index = str(index)
+        panels.append({
+            "type": obj["type"],
+            "gridData": {"x": x, "y": y, "w": w, "h": h, "i": panel_index},
+            "panelIndex": panel_index,
+            "embeddableConfig": {"enhancements": {}},
+            "panelRefName": f"panel_{panel_index}",
+        })
+        references.append({"type": obj["type"], "id": obj["id"],
+                           "name": f"{panel_index}:panel_{panel_index}"})
+    objects.append(saved_object("dashboard", "mathapi-logs-dashboard", {
+        "title": "mathapi logs",
+        "description": "Requests, computation times, rejected inputs and errors of every "
+                       "mathapi service, from their bunyan logs.",
+        "panelsJSON": json.dumps(panels, separators=(",", ":")),
+        "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "syncCursor": True,
+                                   "syncTooltips": False, "hidePanelTitles": False},
+                                  separators=(",", ":")),
+        "timeRestore": True,
+        "timeFrom": "now-15m",
+        "timeTo": "now",
+        "refreshInterval": {"pause": False, "value": 10000},
+        "version": 1,
+        "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
+            {"query": {"query": "", "language": "kuery"}, "filter": []},
+            separators=(",", ":"))},
+    }, references, "8.9.0"))
+    return objects
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def render() -> dict[Path, str]:
+    grafana = json.dumps(grafana_dashboard(), indent=2) + "\n"
+    kibana = "".join(json.dumps(o, separators=(",", ":"), sort_keys=True) + "\n"
+                     for o in kibana_objects())
+    return {GRAFANA_FILE: grafana, KIBANA_FILE: kibana}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="compare the committed files with the generated ones")
+    args = parser.parse_args()
+    stale = []
+    for path, text in render().items():
+        rel = path.relative_to(ROOT)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(rel))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {rel}")
+    if stale:
+        print("out of date (run scripts/stack_dashboards.py): " + ", ".join(stale),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
