@@ -127,18 +127,22 @@ until redis-cli -p "${p_redis}" ping 2> /dev/null | grep -q PONG; do
   sleep 0.2
 done
 
-# Each service's stdout is its bunyan log, kept for the log checks.
-# fibonacci as in compose: the stepper on Redis (its working directory is a scratch one).
-(cd "${work}/fibonacci" && MATHAPI_SEQUENCE_BACKEND=redis MATHAPI_REDIS_URL="redis://127.0.0.1:${p_redis}" \
-  exec "${root}/target/release/fibonacci" --host 127.0.0.1 --port "${p_fib}") \
-  > "${work}/logs/fibonacci.log" 2> "${work}/logs/fibonacci.stderr" &
-pids+=($!)
-target/release/factorial --host 127.0.0.1 --port "${p_fact}" \
-  > "${work}/logs/factorial.log" 2> "${work}/logs/factorial.stderr" &
-pids+=($!)
-target/release/ackermann --host 127.0.0.1 --port "${p_ack}" \
-  > "${work}/logs/ackermann.log" 2> "${work}/logs/ackermann.stderr" &
-pids+=($!)
+# Each service runs with its environment from docker-compose.yml (log filter, stepper backend),
+# on localhost; its stdout is its bunyan log, kept for the log checks. fibonacci's stepper uses
+# the Redis above, capped at index 5 so that the check reaches its end (a 409) quickly.
+start_service() {
+  local service=$1 port=$2
+  local env_args
+  mapfile -t env_args < <("${python}" scripts/stack_check.py compose-env \
+    --compose-json "${work}/compose.json" "${service}")
+  (cd "${work}/fibonacci" && exec env "${env_args[@]}" MATHAPI_REDIS_URL="redis://127.0.0.1:${p_redis}" \
+    MATHAPI_SEQUENCE_MAX_INDEX=5 "${root}/target/release/${service}" --host 127.0.0.1 --port "${port}") \
+    > "${work}/logs/${service}.log" 2> "${work}/logs/${service}.stderr" &
+  pids+=($!)
+}
+start_service fibonacci "${p_fib}"
+start_service factorial "${p_fact}"
+start_service ackermann "${p_ack}"
 service_pids=("${pids[@]:1:3}")
 wait_http "http://127.0.0.1:${p_fib}/ready" 30 fibonacci
 wait_http "http://127.0.0.1:${p_fact}/ready" 30 factorial

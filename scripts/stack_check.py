@@ -12,6 +12,7 @@ Prometheus, the services) and calls the subcommands here:
       rules; writes every dashboard query as a recording rule to OUT so that
       `promtool check rules` parses it.
   ports N                     print N free localhost TCP ports
+  compose-env SERVICE         a backend's environment in docker-compose.yml (RUST_LOG, ...)
   live-configs --dir D ...    the real Prometheus and Traefik configs, pointed at localhost
   routes --traefik URL        answers through Traefik (routing, docs, problem documents)
   sequence --url URL ...      drives the fibonacci stepper (its metrics and log fields)
@@ -682,6 +683,15 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compose_env(args: argparse.Namespace) -> int:
+    """A backend's compose environment as KEY=VALUE lines, without the network settings."""
+    model = json.loads(Path(args.compose_json).read_text())
+    for key, value in sorted(model["services"][args.service].get("environment", {}).items()):
+        if key not in ("MATHAPI_HOST", "MATHAPI_PORT", "MATHAPI_REDIS_URL"):
+            print(f"{key}={value}")
+    return 0
+
+
 def cmd_live_configs(args: argparse.Namespace) -> int:
     """The repository's Prometheus and Traefik configs with localhost addresses."""
     out = Path(args.dir)
@@ -758,7 +768,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def cmd_sequence(args: argparse.Namespace) -> int:
-    """Walks the fibonacci stepper: next, previous, current, reset and a 409 at index 0."""
+    """Walks the fibonacci stepper: reset, next, previous, current, and both 409s."""
     base = args.url.rstrip("/")
     deadline = time.monotonic() + args.duration
     rounds = 0
@@ -771,12 +781,14 @@ def cmd_sequence(args: argparse.Namespace) -> int:
         if code != 409:
             fail(f"POST /fibonacci/previous at index 0: {code}, expected 409")
             break
+        # The live run caps the sequence at index 5 (--sequence-max-index): the sixth step is
+        # a 409, whose log line carries the `operation` and `index` fields.
         values = []
-        for _ in range(5):
+        for _ in range(6):
             code, _h, raw = http("POST", f"{base}/fibonacci/next")
             values.append(json.loads(raw).get("value") if code == 200 else code)
-        if values != ["1", "1", "2", "3", "5"]:
-            fail(f"POST /fibonacci/next x5 from 0 gave {values}")
+        if values != ["1", "1", "2", "3", "5", 409]:
+            fail(f"POST /fibonacci/next x6 from 0 (maximum index 5) gave {values}")
             break
         code, _h, raw = http("POST", f"{base}/fibonacci/previous")
         code2, _h, raw2 = http("GET", f"{base}/fibonacci/current")
@@ -786,7 +798,8 @@ def cmd_sequence(args: argparse.Namespace) -> int:
         rounds += 1
         time.sleep(0.2)
     if rounds:
-        ok(f"sequence stepper: {rounds} rounds of reset, 409 at 0, 5x next, previous, current")
+        ok(f"sequence stepper: {rounds} rounds of reset, 409 at 0, 5x next, 409 at the end, "
+           f"previous, current")
     return finish("sequence stepper")
 
 
@@ -911,6 +924,11 @@ def main() -> int:
     p = sub.add_parser("ports")
     p.add_argument("count", type=int)
     p.set_defaults(func=cmd_ports)
+
+    p = sub.add_parser("compose-env")
+    p.add_argument("--compose-json", required=True)
+    p.add_argument("service", choices=list(BACKENDS))
+    p.set_defaults(func=cmd_compose_env)
 
     p = sub.add_parser("live-configs")
     p.add_argument("--dir", required=True)

@@ -20,5 +20,5 @@ pub use docs::{Annotations, Docs, MathApi, ParamBound, ResponseExample};
 pub use middleware::RouteTemplates;
 pub use ops::{OpsApi, Readiness};
 pub use problem::{Problem, ProblemResponse};
-pub use server::{Application, finish, run, single_api_app};
+pub use server::{Application, finish, run, run_service, single_api_app};
 pub use telemetry::Metrics;

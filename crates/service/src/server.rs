@@ -118,6 +118,35 @@ async fn wait_for_signal() -> &'static str {
     "ctrl-c"
 }
 
+// The command line of a one-API service: the server settings and the service's own. (A
+// plain comment: a doc comment would become the `--help` text; `run_service` sets that.)
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+pub struct ServiceCli<T: clap::Args> {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub service: T,
+}
+
+/// `main` of a one-API service: parses `ServerArgs` and `T`, opens the API with `open`, and
+/// serves it (see [`run`]).
+pub fn run_service<A: MathApi, T: clap::Args>(
+    open: impl FnOnce(&T, &Metrics) -> Result<A, String>,
+) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = ServiceCli::<T>::command().name(A::NAME).about(format!(
+        "The {} service. {}",
+        A::NAME,
+        A::DESCRIPTION
+    ));
+    let cli =
+        ServiceCli::<T>::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    run(A::NAME, A::DEFAULT_PORT, &cli.server, |metrics| {
+        Ok(single_api_app(open(&cli.service, metrics)?, metrics))
+    })
+}
+
 /// The whole life of a server binary: logging, metrics, bind, serve, graceful shutdown.
 ///
 /// `build` gets the process's metrics and returns the app. Exit code 0 after a clean
