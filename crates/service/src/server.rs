@@ -136,9 +136,9 @@ pub fn run_service<A: MathApi, T: clap::Args>(
 ) -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
     let command = ServiceCli::<T>::command().name(A::NAME).about(format!(
-        "The {} service. {}",
-        A::NAME,
-        A::DESCRIPTION
+        "{}: the mathapi {} service",
+        A::TITLE,
+        A::NAME
     ));
     let cli =
         ServiceCli::<T>::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
