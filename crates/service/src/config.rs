@@ -14,8 +14,9 @@ pub struct ServerArgs {
     #[arg(long, env = "MATHAPI_PORT")]
     pub port: Option<u16>,
 
-    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `info,mathapi_service=debug`.
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,poem=info`. poem's own
+    /// info lines only repeat ours (listening, shutting down), hence `poem=warn`.
+    #[arg(long, env = "RUST_LOG", default_value = "info,poem=warn")]
     pub log_level: String,
 
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT before exiting.
