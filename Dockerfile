@@ -36,7 +36,8 @@ FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --home-dir /var/lib/mathapi --create-home mathapi
+    && groupadd --system --gid 10001 mathapi \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/mathapi --create-home mathapi
 COPY --from=builder /out/ /usr/local/bin/
 # The fibonacci stepper's embedded store lives under the working directory (data/).
 WORKDIR /var/lib/mathapi

@@ -23,7 +23,7 @@ root=$(pwd)
 tools_dir="${MATHAPI_STACK_TOOLS:-${HOME}/.local/share/mathapi-stack-tools}"
 export PATH="${tools_dir}/venv/bin:${PATH}"
 python="${tools_dir}/venv/bin/python"
-traffic_duration="${CHECK_STACK_TRAFFIC_SECONDS:-25}"
+traffic_duration="${CHECK_STACK_TRAFFIC_SECONDS:-45}"
 
 step() { printf '\n== %s\n' "$*"; }
 die() {
@@ -182,20 +182,25 @@ echo "ok: Traefik web :${p_web} api :${p_api} metrics :${p_metrics}, Prometheus 
 step "Live: answers through Traefik"
 "${python}" scripts/stack_check.py routes --traefik "http://127.0.0.1:${p_web}" || die "routing through Traefik"
 
-step "Live: ${traffic_duration}s of traffic through Traefik, and the sequence stepper"
+step "Live: ${traffic_duration}s of traffic through Traefik and the sequence stepper; meanwhile every dashboard query and recording rule must return data"
+timeout $((traffic_duration + 30)) target/release/mathapi-traffic --url "http://127.0.0.1:${p_web}" \
+  --rate 40 --duration "${traffic_duration}s" --concurrency 4 --error-share 0.25 --no-progress \
+  --check > "${work}/logs/traffic.out" 2>&1 &
+traffic_pid=$!
+pids+=("${traffic_pid}")
 "${python}" scripts/stack_check.py sequence --url "http://127.0.0.1:${p_web}" \
   --duration "${traffic_duration}" > "${work}/logs/sequence.out" 2>&1 &
 sequence_pid=$!
 pids+=("${sequence_pid}")
-timeout $((traffic_duration + 30)) target/release/mathapi-traffic --url "http://127.0.0.1:${p_web}" \
-  --rate 40 --duration "${traffic_duration}s" --concurrency 4 --error-share 0.25 --no-progress \
-  --check || die "mathapi-traffic through Traefik"
+# Queried while the traffic flows, so that the 1m rate windows are full of it; after 15s, so
+# that every rate has a few scrapes to work with.
+sleep 15
+"${python}" scripts/stack_check.py queries --prometheus "http://127.0.0.1:${p_prom}/prometheus" \
+  --timeout $((traffic_duration + 15)) || die "dashboard queries without data"
+wait "${traffic_pid}" || { cat "${work}/logs/traffic.out"; die "mathapi-traffic through Traefik"; }
+cat "${work}/logs/traffic.out"
 wait "${sequence_pid}" || { cat "${work}/logs/sequence.out"; die "sequence stepper"; }
 cat "${work}/logs/sequence.out"
-
-step "Live: every dashboard query and recording rule returns data"
-"${python}" scripts/stack_check.py queries --prometheus "http://127.0.0.1:${p_prom}/prometheus" \
-  --timeout 90 || die "dashboard queries without data"
 
 step "Live: the services' real log lines against the contract, the pipeline and the template"
 # SIGTERM, so that the shutdown lines are part of what is checked.

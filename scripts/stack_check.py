@@ -96,8 +96,10 @@ def fail(message: str) -> None:
     print(f"FAIL: {message}", flush=True)
 
 
-def ok(message: str) -> None:
-    print(f"ok: {message}", flush=True)
+def ok(message: str, since: int = 0) -> None:
+    """Prints message unless a failure was recorded after index `since` of `failures`."""
+    if len(failures) == since:
+        print(f"ok: {message}", flush=True)
 
 
 def finish(what: str) -> int:
@@ -307,6 +309,7 @@ def dashboard_queries() -> list[tuple[str, str]]:
 
 
 def check_grafana(promql_out: Path) -> None:
+    since = len(failures)
     datasource_uids = set()
     for path in GRAFANA_DATASOURCES.glob("*.yml"):
         for ds in yaml.safe_load(path.read_text()).get("datasources", []):
@@ -362,7 +365,7 @@ def check_grafana(promql_out: Path) -> None:
     promql_out.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries",
                                                        "rules": rules}]}, sort_keys=False))
     ok(f"Grafana: {len(rules)} queries use the provisioned datasource and documented names; "
-       f"written to {promql_out.name} for promtool to parse")
+       f"written to {promql_out.name} for promtool to parse", since)
 
 
 # ---------------------------------------------------------------------------------------
@@ -443,6 +446,7 @@ class Pipeline:
 
 
 def check_pipeline() -> None:
+    since = len(failures)
     pipeline = Pipeline()
     fields = template_fields()
     contract = contract_log_fields()
@@ -482,7 +486,7 @@ def check_pipeline() -> None:
                for p in template["index_patterns"]):
         fail(f"Logstash writes to {prefix}YYYY.MM.dd, outside {template['index_patterns']}")
     ok(f"pipeline: {len(pipeline.renames)} renames + {len(pipeline.computed)} computed fields "
-       f"= the {len(fields)} template fields; every documented log field routed")
+       f"= the {len(fields)} template fields; every documented log field routed", since)
 
 
 def kql_fields(query: str) -> set[str]:
@@ -491,6 +495,7 @@ def kql_fields(query: str) -> set[str]:
 
 
 def check_kibana() -> None:
+    since = len(failures)
     fields = template_fields()
     template = json.loads(INDEX_TEMPLATE.read_text())
     objects = []
@@ -555,7 +560,7 @@ def check_kibana() -> None:
             fail(f"Kibana field {field} (used by {', '.join(sorted(users))}) is not in the "
                  f"index template")
     ok(f"Kibana: {len(objects)} objects parse, references resolve, the {len(used)} fields "
-       f"they use are all in the index template")
+       f"they use are all in the index template", since)
 
 
 # ---------------------------------------------------------------------------------------
@@ -564,6 +569,7 @@ def check_kibana() -> None:
 
 
 def check_compose(compose_json: Path) -> None:
+    since = len(failures)
     model = json.loads(compose_json.read_text())
     services = model["services"]
     for name, service in services.items():
@@ -635,10 +641,11 @@ def check_compose(compose_json: Path) -> None:
     if "--appendonly yes" not in redis_command:
         fail("compose redis: append-only persistence must be on")
     ok(f"compose: {len(services)} services, images pinned, only Traefik published on "
-       f"127.0.0.1; Traefik, Prometheus and compose agree on every backend's name and port")
+       f"127.0.0.1; Traefik, Prometheus and compose agree on every backend's name and port", since)
 
 
 def check_rule_tests() -> None:
+    since = len(failures)
     tested_alerts: set[str] = set()
     tested_exprs: list[str] = []
     for path in RULE_TESTS_DIR.glob("*.yml"):
@@ -654,7 +661,7 @@ def check_rule_tests() -> None:
                   if not any(re.search(rf"\b{re.escape(r)}\b", e) for e in tested_exprs)]
     ok(f"rules: every alert ({len(alert_rules())}) has a firing unit test; "
        f"{len(recording_rules()) - len(unrecorded)} of {len(recording_rules())} recording "
-       f"rules have value tests")
+       f"rules have value tests", since)
 
 
 def cmd_static(args: argparse.Namespace) -> int:
@@ -862,6 +869,7 @@ TYPE_CHECKS = {
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    since = len(failures)
     pipeline = Pipeline()
     fields = template_fields()
     contract = contract_log_fields()
@@ -905,7 +913,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         fail(f"template fields no real log line produced: {sorted(missing)}")
     ok(f"logs: {lines} real lines of {sorted(map(str, names))} fit the contract; through the "
        f"pipeline they fill {len(produced)} of {len(fields)} template fields with the mapped "
-       f"types (not produced, by design: {sorted(set(fields) - set(produced))})")
+       f"types (not produced, by design: {sorted(set(fields) - set(produced))})", since)
     return finish("log lines")
 
 
