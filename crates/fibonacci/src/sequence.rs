@@ -14,7 +14,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
 use poem::http::StatusCode;
 use poem_openapi::payload::Json;
-use poem_openapi::types::Example;
+use poem_openapi::types::{Example, ToJSON};
 use poem_openapi::{ApiResponse, Object};
 
 /// The largest index any configuration may allow (the Fibonacci service's own hard cap).
@@ -232,102 +232,70 @@ impl Sequence {
     }
 
     fn problem(&self, operation: Operation, error: SequenceError) -> SequenceResponse {
-        let detail = error.to_string();
-        let problem = |status: StatusCode, kind: &str, title: &str| {
-            Json(Box::new(Problem {
-                problem_type: format!("urn:mathapi:problem:{kind}"),
-                title: title.into(),
-                status: status.as_u16(),
-                detail: detail.clone(),
-                instance: None,
-                reason: Some(kind.replace('-', "_")),
-            }))
-        };
+        let problem = problem_for(&error);
+        let operation = operation.name();
         match error {
             SequenceError::AtEnd { index } => {
-                tracing::info!(operation = operation.name(), index, "sequence at its end");
-                SequenceResponse::Conflict(
-                    problem(
-                        StatusCode::CONFLICT,
-                        "sequence-at-end",
-                        "The sequence is at its end",
-                    ),
-                    NO_STORE.into(),
-                )
+                tracing::info!(operation, index, "sequence at its end")
             }
-            SequenceError::AtStart => SequenceResponse::Conflict(
-                problem(
-                    StatusCode::CONFLICT,
-                    "sequence-at-start",
-                    "The sequence is at its start",
-                ),
-                NO_STORE.into(),
-            ),
+            SequenceError::AtStart => tracing::info!(operation, "sequence at its start"),
             SequenceError::Unavailable(_) => {
-                tracing::warn!(operation = operation.name(), detail = %detail, "sequence storage unavailable");
-                SequenceResponse::Unavailable(
-                    problem(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "storage-unavailable",
-                        "Sequence storage unavailable",
-                    ),
-                    NO_STORE.into(),
-                )
+                tracing::warn!(operation, detail = %problem.detail, "sequence storage unavailable")
             }
             SequenceError::Io(_) => {
-                tracing::error!(operation = operation.name(), detail = %detail, "sequence storage failed");
-                SequenceResponse::Failed(
-                    problem(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "storage-failed",
-                        "Sequence storage failed",
-                    ),
-                    NO_STORE.into(),
-                )
+                tracing::error!(operation, detail = %problem.detail, "sequence storage failed")
             }
+        }
+        let body = Json(Box::new(problem));
+        match body.status_code() {
+            StatusCode::CONFLICT => SequenceResponse::Conflict(body, NO_STORE.into()),
+            StatusCode::SERVICE_UNAVAILABLE => SequenceResponse::Unavailable(body, NO_STORE.into()),
+            _ => SequenceResponse::Failed(body, NO_STORE.into()),
         }
     }
 }
 
+/// How the stepper answers each error: the one place its problem documents are defined.
+fn problem_for(error: &SequenceError) -> Problem {
+    let (status, reason, title) = match error {
+        SequenceError::AtEnd { .. } => (
+            StatusCode::CONFLICT,
+            "sequence_at_end",
+            "The sequence is at its end",
+        ),
+        SequenceError::AtStart => (
+            StatusCode::CONFLICT,
+            "sequence_at_start",
+            "The sequence is at its start",
+        ),
+        SequenceError::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "Sequence storage unavailable",
+        ),
+        SequenceError::Io(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage_failed",
+            "Sequence storage failed",
+        ),
+    };
+    Problem::typed(status, reason, title, error.to_string())
+}
+
 /// Example answers of the stepper's operations, for the OpenAPI document.
 pub(crate) fn examples(max_index: u64) -> Vec<ResponseExample> {
-    let problem = |status: u16, kind: &str, title: &str, detail: String| {
-        serde_json::json!({
-            "type": format!("urn:mathapi:problem:{kind}"),
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "reason": kind.replace('-', "_"),
-        })
-    };
-    let at_end = problem(
-        409,
-        "sequence-at-end",
-        "The sequence is at its end",
-        SequenceError::AtEnd { index: max_index }.to_string(),
-    );
-    let at_start = problem(
-        409,
-        "sequence-at-start",
-        "The sequence is at its start",
-        SequenceError::AtStart.to_string(),
-    );
-    let unavailable = problem(
-        503,
-        "storage-unavailable",
-        "Sequence storage unavailable",
-        SequenceError::Unavailable("connection refused".into()).to_string(),
-    );
+    let example = |error: SequenceError| problem_for(&error).to_json().unwrap_or_default();
+    let unavailable = example(SequenceError::Unavailable("connection refused".into()));
     let mut examples = vec![
         ResponseExample {
             path: "/fibonacci/next",
             status: 409,
-            value: at_end,
+            value: example(SequenceError::AtEnd { index: max_index }),
         },
         ResponseExample {
             path: "/fibonacci/previous",
             status: 409,
-            value: at_start,
+            value: example(SequenceError::AtStart),
         },
     ];
     for path in [

@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use poem::http::StatusCode;
+
 use crate::problem::{Problem, ProblemResponse};
 use crate::telemetry::Metrics;
 
@@ -80,14 +82,12 @@ impl ArgumentError {
 
     /// The problem document for this error (status 400).
     pub fn problem(&self) -> Problem {
-        Problem {
-            problem_type: format!("urn:mathapi:problem:{}", self.reason().replace('_', "-")),
-            title: self.title().into(),
-            status: 400,
-            detail: self.to_string(),
-            instance: None,
-            reason: Some(self.reason().into()),
-        }
+        Problem::typed(
+            StatusCode::BAD_REQUEST,
+            self.reason(),
+            self.title(),
+            self.to_string(),
+        )
     }
 }
 

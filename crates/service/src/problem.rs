@@ -57,6 +57,19 @@ impl Problem {
         }
     }
 
+    /// A problem of a specific kind: `reason` is its snake_case name (`out_of_range`), and
+    /// `type` the URN made from it (`urn:mathapi:problem:out-of-range`).
+    pub fn typed(status: StatusCode, reason: &str, title: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            problem_type: format!("urn:mathapi:problem:{}", reason.replace('_', "-")),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            reason: Some(reason.into()),
+        }
+    }
+
     pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
         self.instance = Some(instance.into());
         self
