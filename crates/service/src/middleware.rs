@@ -192,7 +192,10 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 let detail = match status {
                     StatusCode::NOT_FOUND => format!("no route matches {path}"),
                     StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {path}"),
-                    s if s.is_server_error() => format!("internal error (request id {request_id})"),
+                    s if s.is_server_error() => {
+                        tracing::error!(parent: &span, detail = %error, "request failed");
+                        format!("internal error (request id {request_id})")
+                    }
                     _ => error.to_string(),
                 };
                 let mut response = Problem::from_status(status, detail)
