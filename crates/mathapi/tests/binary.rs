@@ -204,8 +204,11 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
 async fn a_busy_port_is_a_clear_start_up_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
+    let data = tempfile::tempdir().unwrap();
     let output = tokio::process::Command::new(BINARY)
         .args(["--host", "127.0.0.1", "--port", &port])
+        .arg("--sequence-data-dir")
+        .arg(data.path())
         .output()
         .await
         .unwrap();
