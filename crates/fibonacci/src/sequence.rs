@@ -199,9 +199,7 @@ impl Sequence {
 
     /// Performs `operation` and answers with the new position or a problem document.
     pub async fn run(&self, operation: Operation) -> SequenceResponse {
-        let span = tracing::Span::current();
-        span.record("function", "sequence");
-        span.record("arguments", operation.name());
+        mathapi_service::note_call("sequence", operation.name());
         let result = match operation {
             Operation::Current => self.store.current().await,
             Operation::Next => self.store.next(self.max_index).await,
@@ -233,12 +231,13 @@ impl Sequence {
 
     fn problem(&self, operation: Operation, error: SequenceError) -> SequenceResponse {
         let problem = problem_for(&error);
+        mathapi_service::note_problem(&problem);
         let operation = operation.name();
         match error {
             SequenceError::AtEnd { index } => {
-                tracing::info!(operation, index, "sequence at its end")
+                tracing::debug!(operation, index, "sequence at its end")
             }
-            SequenceError::AtStart => tracing::info!(operation, "sequence at its start"),
+            SequenceError::AtStart => tracing::debug!(operation, "sequence at its start"),
             SequenceError::Unavailable(_) => {
                 tracing::warn!(operation, detail = %problem.detail, "sequence storage unavailable")
             }

@@ -243,7 +243,7 @@ async fn kill_9_loses_no_acknowledged_step() {
     let server = RunningBinary::start(
         binary,
         &["--sequence-data-dir", &dir],
-        &[("RUST_LOG", "warn,mathapi_service::server=info")],
+        &[("RUST_LOG", "warn,mathapi_service::process=info")],
     )
     .await;
     let client = mathapi_testing::client();

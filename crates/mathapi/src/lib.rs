@@ -4,10 +4,9 @@
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
-use mathapi_service::server::api_docs;
-use mathapi_service::telemetry::VERSION;
 use mathapi_service::{
-    Annotations, Docs, MathApi, Metrics, OpsApi, RouteTemplates, ServerArgs, finish,
+    Annotations, Docs, MathApi, Metrics, OpsApi, RouteTemplates, ServerArgs, VERSION, api_docs,
+    with_middleware,
 };
 use poem::endpoint::BoxEndpoint;
 use poem::{Response, Route};
@@ -75,5 +74,5 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
-    Ok(finish(route.nest("/", service), metrics, routes))
+    Ok(with_middleware(route.nest("/", service), metrics, routes))
 }

@@ -21,8 +21,13 @@ fn records(server: &RunningBinary) -> Vec<Value> {
         .collect()
 }
 
+/// The one `request completed` line of the request with id `id`.
+fn request_lines<'a>(all: &'a [Value], id: &str) -> Vec<&'a Value> {
+    all.iter().filter(|r| r["request_id"] == id).collect()
+}
+
 #[tokio::test]
-async fn every_log_line_is_bunyan_json_and_requests_carry_the_contract_fields() {
+async fn every_log_line_is_bunyan_json_and_each_request_writes_one_line() {
     let (server, _data) = start(&[], &[("RUST_LOG", "info")]).await;
     let http = client();
     let ok = http
@@ -39,9 +44,16 @@ async fn every_log_line_is_bunyan_json_and_requests_carry_the_contract_fields() 
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    let missing = http
+        .get(server.url("/nowhere"))
+        .header("X-Request-Id", "log-test-404")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 
-    let end = server
-        .wait_for_log(|r| r["msg"] == "[HTTP_REQUEST - END]" && r["request_id"] == "log-test-bad")
+    server
+        .wait_for_log(|r| r["request_id"] == "log-test-404")
         .await;
     let all = records(&server);
     for record in &all {
@@ -54,47 +66,37 @@ async fn every_log_line_is_bunyan_json_and_requests_carry_the_contract_fields() 
             record["level"].is_u64() && record["pid"].is_u64(),
             "{record}"
         );
+        assert!(
+            record.get("elapsed_milliseconds").is_none(),
+            "no span lines: {record}"
+        );
     }
 
-    let of = |id: &str| {
-        all.iter()
-            .filter(|r| r["request_id"] == id)
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    let ok_lines = of("log-test-ok");
-    let msgs: Vec<&str> = ok_lines
-        .iter()
-        .map(|r| r["msg"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        msgs,
-        [
-            "[HTTP_REQUEST - START]",
-            "[COMPUTATION - START]",
-            "[COMPUTATION - END]",
-            "[HTTP_REQUEST - END]"
-        ]
-    );
-    let request = ok_lines.last().unwrap();
+    let ok_lines = request_lines(&all, "log-test-ok");
+    assert_eq!(ok_lines.len(), 1, "one line per request: {ok_lines:?}");
+    let request = ok_lines[0];
+    assert_eq!(request["msg"], "request completed");
+    assert_eq!(request["level"], 30);
     assert_eq!(request["http_method"], "GET");
     assert_eq!(request["http_route"], "/ackermann/{m}/{n}/");
     assert_eq!(request["url_path"], "/ackermann/3/4/");
     assert_eq!(request["http_status"], 200);
     assert_eq!(request["function"], "ackermann");
     assert_eq!(request["arguments"], "m=3,n=4");
-    assert!(request["latency_ms"].as_f64().unwrap() > 0.0, "{request}");
-    assert!(request["elapsed_milliseconds"].is_u64(), "{request}");
-    let computation = &ok_lines[2];
-    assert_eq!(computation["result_digits"], 3);
-    assert!(computation["elapsed_milliseconds"].is_u64());
+    assert_eq!(request["result_digits"], 3, "A(3, 4) = 125");
+    let latency = request["latency_ms"].as_f64().unwrap();
+    let compute = request["compute_ms"].as_f64().unwrap();
+    assert!(
+        latency > 0.0 && compute >= 0.0 && compute <= latency,
+        "{request}"
+    );
+    assert!(request.get("reason").is_none() && request.get("detail").is_none());
 
-    let bad_lines = of("log-test-bad");
-    let rejected = bad_lines
-        .iter()
-        .find(|r| r["msg"] == "[HTTP_REQUEST - EVENT] rejected input")
-        .expect("a rejected-input line");
-    assert_eq!(rejected["level"], 40);
+    let bad_lines = request_lines(&all, "log-test-bad");
+    assert_eq!(bad_lines.len(), 1, "one line per request: {bad_lines:?}");
+    let rejected = bad_lines[0];
+    assert_eq!(rejected["msg"], "request completed");
+    assert_eq!(rejected["http_status"], 400);
     assert_eq!(rejected["reason"], "negative");
     assert_eq!(rejected["function"], "factorial");
     assert_eq!(rejected["arguments"], "n=-7");
@@ -104,28 +106,64 @@ async fn every_log_line_is_bunyan_json_and_requests_carry_the_contract_fields() 
             .unwrap()
             .contains("negative number -7")
     );
-    assert_eq!(end["http_status"], 400);
     assert!(
-        bad_lines
-            .iter()
-            .all(|r| r["msg"] != "[COMPUTATION - START]"),
+        rejected.get("compute_ms").is_none(),
         "nothing is computed for bad input"
     );
+
+    let not_found = request_lines(&all, "log-test-404");
+    assert_eq!(not_found.len(), 1);
+    assert_eq!(not_found[0]["http_status"], 404);
+    assert!(not_found[0].get("http_route").is_none(), "no route matched");
+    assert!(not_found[0].get("function").is_none());
+}
+
+#[tokio::test]
+async fn a_line_is_visible_at_idle_without_waiting_for_more_traffic() {
+    let (server, _data) = start(&[], &[("RUST_LOG", "info")]).await;
+    let response = client()
+        .get(server.url("/fibonacci/10/"))
+        .header("X-Request-Id", "idle-line")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The flush timer runs every 50 ms; two seconds is generous, and without the timer the
+    // line would wait for 32 KiB of other lines or the shutdown.
+    let seen = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        server.wait_for_log(|r| r["request_id"] == "idle-line"),
+    )
+    .await;
+    assert!(seen.is_ok(), "the line did not appear at idle");
 }
 
 #[tokio::test]
 async fn the_log_level_comes_from_rust_log() {
     // The harness finds the port in the `listening` line, so that module stays at info.
-    let (server, _data) = start(&[], &[("RUST_LOG", "warn,mathapi_service::server=info")]).await;
+    let (server, _data) = start(&[], &[("RUST_LOG", "warn,mathapi_service::process=info")]).await;
     let http = client();
-    http.get(server.url("/fibonacci/1/")).send().await.unwrap();
-    http.get(server.url("/fibonacci/x/")).send().await.unwrap();
-    server
-        .wait_for_log(|r| r["msg"].as_str().unwrap().ends_with("rejected input"))
-        .await;
+    assert_eq!(
+        http.get(server.url("/fibonacci/1/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(server.url("/fibonacci/x/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    // Well past the flush interval: a request line would be out by now.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let levels: Vec<u64> = records(&server)
         .iter()
-        .filter(|r| r["target"] != "mathapi_service::server")
+        .filter(|r| r["target"] != "mathapi_service::process")
         .map(|r| r["level"].as_u64().unwrap())
         .collect();
     assert!(
@@ -135,7 +173,7 @@ async fn the_log_level_comes_from_rust_log() {
 }
 
 #[tokio::test]
-async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+async fn sigterm_lets_in_flight_requests_finish_loses_no_line_and_exits_zero() {
     let (mut server, _data) = start(&["--factorial-max-n", "10000"], &[]).await;
     let http = client();
     // Slow requests, so that several are being served when the signal arrives.
@@ -153,7 +191,12 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         })
         .collect();
     server
-        .wait_for_log(|r| r["msg"] == "[COMPUTATION - END]")
+        .wait_for_log(|r| {
+            r["msg"] == "request completed"
+                && r["request_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("drain-"))
+        })
         .await;
     server.signal("TERM");
     let mut answers = Vec::new();
@@ -166,34 +209,31 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let shutdown = server.wait_for_log(|r| r["msg"] == "shutting down").await;
     assert_eq!(shutdown["signal"], "SIGTERM");
     let all = records(&server);
-    let started = |i: usize| {
-        all.iter().any(|r| {
-            r["msg"] == "[HTTP_REQUEST - START]" && r["request_id"] == format!("drain-{i}")
-        })
+    let logged = |i: usize| {
+        all.iter()
+            .filter(|r| r["msg"] == "request completed" && r["request_id"] == format!("drain-{i}"))
+            .count()
     };
     let in_flight_at_signal = all
         .iter()
         .skip_while(|r| r["msg"] != "shutting down")
-        .filter(|r| r["msg"] == "[HTTP_REQUEST - END]")
+        .filter(|r| r["msg"] == "request completed")
         .count();
     assert!(
         in_flight_at_signal > 0,
         "the test must catch requests in flight"
     );
     for (i, answer) in answers.iter().enumerate() {
-        if started(i) {
-            // Every request the server had begun is answered in full.
-            let (status, _, body) = answer
-                .as_ref()
-                .unwrap_or_else(|| panic!("drain-{i} was started but cut off"));
-            assert_eq!(*status, 200);
-            assert_eq!(body["result"].as_str().unwrap().len(), 35_660);
-        } else {
-            // One it never began may be refused, but never answered with an error.
-            assert!(
-                answer.as_ref().is_none_or(|(status, _, _)| *status == 200),
-                "drain-{i}: {answer:?}"
-            );
+        match answer {
+            Some((status, _, body)) => {
+                // Every request the server answered is answered in full, and logged: the
+                // lines still buffered at the signal are written before the exit.
+                assert_eq!(*status, 200, "drain-{i}");
+                assert_eq!(body["result"].as_str().unwrap().len(), 35_660);
+                assert_eq!(logged(i), 1, "drain-{i} was answered but its line is lost");
+            }
+            // One it never began may be refused, and then it has no line.
+            None => assert_eq!(logged(i), 0, "drain-{i} logged but not answered"),
         }
     }
     // New connections are refused once it has gone.

@@ -1,54 +1,59 @@
-//! Turning raw path segments into validated arguments, and serving one math call.
-
-use std::time::Instant;
+//! Turning raw path segments into validated arguments: integers in a configured range, or
+//! an [`ArgumentError`] that says exactly what was wrong.
 
 use poem::http::StatusCode;
 
-use crate::problem::{Problem, ProblemResponse};
-use crate::telemetry::Metrics;
+use crate::problem::Problem;
 
 /// Why an argument was refused. Each variant maps to one `reason` (metrics, logs and the
 /// problem document) in [`ArgumentError::reason`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgumentError {
+    /// Not a decimal integer (`abc`, `1.5`, `+1`).
     #[error("{name} must be an integer from 0 to {max}, got {value:?}")]
     NotAnInteger {
         name: &'static str,
         value: String,
         max: u64,
     },
+    /// A negative integer.
     #[error("{name} must be an integer from 0 to {max}, got the negative number {value}")]
     Negative {
         name: &'static str,
         value: String,
         max: u64,
     },
+    /// An integer above the configured maximum.
     #[error("{name} must be an integer from 0 to {max}, got {value}")]
     OutOfRange {
         name: &'static str,
         value: u64,
         max: u64,
     },
+    /// An integer too large for 64 bits.
     #[error("{name} must be an integer from 0 to {max}, got {value}, which is too large to parse")]
     TooLargeToParse {
         name: &'static str,
         value: String,
         max: u64,
     },
+    /// The path lacks the argument.
     #[error("the argument {name} is missing: use {usage}")]
     Missing {
         name: &'static str,
         usage: &'static str,
     },
+    /// Valid arguments whose result is too large to compute (A(4, 3) …).
     #[error("{0}")]
     NotComputable(String),
 }
 
 /// Raw values are echoed back in errors only this far, so a huge path cannot make a huge
 /// problem document or log line.
-const ECHO_LIMIT: usize = 40;
+pub(crate) const ECHO_LIMIT: usize = 40;
 
-fn echo(raw: &str) -> String {
+/// `raw`, cut to [`ECHO_LIMIT`] characters.
+pub(crate) fn echo(raw: &str) -> String {
     match raw.char_indices().nth(ECHO_LIMIT) {
         Some((cut, _)) => format!("{}…", &raw[..cut]),
         None => raw.to_owned(),
@@ -121,72 +126,6 @@ pub fn parse_argument(name: &'static str, raw: &str, max: u64) -> Result<u64, Ar
         return Err(ArgumentError::OutOfRange { name, value, max });
     }
     Ok(value)
-}
-
-/// One math request being served: it names the function and arguments in the request
-/// span, counts refusals, and times the computation in its own span.
-pub struct Call<'a> {
-    function: &'static str,
-    metrics: &'a Metrics,
-}
-
-impl<'a> Call<'a> {
-    /// Starts a call; `arguments` is the raw form, e.g. `m=3,n=4`, as it goes to the logs.
-    pub fn new(function: &'static str, arguments: &str, metrics: &'a Metrics) -> Self {
-        let span = tracing::Span::current();
-        span.record("function", function);
-        span.record("arguments", arguments);
-        Call { function, metrics }
-    }
-
-    /// Parses one argument, refusing it (logged and counted) when invalid.
-    pub fn argument(
-        &self,
-        name: &'static str,
-        raw: &str,
-        max: u64,
-    ) -> Result<u64, ProblemResponse> {
-        parse_argument(name, raw, max).map_err(|e| self.reject(e))
-    }
-
-    /// Refuses a request whose path lacks the argument `name`; `usage` is the right path.
-    pub fn missing(&self, name: &'static str, usage: &'static str) -> ProblemResponse {
-        self.reject(ArgumentError::Missing { name, usage })
-    }
-
-    /// Logs and counts a refused request, and returns its `400` answer.
-    pub fn reject(&self, error: ArgumentError) -> ProblemResponse {
-        tracing::warn!(reason = error.reason(), detail = %error, "rejected input");
-        self.metrics.record_rejection(self.function, error.reason());
-        error.problem().into()
-    }
-
-    /// Runs the computation (including rendering the decimal string) in a `computation`
-    /// span and records its duration.
-    pub fn compute(
-        &self,
-        compute: impl FnOnce() -> Result<String, ArgumentError>,
-    ) -> Result<String, ProblemResponse> {
-        let span = tracing::info_span!(
-            "computation",
-            function = self.function,
-            result_digits = tracing::field::Empty
-        );
-        let started = Instant::now();
-        let result = span.in_scope(compute);
-        self.metrics
-            .record_computation(self.function, started.elapsed());
-        match result {
-            Ok(decimal) => {
-                span.record("result_digits", decimal.len());
-                Ok(decimal)
-            }
-            Err(error) => {
-                drop(span);
-                Err(self.reject(error))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,71 +1,12 @@
-//! OpenAPI documents and Swagger UI pages, with the configured ranges written in.
-
-use std::sync::Arc;
+//! The published OpenAPI documents and Swagger UI pages, with the configured ranges and the
+//! examples written in.
 
 use poem::endpoint::make_sync;
 use poem::{Response, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 use serde_json::{Value, json};
 
-use crate::ops::Readiness;
-
-/// One math API, as the servers mount it.
-pub trait MathApi: OpenApi + Clone + Send + Sync + 'static {
-    /// Its name, which is also its path prefix: `fibonacci` serves `/fibonacci/...`.
-    const NAME: &'static str;
-    /// Title of its OpenAPI document.
-    const TITLE: &'static str;
-    /// What it computes, for its OpenAPI document (Markdown).
-    const DESCRIPTION: &'static str;
-    /// The port its own binary listens on by default.
-    const DEFAULT_PORT: u16;
-
-    /// The configured range of each path parameter, stated in the OpenAPI document.
-    fn bounds(&self) -> Vec<ParamBound>;
-
-    /// Example answers for its OpenAPI document.
-    fn examples(&self) -> Vec<ResponseExample> {
-        Vec::new()
-    }
-
-    /// Its bounds and examples, as its OpenAPI document states them.
-    fn annotations(&self) -> Annotations {
-        Annotations {
-            bounds: self.bounds(),
-            examples: self.examples(),
-        }
-    }
-
-    /// Dependencies that must be reachable for `/ready` to succeed.
-    fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        Vec::new()
-    }
-}
-
-/// A path parameter's range: `name` in paths starting with `path_prefix` is `0..=maximum`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamBound {
-    pub path_prefix: &'static str,
-    pub name: &'static str,
-    pub maximum: u64,
-}
-
-/// An example answer of an operation, shown in its OpenAPI document (poem-openapi gives
-/// examples per schema only, and one schema, `Problem`, serves every error status).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResponseExample {
-    /// The published path, e.g. `/fibonacci/next`; every method on it gets the example.
-    pub path: &'static str,
-    pub status: u16,
-    pub value: Value,
-}
-
-/// What the published document adds to the generated one.
-#[derive(Debug, Clone, Default)]
-pub struct Annotations {
-    pub bounds: Vec<ParamBound>,
-    pub examples: Vec<ResponseExample>,
-}
+use crate::api::Annotations;
 
 /// The OpenAPI document and Swagger UI page of one API (or of several combined).
 #[derive(Debug, Clone)]
@@ -170,6 +111,7 @@ fn published(spec: &str, notes: &Annotations) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ParamBound;
 
     #[test]
     fn bounds_and_trailing_slashes_are_published() {

@@ -1,24 +1,55 @@
-//! Shared plumbing for the mathapi services: configuration, telemetry, the request
-//! middleware, problem documents and server start-up.
+//! Shared plumbing for the mathapi services: everything a request passes through on the way
+//! in and out, and everything a server process does around its API.
 //!
-//! A service crate contributes only its API (a `poem-openapi` type implementing [`MathApi`]);
-//! everything a request passes through on the way in and out lives here, so the three
-//! services and the all-in-one binary behave the same.
+//! A service crate contributes only its API (a `poem-openapi` type implementing
+//! [`MathApi`]); the three services and the all-in-one binary then behave the same.
+//!
+//! # Layout
+//!
+//! One concern per module:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `api` | the [`MathApi`] trait a service implements, and what it tells the documents |
+//! | `arguments` | parsing raw path segments into validated integers ([`ArgumentError`]) |
+//! | `call` | serving one math request: parse, compute, count, answer ([`Call`]) |
+//! | `problem` | RFC 9457 problem documents: the one shape of every error ([`Problem`]) |
+//! | `docs` | the published OpenAPI documents and Swagger UI pages ([`Docs`]) |
+//! | `ops` | `/health`, `/ready`, `/metrics` ([`OpsApi`], [`Readiness`]) |
+//! | `app` | assembling APIs, documents and middleware into one endpoint |
+//! | `middleware` | request id, request span, metrics, the request log line, errors as problems |
+//! | [`request_id`] | which client request ids are kept, and new ones |
+//! | `request_log` | what a handler tells the request's log line (function, timings, …) |
+//! | [`telemetry`] | logging (Bunyan lines through a buffered sink) and metrics |
+//! | `cli` | the flags every server shares ([`ServerArgs`]) |
+//! | `server` | binding a listener and serving until shutdown ([`Application`]) |
+//! | `process` | the whole life of a server binary: logging, runtime, signals, exit codes |
 
-pub mod arguments;
-pub mod config;
-pub mod docs;
-pub mod middleware;
-pub mod ops;
-pub mod problem;
-pub mod server;
+mod api;
+mod app;
+mod arguments;
+mod call;
+mod cli;
+mod docs;
+mod middleware;
+mod ops;
+mod problem;
+mod process;
+pub mod request_id;
+mod request_log;
+mod server;
 pub mod telemetry;
 
-pub use arguments::{ArgumentError, Call};
-pub use config::ServerArgs;
-pub use docs::{Annotations, Docs, MathApi, ParamBound, ResponseExample};
-pub use middleware::RouteTemplates;
+pub use api::{Annotations, MathApi, ParamBound, ResponseExample};
+pub use app::{api_docs, single_api_app, with_middleware};
+pub use arguments::{ArgumentError, parse_argument};
+pub use call::Call;
+pub use cli::ServerArgs;
+pub use docs::Docs;
+pub use middleware::{Observe, RouteTemplates};
 pub use ops::{OpsApi, Readiness};
-pub use problem::{Problem, ProblemResponse};
-pub use server::{Application, finish, run, run_service, single_api_app};
-pub use telemetry::Metrics;
+pub use problem::{PROBLEM_JSON, Problem, ProblemResponse};
+pub use process::{run, run_service, shutdown_signal};
+pub use request_log::{note_call, note_problem};
+pub use server::Application;
+pub use telemetry::{LogSink, Metrics, VERSION};

@@ -1,4 +1,5 @@
-//! Settings every server shares. Each service adds its own limits next to these.
+//! The command line: the flags every server shares, and a one-API service's whole command
+//! line. Each service adds its own limits next to these.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -30,7 +31,31 @@ impl ServerArgs {
         SocketAddr::new(self.host, self.port.unwrap_or(default_port))
     }
 
+    /// How long in-flight requests get after a shutdown signal.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+}
+
+// The command line of a one-API service: the server settings and the service's own. (A
+// plain comment: a doc comment would become the `--help` text; `run_service` sets that.)
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+pub(crate) struct ServiceCli<T: clap::Args> {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub service: T,
+}
+
+impl<T: clap::Args> ServiceCli<T> {
+    /// Parses the process's arguments; `--help` names the service. Exits with clap's message
+    /// and code 2 on bad flags.
+    pub(crate) fn parse_for(name: &'static str, title: &str) -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Self::command()
+            .name(name)
+            .about(format!("{title}: the mathapi {name} service"));
+        Self::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
     }
 }

@@ -1,60 +1,54 @@
-//! Logs (Bunyan JSON lines) and metrics (OpenTelemetry, exported for Prometheus).
+//! The process's metrics: OpenTelemetry instruments, exported in the Prometheus text format.
 //!
-//! The names used here are a contract with the dashboards and the log pipeline:
-//! `docs/observability.md` lists them all.
+//! Every label value comes from a closed set (methods outside the standard ones are `_OTHER`,
+//! routes are the published templates, functions and reasons are constants), so no client
+//! can add series.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _, UpDownCounter};
+use opentelemetry::{Key, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+use poem::http::Method;
 use prometheus::{Encoder, TextEncoder};
-use tracing_bunyan_formatter::{BunyanFormattingLayer, JsonStorageLayer};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{EnvFilter, Registry};
 
-/// The version every binary reports (`mathapi_build_info`, `target_info`, OpenAPI).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use super::VERSION;
+use super::logging::TelemetryError;
 
-/// Why telemetry could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum TelemetryError {
-    #[error("invalid log filter {filter:?}: {source}")]
-    Filter {
-        filter: String,
-        source: tracing_subscriber::filter::ParseError,
-    },
-    #[error("a global logger is already installed: {0}")]
-    AlreadyInstalled(String),
-    #[error("metrics exporter: {0}")]
-    Exporter(String),
-}
-
-/// Installs the process-wide JSON logger: Bunyan lines on stdout, filtered by `filter`.
-pub fn init_logging(service: &str, filter: &str) -> Result<(), TelemetryError> {
-    let env_filter = EnvFilter::try_new(filter).map_err(|source| TelemetryError::Filter {
-        filter: filter.to_owned(),
-        source,
-    })?;
-    let subscriber = Registry::default()
-        .with(env_filter)
-        .with(JsonStorageLayer)
-        .with(BunyanFormattingLayer::new(
-            service.to_owned(),
-            std::io::stdout,
-        ));
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
-    // Dependencies that log through the `log` crate end up in the same stream.
-    tracing_log::LogTracer::init().map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
-}
-
-/// OpenTelemetry HTTP semantic-convention boundaries for `http.server.request.duration`.
-const HTTP_DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+/// Boundaries of `http.server.request.duration`, seconds. The semantic-convention default
+/// starts at 5 ms, where every request here would land in the first bucket; these resolve
+/// 50 µs to 10 s. Traefik's histogram (configs/traefik/traefik.yml) uses the same ones, so
+/// the service view and the proxy view compare bucket by bucket.
+pub const HTTP_DURATION_BUCKETS: [f64; 17] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
 ];
+
+const METHOD: Key = Key::from_static_str("http.request.method");
+const ROUTE: Key = Key::from_static_str("http.route");
+const STATUS: Key = Key::from_static_str("http.response.status_code");
+const FUNCTION: Key = Key::from_static_str("function");
+const REASON: Key = Key::from_static_str("reason");
+
+/// The `http.request.method` value: the method itself when it is one of the standard ones,
+/// `_OTHER` otherwise (as the HTTP semantic conventions say), so made-up methods cannot add
+/// series or log values.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "_OTHER",
+    }
+}
 
 /// Computations mostly take microseconds: the HTTP buckets would put them all in one.
 const COMPUTATION_BUCKETS: [f64; 19] = [
@@ -169,32 +163,34 @@ impl Metrics {
         String::from_utf8(buffer).unwrap_or_default()
     }
 
-    pub(crate) fn request_started(&self, method: &str) {
-        self.inner.active_requests.add(
-            1,
-            &[KeyValue::new("http.request.method", method.to_owned())],
-        );
+    /// A request has started; `method` is a [`method_label`].
+    pub(crate) fn request_started(&self, method: &'static str) {
+        self.inner
+            .active_requests
+            .add(1, &[KeyValue::new(METHOD, method)]);
     }
 
+    /// A request has been answered. `route` is the published template, `None` when no route
+    /// matched.
     pub(crate) fn request_finished(
         &self,
-        method: &str,
-        route: Option<&str>,
+        method: &'static str,
+        route: Option<&Arc<str>>,
         status: u16,
         duration: Duration,
     ) {
-        let method = KeyValue::new("http.request.method", method.to_owned());
+        let method = KeyValue::new(METHOD, method);
         self.inner
             .active_requests
             .add(-1, std::slice::from_ref(&method));
-        let status = KeyValue::new("http.response.status_code", i64::from(status));
+        let status = KeyValue::new(STATUS, i64::from(status));
         let duration = duration.as_secs_f64();
         match route {
             Some(route) => self.inner.request_duration.record(
                 duration,
                 &[
                     method,
-                    KeyValue::new("http.route", route.to_owned()),
+                    KeyValue::new(ROUTE, Value::from(route.clone())),
                     status,
                 ],
             ),
@@ -206,18 +202,17 @@ impl Metrics {
     }
 
     pub(crate) fn record_computation(&self, function: &'static str, duration: Duration) {
-        self.inner.computation_duration.record(
-            duration.as_secs_f64(),
-            &[KeyValue::new("function", function)],
-        );
+        self.inner
+            .computation_duration
+            .record(duration.as_secs_f64(), &[KeyValue::new(FUNCTION, function)]);
     }
 
     pub(crate) fn record_rejection(&self, function: &'static str, reason: &'static str) {
         self.inner.rejected_inputs.add(
             1,
             &[
-                KeyValue::new("function", function),
-                KeyValue::new("reason", reason),
+                KeyValue::new(FUNCTION, function),
+                KeyValue::new(REASON, reason),
             ],
         );
     }

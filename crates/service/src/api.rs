@@ -1,0 +1,67 @@
+//! What a service contributes: its API type, and what the published documents say about it
+//! beyond what poem-openapi generates (parameter ranges, response examples).
+
+use std::sync::Arc;
+
+use poem_openapi::OpenApi;
+use serde_json::Value;
+
+use crate::ops::Readiness;
+
+/// One math API, as the servers mount it.
+pub trait MathApi: OpenApi + Clone + Send + Sync + 'static {
+    /// Its name, which is also its path prefix: `fibonacci` serves `/fibonacci/...`.
+    const NAME: &'static str;
+    /// Title of its OpenAPI document.
+    const TITLE: &'static str;
+    /// What it computes, for its OpenAPI document (Markdown).
+    const DESCRIPTION: &'static str;
+    /// The port its own binary listens on by default.
+    const DEFAULT_PORT: u16;
+
+    /// The configured range of each path parameter, stated in the OpenAPI document.
+    fn bounds(&self) -> Vec<ParamBound>;
+
+    /// Example answers for its OpenAPI document.
+    fn examples(&self) -> Vec<ResponseExample> {
+        Vec::new()
+    }
+
+    /// Its bounds and examples, as its OpenAPI document states them.
+    fn annotations(&self) -> Annotations {
+        Annotations {
+            bounds: self.bounds(),
+            examples: self.examples(),
+        }
+    }
+
+    /// Dependencies that must be reachable for `/ready` to succeed.
+    fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
+        Vec::new()
+    }
+}
+
+/// A path parameter's range: `name` in paths starting with `path_prefix` is `0..=maximum`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamBound {
+    pub path_prefix: &'static str,
+    pub name: &'static str,
+    pub maximum: u64,
+}
+
+/// An example answer of an operation, shown in its OpenAPI document (poem-openapi gives
+/// examples per schema only, and one schema, `Problem`, serves every error status).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseExample {
+    /// The published path, e.g. `/fibonacci/next`; every method on it gets the example.
+    pub path: &'static str,
+    pub status: u16,
+    pub value: Value,
+}
+
+/// What the published document adds to the generated one.
+#[derive(Debug, Clone, Default)]
+pub struct Annotations {
+    pub bounds: Vec<ParamBound>,
+    pub examples: Vec<ResponseExample>,
+}

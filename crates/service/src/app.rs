@@ -1,0 +1,40 @@
+//! Assembling APIs, their documents and the middleware into the one endpoint a server runs.
+
+use poem::endpoint::BoxEndpoint;
+use poem::{EndpointExt, Response, Route};
+use poem_openapi::OpenApiService;
+
+use crate::api::MathApi;
+use crate::docs::Docs;
+use crate::middleware::{Observe, RouteTemplates};
+use crate::ops::OpsApi;
+use crate::telemetry::{Metrics, VERSION};
+
+/// The app of a one-API service: the API, `/health`, `/ready`, `/metrics`, and its
+/// documentation under `/{name}/docs` and `/{name}/openapi.json`, in the middleware.
+pub fn single_api_app<A: MathApi>(api: A, metrics: &Metrics) -> BoxEndpoint<'static, Response> {
+    let ops = OpsApi::new(metrics.clone(), api.readiness());
+    let docs = api_docs(&api, &ops);
+    let routes = RouteTemplates::from_spec(&docs.spec);
+    let route = docs.mount(Route::new(), &format!("/{}", A::NAME));
+    let route = route.nest("/", OpenApiService::new((api, ops), A::TITLE, VERSION));
+    with_middleware(route, metrics, routes)
+}
+
+/// The documentation of one API with the operational endpoints, for `/{name}/docs`.
+pub fn api_docs<A: MathApi>(api: &A, ops: &OpsApi) -> Docs {
+    let service = OpenApiService::new((api.clone(), ops.clone()), A::TITLE, VERSION)
+        .description(A::DESCRIPTION);
+    Docs::new(&service, &api.annotations())
+}
+
+/// Wraps routes in the middleware every server uses ([`Observe`]): request id, path
+/// normalization, problem documents for every error (panics included), metrics under the
+/// published `routes`, and the request's log line.
+pub fn with_middleware(
+    route: Route,
+    metrics: &Metrics,
+    routes: RouteTemplates,
+) -> BoxEndpoint<'static, Response> {
+    route.with(Observe::new(metrics.clone(), routes)).boxed()
+}

@@ -1,0 +1,72 @@
+//! Every way a request can fail, as a problem document: poem's own errors (404, 405, a
+//! malformed path), errors of our handlers, and panics.
+
+use std::any::Any;
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, PathPattern, Response};
+
+use crate::problem::Problem;
+use crate::request_log;
+
+/// What the request was, for the problem's `detail` and `instance`.
+pub(crate) struct Failed<'a> {
+    pub method: &'static str,
+    pub path: &'a str,
+    pub request_id: &'a str,
+}
+
+/// The answer to a handler's error. Errors that already are responses (our problem
+/// documents) pass through; the rest become problem documents. The route pattern poem
+/// matched, if any, stays on the response for the metrics.
+pub(crate) fn error_response(error: poem::Error, failed: &Failed<'_>) -> Response {
+    if error.is_from_response() {
+        return error.into_response();
+    }
+    let pattern = error.data::<PathPattern>().cloned();
+    let status = error.status();
+    let detail = match status {
+        StatusCode::NOT_FOUND => format!("no route matches {}", failed.path),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{} is not allowed on {}", failed.method, failed.path)
+        }
+        s if s.is_server_error() => {
+            tracing::error!(detail = %error, "request failed");
+            internal_error_detail(failed.request_id)
+        }
+        _ => error.to_string(),
+    };
+    let mut response = problem_response(Problem::from_status(status, detail), failed);
+    if let Some(pattern) = pattern {
+        response.set_data(pattern);
+    }
+    response
+}
+
+/// The answer to a panic in a handler: a `500` that names the request id (the details are
+/// in the log, never sent to the client), and an error line with the panic message.
+pub(crate) fn panic_response(panic: &(dyn Any + Send), failed: &Failed<'_>) -> Response {
+    tracing::error!(panic = panic_message(panic), "handler panicked");
+    let problem = Problem::from_status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        internal_error_detail(failed.request_id),
+    );
+    problem_response(problem, failed)
+}
+
+fn problem_response(problem: Problem, failed: &Failed<'_>) -> Response {
+    request_log::note_problem(&problem);
+    problem.with_instance(failed.path).into_response()
+}
+
+fn internal_error_detail(request_id: &str) -> String {
+    format!("internal error (request id {request_id})")
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-string panic payload")
+}

@@ -1,0 +1,210 @@
+//! The middleware every request passes through ([`Observe`]): it gives the request an id
+//! and a span, normalizes the path, turns every error (404, 405, panics, ...) into a problem
+//! document, records the HTTP metrics, and writes the request's one log line.
+//!
+//! - `routes`: published route templates, for the `http_route` label and log field;
+//! - `trailing_slash`: `/fibonacci/10/` and `/fibonacci/10` are one route;
+//! - `errors`: errors and panics as problem documents.
+
+mod errors;
+mod routes;
+mod trailing_slash;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
+use tracing::{Instrument, Span};
+
+use crate::request_id;
+use crate::request_log::RequestRecord;
+use crate::telemetry::{Metrics, fields, method_label};
+use errors::{Failed, error_response, panic_response};
+
+pub use routes::RouteTemplates;
+
+/// Longest `url_path` written to a log line: paths can be kilobytes long.
+const LOGGED_PATH_LIMIT: usize = 256;
+
+/// Request id, request span, path normalization, problem documents for all errors, HTTP
+/// metrics and the request's log line.
+pub struct Observe {
+    metrics: Metrics,
+    routes: Arc<RouteTemplates>,
+}
+
+impl Observe {
+    /// Observes requests into `metrics`, naming routes by their published `routes`.
+    pub fn new(metrics: Metrics, routes: RouteTemplates) -> Self {
+        Observe {
+            metrics,
+            routes: Arc::new(routes),
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Observe {
+    type Output = ObserveEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ObserveEndpoint {
+            inner,
+            metrics: self.metrics.clone(),
+            routes: self.routes.clone(),
+        }
+    }
+}
+
+/// The endpoint [`Observe`] wraps around the routes.
+pub struct ObserveEndpoint<E> {
+    inner: E,
+    metrics: Metrics,
+    routes: Arc<RouteTemplates>,
+}
+
+/// What is known of a request before it is handled.
+struct Incoming {
+    id: String,
+    method: &'static str,
+    path: String,
+}
+
+/// What the log line and the metrics say about a request once it is answered.
+struct Completed<'a> {
+    incoming: &'a Incoming,
+    route: Option<Arc<str>>,
+    status: u16,
+    elapsed: Duration,
+    record: RequestRecord,
+}
+
+impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let incoming = Incoming {
+            id: request_id::of_request(&req),
+            method: method_label(req.method()),
+            path: req.uri().path().to_owned(),
+        };
+        self.metrics.request_started(incoming.method);
+        let span = request_span(&incoming.id);
+        let (mut response, record) =
+            RequestRecord::collect(self.answer(req, &incoming).instrument(span)).await;
+
+        let completed = Completed {
+            incoming: &incoming,
+            route: self.route_of(&response),
+            status: response.status().as_u16(),
+            elapsed: started.elapsed(),
+            record,
+        };
+        self.metrics.request_finished(
+            incoming.method,
+            completed.route.as_ref(),
+            completed.status,
+            completed.elapsed,
+        );
+        log_completed(&completed);
+        set_request_id(&mut response, &incoming.id);
+        Ok(response)
+    }
+}
+
+impl<E: Endpoint> ObserveEndpoint<E> {
+    /// The inner endpoint's answer to the normalized request, with every error and panic
+    /// turned into a problem document.
+    async fn answer(&self, req: Request, incoming: &Incoming) -> Response {
+        let outcome = AssertUnwindSafe(self.inner.call(trailing_slash::normalize(req)))
+            .catch_unwind()
+            .await;
+        let failed = || Failed {
+            method: incoming.method,
+            path: &incoming.path,
+            request_id: &incoming.id,
+        };
+        match outcome {
+            Ok(Ok(output)) => output.into_response(),
+            Ok(Err(error)) => error_response(error, &failed()),
+            Err(panic) => panic_response(&*panic, &failed()),
+        }
+    }
+
+    /// The published template of the route that answered; `None` when none matched.
+    fn route_of(&self, response: &Response) -> Option<Arc<str>> {
+        response
+            .data::<PathPattern>()
+            .and_then(|p| self.routes.template(&p.0))
+    }
+}
+
+/// The span the request is handled in: lines logged inside it carry its `request_id`. It
+/// writes no lines of its own at `info` (see `telemetry::logging`).
+fn request_span(request_id: &str) -> Span {
+    tracing::info_span!(fields::REQUEST_SPAN, { fields::REQUEST_ID } = request_id)
+}
+
+/// The path as logged: cut at [`LOGGED_PATH_LIMIT`] bytes (on a character boundary).
+fn logged_path(path: &str) -> &str {
+    if path.len() <= LOGGED_PATH_LIMIT {
+        return path;
+    }
+    let mut cut = LOGGED_PATH_LIMIT;
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &path[..cut]
+}
+
+/// Writes the request's one line: `info`, or `error` for a 5xx answer.
+fn log_completed(c: &Completed<'_>) {
+    macro_rules! request_completed {
+        ($level:ident) => {
+            tracing::$level!(
+                { fields::REQUEST_ID } = c.incoming.id.as_str(),
+                { fields::HTTP_METHOD } = c.incoming.method,
+                { fields::URL_PATH } = logged_path(&c.incoming.path),
+                { fields::HTTP_ROUTE } = c.route.as_deref(),
+                { fields::HTTP_STATUS } = c.status,
+                // Microsecond precision is all a latency needs, and keeps the number short.
+                { fields::LATENCY_MS } = c.elapsed.as_micros() as f64 / 1e3,
+                { fields::FUNCTION } = c.record.function,
+                { fields::ARGUMENTS } = c.record.arguments.as_deref(),
+                { fields::COMPUTE_MS } = c.record.compute_ms(),
+                { fields::RESULT_DIGITS } = c.record.result_digits,
+                { fields::CACHE } = c.record.cache,
+                { fields::REASON } = c.record.reason.as_deref(),
+                { fields::DETAIL } = c.record.detail.as_deref(),
+                "request completed"
+            )
+        };
+    }
+    if c.status >= 500 {
+        request_completed!(error);
+    } else {
+        request_completed!(info);
+    }
+}
+
+fn set_request_id(response: &mut Response, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(request_id::HEADER, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_paths_are_cut_on_a_character_boundary() {
+        assert_eq!(logged_path("/fibonacci/10/"), "/fibonacci/10/");
+        let long = format!("/{}", "é".repeat(1000));
+        let logged = logged_path(&long);
+        assert!(logged.len() <= LOGGED_PATH_LIMIT && logged.len() > LOGGED_PATH_LIMIT - 2);
+    }
+}

@@ -1,0 +1,22 @@
+//! Logs and metrics.
+//!
+//! - `logging`: the process-wide subscriber: Bunyan JSON lines (`tracing-bunyan-formatter`),
+//!   one `request completed` line per request at `info`, written through a sink.
+//! - `log_sink`: the buffered sink that keeps write syscalls off the hot path.
+//! - `metrics`: OpenTelemetry instruments exported in the Prometheus text format.
+//! - [`fields`]: the names of log fields and spans, shared by everything that logs.
+//!
+//! The names are a contract with the dashboards and the log pipeline:
+//! `docs/observability.md` lists them all.
+
+pub mod fields;
+mod log_sink;
+mod logging;
+mod metrics;
+
+pub use log_sink::LogSink;
+pub use logging::{TelemetryError, init_logging, subscriber};
+pub use metrics::{HTTP_DURATION_BUCKETS, Metrics, method_label};
+
+/// The version every binary reports (`mathapi_build_info`, `target_info`, OpenAPI).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
