@@ -5,8 +5,8 @@ use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
 use mathapi_service::{
-    Annotations, Docs, MathApi, Metrics, OpsApi, RouteTemplates, ServerArgs, VERSION, api_docs,
-    with_middleware,
+    Annotations, Docs, MathApi, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs, VERSION,
+    api_docs, with_middleware,
 };
 use poem::endpoint::BoxEndpoint;
 use poem::{Response, Route};
@@ -74,5 +74,11 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
-    Ok(with_middleware(route.nest("/", service), metrics, routes))
+    let cache = RenderCache::new(args.server.render_cache_bytes, metrics);
+    Ok(with_middleware(
+        route.nest("/", service),
+        metrics,
+        routes,
+        cache,
+    ))
 }

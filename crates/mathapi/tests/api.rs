@@ -152,6 +152,7 @@ fn parameter_bounds(doc: &Value, path: &str) -> Vec<(String, u64, u64)> {
         .as_array()
         .unwrap_or_else(|| panic!("{path} is not in the document"))
         .iter()
+        .filter(|p| p["in"] == "path")
         .map(|p| {
             assert_eq!(p["schema"]["type"], "integer", "{path}: {p}");
             (

@@ -174,7 +174,12 @@ async fn the_log_level_comes_from_rust_log() {
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_loses_no_line_and_exits_zero() {
-    let (mut server, _data) = start(&["--factorial-max-n", "10000"], &[]).await;
+    // No render cache: every request computes, so several are in flight at the signal.
+    let (mut server, _data) = start(
+        &["--factorial-max-n", "10000", "--render-cache-bytes", "0"],
+        &[],
+    )
+    .await;
     let http = client();
     // Slow requests, so that several are being served when the signal arrives.
     let requests: Vec<_> = (0..40)

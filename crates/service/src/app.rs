@@ -8,17 +8,29 @@ use crate::api::MathApi;
 use crate::docs::Docs;
 use crate::middleware::{Observe, RouteTemplates};
 use crate::ops::OpsApi;
+use crate::render_cache::{DEFAULT_RENDER_CACHE_BYTES, RenderCache};
 use crate::telemetry::{Metrics, VERSION};
 
-/// The app of a one-API service: the API, `/health`, `/ready`, `/metrics`, and its
-/// documentation under `/{name}/docs` and `/{name}/openapi.json`, in the middleware.
+/// The app of a one-API service with the default render cache: the API, `/health`,
+/// `/ready`, `/metrics`, and its documentation under `/{name}/docs` and
+/// `/{name}/openapi.json`, in the middleware.
 pub fn single_api_app<A: MathApi>(api: A, metrics: &Metrics) -> BoxEndpoint<'static, Response> {
+    let cache = RenderCache::new(DEFAULT_RENDER_CACHE_BYTES, metrics);
+    single_api_app_with_cache(api, metrics, cache)
+}
+
+/// [`single_api_app`] with its own render cache.
+pub fn single_api_app_with_cache<A: MathApi>(
+    api: A,
+    metrics: &Metrics,
+    cache: RenderCache,
+) -> BoxEndpoint<'static, Response> {
     let ops = OpsApi::new(metrics.clone(), api.readiness());
     let docs = api_docs(&api, &ops);
     let routes = RouteTemplates::from_spec(&docs.spec);
     let route = docs.mount(Route::new(), &format!("/{}", A::NAME));
     let route = route.nest("/", OpenApiService::new((api, ops), A::TITLE, VERSION));
-    with_middleware(route, metrics, routes)
+    with_middleware(route, metrics, routes, cache)
 }
 
 /// The documentation of one API with the operational endpoints, for `/{name}/docs`.
@@ -29,12 +41,15 @@ pub fn api_docs<A: MathApi>(api: &A, ops: &OpsApi) -> Docs {
 }
 
 /// Wraps routes in the middleware every server uses ([`Observe`]): request id, path
-/// normalization, problem documents for every error (panics included), metrics under the
-/// published `routes`, and the request's log line.
+/// normalization, problem documents for every error (panics included), math answers from
+/// `cache`, metrics under the published `routes`, and the request's log line.
 pub fn with_middleware(
     route: Route,
     metrics: &Metrics,
     routes: RouteTemplates,
+    cache: RenderCache,
 ) -> BoxEndpoint<'static, Response> {
-    route.with(Observe::new(metrics.clone(), routes)).boxed()
+    route
+        .with(Observe::new(metrics.clone(), routes, cache))
+        .boxed()
 }

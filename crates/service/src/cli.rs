@@ -20,6 +20,16 @@ pub struct ServerArgs {
     #[arg(long, env = "RUST_LOG", default_value = "info,poem=warn")]
     pub log_level: String,
 
+    /// Bytes of rendered math answers kept in memory and served again (0 turns the cache
+    /// off; at most 1 GiB).
+    #[arg(
+        long,
+        env = "MATHAPI_RENDER_CACHE_BYTES",
+        default_value_t = crate::render_cache::DEFAULT_RENDER_CACHE_BYTES,
+        value_parser = clap::value_parser!(u64).range(0..=1 << 30)
+    )]
+    pub render_cache_bytes: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT before exiting.
     #[arg(long, env = "MATHAPI_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,

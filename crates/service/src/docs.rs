@@ -82,6 +82,11 @@ fn published(spec: &str, notes: &Annotations) -> String {
                         }
                     }
                 }
+                let is_math =
+                    bounds.iter().any(|b| path.starts_with(b.path_prefix)) && path.ends_with("}/");
+                if is_math {
+                    document_caching(operation);
+                }
                 let Some(params) = operation
                     .get_mut("parameters")
                     .and_then(Value::as_array_mut)
@@ -106,6 +111,35 @@ fn published(spec: &str, notes: &Annotations) -> String {
         }
     }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// A math result's answers as the middleware gives them: immutable, tagged, and `304` for a
+/// client that holds the tag (see `middleware::caching`).
+fn document_caching(operation: &mut Value) {
+    let string = json!({"type": "string"});
+    let responses = &mut operation["responses"];
+    responses["200"]["headers"] = json!({
+        "ETag": {"description": "Strong entity tag of the result.", "schema": string},
+        "Cache-Control": {
+            "description": "`public, max-age=31536000, immutable`: results never change.",
+            "schema": string,
+        },
+    });
+    responses["304"] = json!({
+        "description": "Not Modified: the `If-None-Match` request header names this result's ETag.",
+        "headers": {"ETag": {"schema": string}, "Cache-Control": {"schema": string}},
+    });
+    let if_none_match = json!({
+        "name": "If-None-Match",
+        "in": "header",
+        "required": false,
+        "description": "ETags of results the client holds; a match answers 304 without a body.",
+        "schema": string,
+    });
+    match operation["parameters"].as_array_mut() {
+        Some(params) => params.push(if_none_match),
+        None => operation["parameters"] = json!([if_none_match]),
+    }
 }
 
 #[cfg(test)]

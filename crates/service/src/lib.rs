@@ -20,6 +20,7 @@
 //! | `middleware` | request id, request span, metrics, the request log line, errors as problems |
 //! | [`request_id`] | which client request ids are kept, and new ones |
 //! | `request_log` | what a handler tells the request's log line (function, timings, …) |
+//! | `render_cache` | rendered math answers kept under a byte budget ([`RenderCache`]) |
 //! | [`telemetry`] | logging (Bunyan lines through a buffered sink) and metrics |
 //! | `cli` | the flags every server shares ([`ServerArgs`]) |
 //! | `server` | binding a listener and serving until shutdown ([`Application`]) |
@@ -35,13 +36,14 @@ mod middleware;
 mod ops;
 mod problem;
 mod process;
+mod render_cache;
 pub mod request_id;
 mod request_log;
 mod server;
 pub mod telemetry;
 
 pub use api::{Annotations, MathApi, ParamBound, ResponseExample};
-pub use app::{api_docs, single_api_app, with_middleware};
+pub use app::{api_docs, single_api_app, single_api_app_with_cache, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
 pub use call::Call;
 pub use cli::ServerArgs;
@@ -50,6 +52,7 @@ pub use middleware::{Observe, RouteTemplates};
 pub use ops::{OpsApi, Readiness};
 pub use problem::{PROBLEM_JSON, Problem, ProblemResponse};
 pub use process::{run, run_service, shutdown_signal};
+pub use render_cache::{DEFAULT_RENDER_CACHE_BYTES, IMMUTABLE, RenderCache};
 pub use request_log::{note_call, note_problem};
 pub use server::Application;
 pub use telemetry::{LogSink, Metrics, VERSION};

@@ -7,8 +7,9 @@ use poem::Response;
 use poem::endpoint::BoxEndpoint;
 
 use crate::api::MathApi;
-use crate::app::single_api_app;
+use crate::app::single_api_app_with_cache;
 use crate::cli::{ServerArgs, ServiceCli};
+use crate::render_cache::RenderCache;
 use crate::server::Application;
 use crate::telemetry::{self, LogSink, Metrics, VERSION};
 
@@ -19,7 +20,12 @@ pub fn run_service<A: MathApi, T: clap::Args>(
 ) -> ExitCode {
     let cli = ServiceCli::<T>::parse_for(A::NAME, A::TITLE);
     run(A::NAME, A::DEFAULT_PORT, &cli.server, |metrics| {
-        Ok(single_api_app(open(&cli.service, metrics)?, metrics))
+        let cache = RenderCache::new(cli.server.render_cache_bytes, metrics);
+        Ok(single_api_app_with_cache(
+            open(&cli.service, metrics)?,
+            metrics,
+            cache,
+        ))
     })
 }
 

@@ -36,6 +36,9 @@ pub struct RequestRecord {
     pub reason: Option<String>,
     /// The problem's detail.
     pub detail: Option<String>,
+    /// Whether the answer is a computed math result, which never changes: the middleware
+    /// may cache it and marks it immutable.
+    pub cacheable: bool,
 }
 
 /// Longest `arguments` value kept: a raw path segment can be kilobytes long.
@@ -74,17 +77,14 @@ pub fn note_call(function: &'static str, arguments: &str) {
     });
 }
 
-/// Notes the computation's duration and the size of its result.
+/// Notes a successful computation: its duration, the size of its result, and that the
+/// answer may be cached.
 pub(crate) fn note_computation(duration: Duration, result_digits: usize) {
     with_current(|record| {
         record.compute = Some(duration);
         record.result_digits = Some(result_digits);
+        record.cacheable = true;
     });
-}
-
-/// Notes whether the answer came from the render cache.
-pub(crate) fn note_cache(hit: bool) {
-    with_current(|record| record.cache = Some(if hit { "hit" } else { "miss" }));
 }
 
 /// Notes the problem the request is answered with (its `reason` and `detail` go on the log
@@ -105,7 +105,6 @@ mod tests {
         let (output, record) = RequestRecord::collect(async {
             note_call("factorial", "n=5");
             note_computation(Duration::from_micros(1500), 3);
-            note_cache(false);
             7
         })
         .await;
@@ -114,7 +113,7 @@ mod tests {
         assert_eq!(record.arguments.as_deref(), Some("n=5"));
         assert_eq!(record.compute_ms(), Some(1.5));
         assert_eq!(record.result_digits, Some(3));
-        assert_eq!(record.cache, Some("miss"));
+        assert!(record.cacheable);
     }
 
     #[tokio::test]
@@ -129,6 +128,6 @@ mod tests {
     #[test]
     fn outside_a_request_notes_are_ignored() {
         note_call("fibonacci", "n=1");
-        note_cache(true);
+        note_computation(Duration::from_micros(1), 1);
     }
 }

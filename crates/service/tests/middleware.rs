@@ -1,6 +1,6 @@
 //! The shared middleware over real HTTP: panics, request ids, 404/405 as problem documents.
 
-use mathapi_service::{Metrics, RouteTemplates, with_middleware};
+use mathapi_service::{Metrics, RenderCache, RouteTemplates, with_middleware};
 use mathapi_testing::{TestApp, assert_problem};
 use poem::{Route, get, handler, post};
 
@@ -21,7 +21,13 @@ async fn spawn() -> (TestApp, Metrics) {
         .at("/hello", get(hello))
         .at("/post-only", post(hello));
     (
-        TestApp::spawn(with_middleware(route, &metrics, RouteTemplates::default())).await,
+        TestApp::spawn(with_middleware(
+            route,
+            &metrics,
+            RouteTemplates::default(),
+            RenderCache::new(0, &metrics),
+        ))
+        .await,
         metrics,
     )
 }

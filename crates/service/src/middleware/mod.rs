@@ -4,8 +4,10 @@
 //!
 //! - `routes`: published route templates, for the `http_route` label and log field;
 //! - `trailing_slash`: `/fibonacci/10/` and `/fibonacci/10` are one route;
-//! - `errors`: errors and panics as problem documents.
+//! - `errors`: errors and panics as problem documents;
+//! - `caching`: math answers from the render cache, immutable, with `ETag` and `304`.
 
+mod caching;
 mod errors;
 mod routes;
 mod trailing_slash;
@@ -19,9 +21,11 @@ use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
 
+use crate::render_cache::RenderCache;
 use crate::request_id;
 use crate::request_log::RequestRecord;
 use crate::telemetry::{Metrics, fields, method_label};
+use caching::Conditional;
 use errors::{Failed, error_response, panic_response};
 
 pub use routes::RouteTemplates;
@@ -29,19 +33,22 @@ pub use routes::RouteTemplates;
 /// Longest `url_path` written to a log line: paths can be kilobytes long.
 const LOGGED_PATH_LIMIT: usize = 256;
 
-/// Request id, request span, path normalization, problem documents for all errors, HTTP
-/// metrics and the request's log line.
+/// Request id, request span, path normalization, problem documents for all errors, cached
+/// and conditional answers, HTTP metrics and the request's log line.
 pub struct Observe {
     metrics: Metrics,
     routes: Arc<RouteTemplates>,
+    cache: RenderCache,
 }
 
 impl Observe {
-    /// Observes requests into `metrics`, naming routes by their published `routes`.
-    pub fn new(metrics: Metrics, routes: RouteTemplates) -> Self {
+    /// Observes requests into `metrics`, naming routes by their published `routes`, and
+    /// keeping math answers in `cache`.
+    pub fn new(metrics: Metrics, routes: RouteTemplates, cache: RenderCache) -> Self {
         Observe {
             metrics,
             routes: Arc::new(routes),
+            cache,
         }
     }
 }
@@ -54,6 +61,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
             inner,
             metrics: self.metrics.clone(),
             routes: self.routes.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -63,6 +71,7 @@ pub struct ObserveEndpoint<E> {
     inner: E,
     metrics: Metrics,
     routes: Arc<RouteTemplates>,
+    cache: RenderCache,
 }
 
 /// What is known of a request before it is handled.
@@ -92,13 +101,11 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             path: req.uri().path().to_owned(),
         };
         self.metrics.request_started(incoming.method);
-        let span = request_span(&incoming.id);
-        let (mut response, record) =
-            RequestRecord::collect(self.answer(req, &incoming).instrument(span)).await;
+        let (mut response, record, route) = self.respond(req, &incoming).await;
 
         let completed = Completed {
             incoming: &incoming,
-            route: self.route_of(&response),
+            route,
             status: response.status().as_u16(),
             elapsed: started.elapsed(),
             record,
@@ -116,6 +123,34 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 }
 
 impl<E: Endpoint> ObserveEndpoint<E> {
+    /// The answer, from the cache or the inner endpoint, with what the log line says about
+    /// it and the route that answered.
+    async fn respond(
+        &self,
+        req: Request,
+        incoming: &Incoming,
+    ) -> (Response, RequestRecord, Option<Arc<str>>) {
+        let conditional = Conditional::of(&req);
+        let path = trailing_slash::normal_path(&incoming.path);
+        if let Some(hit) = caching::from_cache(&self.cache, &conditional, &path) {
+            return hit;
+        }
+        let span = request_span(&incoming.id);
+        let (response, mut record) =
+            RequestRecord::collect(self.answer(req, incoming).instrument(span)).await;
+        let route = self.route_of(&response);
+        let response = caching::store(
+            &self.cache,
+            &conditional,
+            &path,
+            route.as_ref(),
+            response,
+            &mut record,
+        )
+        .await;
+        (response, record, route)
+    }
+
     /// The inner endpoint's answer to the normalized request, with every error and panic
     /// turned into a problem document.
     async fn answer(&self, req: Request, incoming: &Incoming) -> Response {

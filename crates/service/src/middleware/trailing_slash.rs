@@ -18,6 +18,11 @@ fn normalized(path: &str) -> Option<String> {
     Some(format!("/{}", segments.join("/")))
 }
 
+/// The normal form of `path`: the path routing sees.
+pub(crate) fn normal_path(path: &str) -> std::borrow::Cow<'_, str> {
+    normalized(path).map_or(std::borrow::Cow::Borrowed(path), std::borrow::Cow::Owned)
+}
+
 /// Rewrites the request's path to its normal form, keeping the query.
 pub(crate) fn normalize(mut req: Request) -> Request {
     let Some(path) = normalized(req.uri().path()) else {

@@ -1,0 +1,140 @@
+//! Cacheable answers: served from the render cache, marked immutable with a strong `ETag`,
+//! and `304 Not Modified` for a client that already has them (RFC 9110 §13.1.2).
+
+use std::sync::Arc;
+
+use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use poem::http::{HeaderValue, Method, StatusCode};
+use poem::{Request, Response};
+
+use crate::render_cache::{IMMUTABLE, RenderCache, Rendered};
+use crate::request_log::RequestRecord;
+
+/// What a request's `If-None-Match` and method say about caching.
+pub(super) struct Conditional {
+    is_get: bool,
+    if_none_match: Option<HeaderValue>,
+}
+
+impl Conditional {
+    pub(super) fn of(req: &Request) -> Self {
+        Conditional {
+            is_get: req.method() == Method::GET,
+            if_none_match: req.headers().get(IF_NONE_MATCH).cloned(),
+        }
+    }
+
+    /// Whether the client already holds the representation tagged `etag` (weak comparison,
+    /// as RFC 9110 §13.1.2 requires for `If-None-Match`).
+    fn holds(&self, etag: &HeaderValue) -> bool {
+        let Some(Ok(tags)) = self.if_none_match.as_ref().map(|v| v.to_str()) else {
+            return false;
+        };
+        tags.split(',').map(str::trim).any(|tag| {
+            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == etag.as_bytes()
+        })
+    }
+}
+
+/// A cached answer to a `GET` of `path`, with the log record it replays; `None` on a miss.
+pub(super) fn from_cache(
+    cache: &RenderCache,
+    conditional: &Conditional,
+    path: &str,
+) -> Option<(Response, RequestRecord, Option<Arc<str>>)> {
+    if !conditional.is_get {
+        return None;
+    }
+    let rendered = cache.get(path)?;
+    cache.count(rendered.function, true);
+    let record = RequestRecord {
+        function: Some(rendered.function),
+        arguments: rendered.arguments.clone(),
+        result_digits: rendered.result_digits,
+        cache: Some("hit"),
+        ..RequestRecord::default()
+    };
+    let route = rendered.route.clone();
+    Some((answer(&rendered, conditional), record, route))
+}
+
+/// Makes a fresh answer cacheable when its handler computed a math result: it is kept in the
+/// cache (when on), tagged and marked immutable, and becomes a `304` when the client holds it.
+pub(super) async fn store(
+    cache: &RenderCache,
+    conditional: &Conditional,
+    path: &str,
+    route: Option<&Arc<str>>,
+    mut response: Response,
+    record: &mut RequestRecord,
+) -> Response {
+    if !(record.cacheable && conditional.is_get && response.status() == StatusCode::OK) {
+        return response;
+    }
+    let Some(function) = record.function else {
+        return response;
+    };
+    let Ok(body) = response.take_body().into_bytes().await else {
+        return response;
+    };
+    let rendered = Rendered {
+        etag: Rendered::etag_of(&body),
+        body,
+        content_type: response
+            .headers()
+            .get(CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("application/json; charset=utf-8")),
+        function,
+        arguments: record.arguments.clone(),
+        result_digits: record.result_digits,
+        route: route.cloned(),
+    };
+    let response = answer(&rendered, conditional);
+    if cache.is_enabled() {
+        cache.count(function, false);
+        record.cache = Some("miss");
+        cache.insert(path, Arc::new(rendered));
+    }
+    response
+}
+
+/// The `200` with the body, or a `304` when the client holds it; immutable either way.
+fn answer(rendered: &Rendered, conditional: &Conditional) -> Response {
+    let builder = Response::builder()
+        .header(ETAG, rendered.etag.clone())
+        .header(CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    if conditional.holds(&rendered.etag) {
+        return builder.status(StatusCode::NOT_MODIFIED).finish();
+    }
+    builder
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, rendered.content_type.clone())
+        .body(rendered.body.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conditional(if_none_match: &str) -> Conditional {
+        Conditional {
+            is_get: true,
+            if_none_match: Some(HeaderValue::from_str(if_none_match).unwrap()),
+        }
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_over_a_list() {
+        let etag = HeaderValue::from_static("\"00000000000000ab\"");
+        assert!(conditional("\"00000000000000ab\"").holds(&etag));
+        assert!(conditional("W/\"00000000000000ab\"").holds(&etag));
+        assert!(conditional("\"x\", \"00000000000000ab\"").holds(&etag));
+        assert!(conditional("*").holds(&etag));
+        assert!(!conditional("\"00000000000000ac\"").holds(&etag));
+        assert!(
+            !conditional("00000000000000ab").holds(&etag),
+            "tags are quoted"
+        );
+    }
+}
