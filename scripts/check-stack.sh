@@ -90,10 +90,13 @@ echo "ok: ${#yaml_files[@]} files"
 step "GitHub workflows against their JSON schema"
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml || die "workflow schema"
 
-step "shellcheck"
-shellcheck scripts/check-stack.sh scripts/smoke-stack.sh scripts/demo.sh \
-  scripts/install-stack-tools.sh configs/setup/*.sh || die "shellcheck"
-echo "ok"
+step "shellcheck (every shell script, by glob)"
+mapfile -t shell_files < <(find scripts configs .ci -type f \( -name '*.sh' -o -path .ci/run \) | sort)
+shellcheck "${shell_files[@]}" || die "shellcheck"
+echo "ok: ${#shell_files[@]} scripts"
+
+step "Stack test suite (tests/stack, static part: compose fixes, Kubernetes generators)"
+"${python}" -m pytest -p no:cacheprovider -q -m "static" tests/stack || die "tests/stack"
 
 step "promtool check config / check rules / test rules ($(promtool --version 2>&1 | head -1))"
 promtool check config configs/prometheus/prometheus.yml || die "promtool check config"
@@ -118,11 +121,13 @@ read -r p_fib p_fact p_ack p_redis p_prom p_web p_api p_metrics < <("${python}" 
 mkdir -p "${work}/logs" "${work}/redis" "${work}/prometheus" "${work}/fibonacci"
 
 step "Live: redis-server (append-only), fibonacci/factorial/ackermann on 127.0.0.1"
+# With a password, as in compose: the stepper's URL carries it (redis://:PASSWORD@host:port).
+redis_password="check-stack-$RANDOM$RANDOM"
 redis-server --bind 127.0.0.1 --port "${p_redis}" --dir "${work}/redis" --appendonly yes \
-  --appendfsync always --save '' > "${work}/logs/redis.log" 2>&1 &
+  --appendfsync always --save '' --requirepass "${redis_password}" > "${work}/logs/redis.log" 2>&1 &
 pids+=($!)
 deadline=$((SECONDS + 20))
-until redis-cli -p "${p_redis}" ping 2> /dev/null | grep -q PONG; do
+until REDISCLI_AUTH="${redis_password}" redis-cli -p "${p_redis}" ping 2> /dev/null | grep -q PONG; do
   ((SECONDS < deadline)) || die "redis-server did not answer after 20s"
   sleep 0.2
 done
@@ -135,7 +140,7 @@ start_service() {
   local env_args
   mapfile -t env_args < <("${python}" scripts/stack_check.py compose-env \
     --compose-json "${work}/compose.json" "${service}")
-  (cd "${work}/fibonacci" && exec env "${env_args[@]}" MATHAPI_REDIS_URL="redis://127.0.0.1:${p_redis}" \
+  (cd "${work}/fibonacci" && exec env "${env_args[@]}" MATHAPI_REDIS_URL="redis://:${redis_password}@127.0.0.1:${p_redis}" \
     MATHAPI_SEQUENCE_MAX_INDEX=5 "${root}/target/release/${service}" --host 127.0.0.1 --port "${port}") \
     > "${work}/logs/${service}.log" 2> "${work}/logs/${service}.stderr" &
   pids+=($!)
@@ -162,7 +167,10 @@ step "Live: Traefik $(traefik version 2> /dev/null | awk '/^Version/ {print $2}'
 "${python}" scripts/stack_check.py live-configs --dir "${work}" --fibonacci "${p_fib}" \
   --factorial "${p_fact}" --ackermann "${p_ack}" --prometheus "${p_prom}" \
   --traefik-web "${p_web}" --traefik-api "${p_api}" --traefik-metrics "${p_metrics}"
-traefik --configFile="${work}/traefik.yml" > "${work}/logs/traefik.log" 2>&1 &
+# A non-default admin password: the admin-auth middleware must take it from the environment.
+admin_password="check-stack-admin-$RANDOM"
+MATHAPI_ADMIN_USER=admin MATHAPI_ADMIN_PASSWORD="${admin_password}" \
+  traefik --configFile="${work}/traefik.yml" > "${work}/logs/traefik.log" 2>&1 &
 pids+=($!)
 prometheus --config.file="${work}/prometheus.yml" --storage.tsdb.path="${work}/prometheus" \
   --web.listen-address="127.0.0.1:${p_prom}" --web.route-prefix=/prometheus \
@@ -179,13 +187,27 @@ until curl -fsS --max-time 2 "http://127.0.0.1:${p_web}/fibonacci/1/" > /dev/nul
 done
 echo "ok: Traefik web :${p_web} api :${p_api} metrics :${p_metrics}, Prometheus :${p_prom}"
 
+step "Live: admin paths need Traefik's basic auth (credentials from the environment)"
+for path in /prometheus/-/ready /grafana/ /kibana/; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:${p_web}${path}")
+  [[ "${code}" == 401 ]] || die "${path} without credentials answered ${code}, expected 401"
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -u admin:admin "http://127.0.0.1:${p_web}${path}")
+  [[ "${code}" == 401 ]] || die "${path} with the default password answered ${code}, expected 401"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -u "admin:${admin_password}" \
+  "http://127.0.0.1:${p_web}/prometheus/-/ready")
+[[ "${code}" == 200 ]] || die "/prometheus/-/ready with the admin password answered ${code}"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:${p_web}/fibonacci/10/")
+[[ "${code}" == 200 ]] || die "the API must stay anonymous: /fibonacci/10/ answered ${code}"
+echo "ok: 401 without or with wrong credentials, 200 with MATHAPI_ADMIN_PASSWORD; APIs anonymous"
+
 step "Live: answers through Traefik"
 "${python}" scripts/stack_check.py routes --traefik "http://127.0.0.1:${p_web}" || die "routing through Traefik"
 
 step "Live: ${traffic_duration}s of traffic through Traefik and the sequence stepper; meanwhile every dashboard query and recording rule must return data"
 timeout $((traffic_duration + 30)) target/release/mathapi-traffic --url "http://127.0.0.1:${p_web}" \
   --rate 40 --duration "${traffic_duration}s" --concurrency 4 --error-share 0.25 --no-progress \
-  --check > "${work}/logs/traffic.out" 2>&1 &
+  --check --summary-json "${work}/traffic-summary.json" > "${work}/logs/traffic.out" 2>&1 &
 traffic_pid=$!
 pids+=("${traffic_pid}")
 "${python}" scripts/stack_check.py sequence --url "http://127.0.0.1:${p_web}" \
@@ -201,6 +223,11 @@ wait "${traffic_pid}" || { cat "${work}/logs/traffic.out"; die "mathapi-traffic 
 cat "${work}/logs/traffic.out"
 wait "${sequence_pid}" || { cat "${work}/logs/sequence.out"; die "sequence stepper"; }
 cat "${work}/logs/sequence.out"
+
+step "Live: the dashboard's p99 (service view) against mathapi-traffic's client-side p99, within 2x"
+# Right after the traffic: the 1m rate window still holds it. Needs contract v2's buckets.
+"${python}" scripts/stack_check.py p99 --prometheus "http://127.0.0.1:${p_prom}/prometheus" \
+  --summary "${work}/traffic-summary.json" || die "dashboard p99 and client p99 disagree"
 
 step "Live: the services' real log lines against the contract, the pipeline and the template"
 # SIGTERM, so that the shutdown lines are part of what is checked.

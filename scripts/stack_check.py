@@ -54,7 +54,11 @@ KIBANA_OBJECTS = ROOT / "dashboards" / "kibana" / "mathapi.ndjson"
 INDEX_TEMPLATE = ROOT / "configs" / "elasticsearch" / "index-template.json"
 PIPELINE = ROOT / "configs" / "logstash" / "pipeline" / "mathapi.conf"
 
-BACKENDS = {"fibonacci": 8001, "factorial": 8002, "ackermann": 8003}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_model import ADMIN_PREFIXES  # noqa: E402
+from stack_model import BACKENDS as MODEL_BACKENDS  # noqa: E402
+
+BACKENDS = {b.name: b.port for b in MODEL_BACKENDS}
 
 # Traefik v3's Prometheus metrics and their labels, as documented in "Metrics overview"
 # (docs/content/observability/metrics/overview.md of traefik/traefik, v3): entrypoint and
@@ -634,12 +638,25 @@ def check_compose(compose_json: Path) -> None:
             fail(f"Prometheus job {backend} scrapes {jobs.get(backend)}, not {backend}:{port}")
 
     fib_env = services["fibonacci"].get("environment", {})
-    if fib_env.get("MATHAPI_SEQUENCE_BACKEND") != "redis" or \
-            fib_env.get("MATHAPI_REDIS_URL") != "redis://redis:6379":
-        fail("compose fibonacci: the stepper must use the redis service")
     redis_command = " ".join(services["redis"].get("command", []))
-    if "--appendonly yes" not in redis_command:
-        fail("compose redis: append-only persistence must be on")
+    password = re.search(r"--requirepass (\S+)", redis_command)
+    if not password:
+        fail("compose redis: it must require a password (--requirepass)")
+    elif fib_env.get("MATHAPI_SEQUENCE_BACKEND") != "redis" or \
+            fib_env.get("MATHAPI_REDIS_URL") != f"redis://:{password.group(1)}@redis:6379":
+        fail("compose fibonacci: the stepper must use the redis service with its password")
+    if services["redis"].get("environment", {}).get("REDISCLI_AUTH") != (
+            password.group(1) if password else None):
+        fail("compose redis: the health check's redis-cli needs REDISCLI_AUTH")
+    if "--appendonly yes" not in redis_command or "--appendfsync always" not in redis_command:
+        fail("compose redis: append-only persistence with appendfsync always must be on")
+    for prefix in ADMIN_PREFIXES:
+        router = dynamic["routers"][prefix.strip("/")]
+        if "admin-auth" not in router.get("middlewares", []):
+            fail(f"Traefik router {prefix}: the admin paths need the admin-auth middleware")
+    auth = dynamic.get("middlewares", {}).get("admin-auth", {}).get("basicAuth", {})
+    if not auth.get("removeHeader") or "MATHAPI_ADMIN_PASSWORD" not in json.dumps(auth):
+        fail("Traefik admin-auth: basic auth from MATHAPI_ADMIN_* that removes the header")
     ok(f"compose: {len(services)} services, images pinned, only Traefik published on "
        f"127.0.0.1; Traefik, Prometheus and compose agree on every backend's name and port", since)
 
@@ -854,6 +871,38 @@ def cmd_queries(args: argparse.Namespace) -> int:
     return finish("live queries")
 
 
+def dashboard_p99_query(backend: str) -> str:
+    """The "Latency: service view" panel's p99 query of the Grafana dashboard, for `backend`."""
+    dashboard = json.loads((GRAFANA_DASHBOARDS / "mathapi-overview.json").read_text())
+    for panel in grafana_panels(dashboard):
+        if panel.get("title") == "Latency: service view":
+            for target in panel["targets"]:
+                if target.get("legendFormat") == "p99":
+                    return target["expr"].replace("$backend", backend)
+    raise SystemExit("the dashboard has no p99 target in 'Latency: service view'")
+
+
+def cmd_p99(args: argparse.Namespace) -> int:
+    """The dashboard's server-side p99 against mathapi-traffic's client-side p99 (same run)."""
+    summary = json.loads(Path(args.summary).read_text())
+    for backend in args.backends:
+        client = summary["functions"][backend]["latency_ms"]["p99"] / 1000
+        expr = dashboard_p99_query(backend)
+        result = prometheus_query(args.prometheus.rstrip("/"), expr)
+        if not has_data(result):
+            fail(f"p99 {backend}: the dashboard query {expr} has no data")
+            continue
+        server = float(result[0]["value"][1])
+        ratio = max(server, client) / min(server, client) if min(server, client) > 0 else math.inf
+        line = (f"p99 {backend}: dashboard {server * 1000:.3f} ms, mathapi-traffic "
+                f"{client * 1000:.3f} ms (ratio {ratio:.2f})")
+        if ratio > 2:
+            fail(f"{line}: more than 2x apart (histogram buckets too coarse?)")
+        else:
+            ok(line)
+    return finish("p99: dashboard vs client")
+
+
 # ---------------------------------------------------------------------------------------
 # Real log lines
 # ---------------------------------------------------------------------------------------
@@ -958,6 +1007,12 @@ def main() -> int:
     p.add_argument("--prometheus", required=True)
     p.add_argument("--timeout", type=float, default=90)
     p.set_defaults(func=cmd_queries)
+
+    p = sub.add_parser("p99")
+    p.add_argument("--prometheus", required=True)
+    p.add_argument("--summary", required=True, help="mathapi-traffic --summary-json output")
+    p.add_argument("--backends", nargs="+", default=list(BACKENDS))
+    p.set_defaults(func=cmd_p99)
 
     p = sub.add_parser("logs")
     p.add_argument("--services", nargs="+", default=list(BACKENDS))
