@@ -369,3 +369,11 @@ def test_containers_answer_as_declared(rendered: dict[str, list[dict]], overlay:
         bad = {k: s for k, s in result["probes"].items() if s != 200}
         assert bad == {}, f"{overlay}/{name}: {bad}\n{result['log_tail']}"
         assert result["exit"] == 0, f"{overlay}/{name} did not stop cleanly on SIGTERM"
+
+
+def test_handwritten_manifests_pass_yamllint() -> None:
+    files = sorted(str(p) for p in K8S_DIR.rglob("*.yaml") if "generated" not in p.parts)
+    assert len(files) >= 10
+    out = subprocess.run([tool("yamllint"), "-s", "-c", str(ROOT / "configs/yamllint.yml"),
+                          *files], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
