@@ -65,8 +65,9 @@ CHECKOV_SKIPS_BACKEND = {
 
 
 def labels(name: str) -> dict[str, str]:
-    """The labels every object of a backend carries."""
-    return {"app.kubernetes.io/name": name, **PART_OF}
+    """The labels every object of a backend carries. `component: api` lets the overlays
+    patch every backend without listing them."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "api", **PART_OF}
 
 
 def selector(name: str) -> dict[str, str]:
