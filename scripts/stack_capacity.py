@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_live import LivePorts, free_port, wait_http, write_live_configs  # noqa: E402
 from stack_model import BACKENDS, ROOT  # noqa: E402
 
 RELEASE = ROOT / "target" / "release"
@@ -44,30 +44,10 @@ TABLE_BEGIN = "<!-- capacity-table:begin (scripts/stack_capacity.py table) -->"
 TABLE_END = "<!-- capacity-table:end -->"
 
 
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def wait_http(url: str, seconds: float = 30) -> None:
-    """Polls `url` until it answers 2xx."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not answer within {seconds}s") from None
-            time.sleep(0.2)
 
 
 @contextmanager
@@ -142,7 +122,7 @@ def measure_backends(work: Path, seconds: int, connections: int) -> dict:
         if b.stepper:
             argv += ["--sequence-data-dir", str(work / "data")]
         with server(argv, log) as proc:
-            wait_http(f"http://127.0.0.1:{port}/ready")
+            wait_http(f"http://127.0.0.1:{port}/ready", 30)
             log_start = log.stat().st_size
             lines_start = log.read_bytes().count(b"\n")
             r = loaded(proc, f"http://127.0.0.1:{port}{b.sample_path}", seconds, connections)
@@ -159,32 +139,25 @@ def measure_hello(work: Path, seconds: int, connections: int) -> dict:
     """The bare poem handler on core 0: the machine's yardstick in this run."""
     port = free_port()
     with server([str(RELEASE / "bench-hello"), "--port", str(port)], work / "hello.log") as proc:
-        wait_http(f"http://127.0.0.1:{port}/hello")
+        wait_http(f"http://127.0.0.1:{port}/hello", 30)
         return loaded(proc, f"http://127.0.0.1:{port}/hello", seconds, connections)
-
-
-def traefik_configs(work: Path, backend_port: int, web: int, api: int, metrics: int) -> None:
-    """The repository's Traefik configs on loopback ports (scripts/stack_check.py)."""
-    subprocess.run([sys.executable, str(ROOT / "scripts/stack_check.py"), "live-configs",
-                    "--dir", str(work), "--fibonacci", str(backend_port), "--factorial",
-                    str(backend_port), "--ackermann", str(backend_port), "--prometheus",
-                    str(free_port()), "--traefik-web", str(web), "--traefik-api", str(api),
-                    "--traefik-metrics", str(metrics)], check=True)
 
 
 def measure_traefik(work: Path, seconds: int, connections: int) -> dict:
     """Traefik (GOMAXPROCS=1) on core 0 in front of fibonacci on core 1, access log to a file."""
     b = BACKENDS[0]
-    port, web, api, metrics = (free_port() for _ in range(4))
-    traefik_configs(work, port, web, api, metrics)
+    ports = LivePorts.allocate()
+    port, web, api, metrics = (ports.backends[b.name], ports.traefik_web, ports.traefik_api,
+                               ports.traefik_metrics)
+    write_live_configs(work, ports)
     traefik = shutil.which("traefik") or str(TOOLS / "venv/bin/traefik")
     backend_argv = [str(RELEASE / b.name), "--host", "127.0.0.1", "--port", str(port),
                     "--sequence-data-dir", str(work / "data-t")]
     with server(backend_argv, work / "traefik-backend.log", core=1), \
             server([traefik, f"--configFile={work / 'traefik.yml'}"], work / "traefik.log",
                    env={"GOMAXPROCS": "1"}) as proc:
-        wait_http(f"http://127.0.0.1:{api}/ping")
-        wait_http(f"http://127.0.0.1:{web}{b.sample_path}")
+        wait_http(f"http://127.0.0.1:{api}/ping", 30)
+        wait_http(f"http://127.0.0.1:{web}{b.sample_path}", 30)
         r = loaded(proc, f"http://127.0.0.1:{web}{b.sample_path}", seconds, connections)
         r["series_per_pod"] = series(f"http://127.0.0.1:{metrics}/metrics")
     return r
@@ -206,7 +179,7 @@ def measure_stepper(work: Path, seconds: int, connections: int) -> dict:
                 "--redis-url", f"redis://:{password}@127.0.0.1:{redis_port}"]
     with server(redis_argv, work / "redis.log", core=1) as redis, \
             server(fib_argv, work / "stepper.log") as fib:
-        wait_http(f"http://127.0.0.1:{port}/ready")
+        wait_http(f"http://127.0.0.1:{port}/ready", 30)
         before = cpu_seconds(redis.pid)
         r = loaded(fib, f"http://127.0.0.1:{port}/fibonacci/next", seconds, connections, script)
         r["redis_cpu_s"] = cpu_seconds(redis.pid) - before

@@ -15,7 +15,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import K8S_DIR, OVERLAYS, ROOT, TOOLS, objects_of, tool
+from conftest import K8S_DIR, ROOT, TOOLS, objects_of, tool
 
 import stack_k8s
 from stack_model import BACKENDS, GENERATED_MARK, HEALTH_PATH, METRICS_PATH, READY_PATH
