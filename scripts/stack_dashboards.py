@@ -12,7 +12,7 @@
 Both are generated because Grafana's panels repeat per backend and Kibana stores its
 visualizations as JSON inside JSON strings: writing either by hand invites drift.
 `make check-stack` runs the --check mode and then checks the files' contents
-(scripts/stack_check.py).
+(tests/stack/test_static.py, test_live.py).
 """
 
 from __future__ import annotations

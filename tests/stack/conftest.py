@@ -1,11 +1,14 @@
 """Fixtures of the stack suite (`make check-stack`, `make check-k8s`).
 
 Layout of tests/stack/:
-  conftest.py          tools and the static models: rendered overlays, compose, configs
-  test_kubernetes.py   deploy/kubernetes: render, schemas, CRDs, checkov, policies, contract
+  conftest.py          tools, rendered Kubernetes overlays
+  models.py            the static models: log contract, rules, dashboards, template, pipeline
+  test_static.py       linters, validators, wiring and pipeline cross-checks     (static)
+  test_compose.py      the compose review fixes, shared buckets, generated files   (static)
+  test_live.py         one session fixture runs the stack natively; what it shows  (live)
+  test_kubernetes.py   deploy/kubernetes: render, schemas, CRDs, checkov, contract (k8s)
   k8s_contract.py      helper run inside fresh namespaces by the contract test
   validate_crds.mjs    helper: custom resources against their published schemas (node)
-  test_compose.py      the compose review fixes (URL normalisation, admin auth, Redis password)
 
 The list of backends, ports and paths comes from scripts/stack_model.py, shared with the
 generators. The tools come from scripts/install-stack-tools.sh ($MATHAPI_STACK_TOOLS).
