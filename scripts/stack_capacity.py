@@ -189,6 +189,23 @@ def measure_stepper(work: Path, seconds: int, connections: int) -> dict:
     return r
 
 
+def measure_fsync(work: Path, count: int = 200) -> dict:
+    """Append-and-fsync latency of the disk the Redis AOF sits on: what `appendfsync always`
+    waits for on every write (Redis fsyncs once per event-loop pass, so concurrent steps
+    share one)."""
+    path = work / "fsync-probe"
+    times = []
+    with path.open("ab") as f:
+        for _ in range(count):
+            began = time.perf_counter()
+            f.write(b"x" * 128)
+            f.flush()
+            os.fsync(f.fileno())
+            times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return {"median_ms": times[len(times) // 2], "p99_ms": times[int(len(times) * 0.99)]}
+
+
 def cmd_measure(args: argparse.Namespace) -> int:
     for tool in ("wrk", "taskset", "redis-server"):
         if not shutil.which(tool):
@@ -204,6 +221,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
             "backends": measure_backends(work, s, c),
             "traefik": measure_traefik(work, s, c),
             "stepper": measure_stepper(work, s, c),
+            "fsync": measure_fsync(work),
         }
         inputs["hello_after"] = measure_hello(work, s, c)
     finally:
@@ -295,6 +313,10 @@ def render_table(inputs: dict) -> str:
         f"{inputs['traefik']['series_per_pod']:,} |",
         f"| stepper on Redis (AOF always): steps/s | {inputs['stepper']['steps_per_s']:,.0f} |",
         f"| stepper: Redis CPU per step | {inputs['stepper']['redis_cpu_per_step_us']:.1f} µs |",
+        f"| stepper: Redis' CPU-bound ceiling (one core / CPU per step) | "
+        f"{1e6 / inputs['stepper']['redis_cpu_per_step_us']:,.0f} steps/s |",
+        f"| append + fsync latency of the AOF's disk, median / p99 | "
+        f"{inputs['fsync']['median_ms']:.2f} / {inputs['fsync']['p99_ms']:.2f} ms |",
         "",
         f"Plan at {UTILISATION:.0%} of a core per pod, requests spread evenly over the "
         f"backends, {STEPPER_SHARE:.0%} of them stepper calls:",

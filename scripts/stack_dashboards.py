@@ -232,14 +232,24 @@ def grafana_dashboard() -> dict:
     panels.append(timeseries(
         layout, "Rejected inputs by reason", "Arguments refused with 400, per reason.", "reqps",
         targets(('job_reason:mathapi_rejected_inputs:rate1m{job="$backend"}', "{{reason}}"))))
+    panels.append(timeseries(
+        layout, "Render cache",
+        "The in-process cache of rendered answers (log/metric contract v2): hits, misses and "
+        "evictions per second; a scan of distinct large arguments shows as misses and "
+        "evictions, never as memory beyond the byte budget.", "ops",
+        targets(('sum by (event) (rate(mathapi_render_cache_events_total{job="$backend"}[1m]))',
+                 "{{event}}"))))
+    panels.append(timeseries(
+        layout, "Render cache size", "Bytes held by the render cache (bounded by its budget).",
+        "bytes", targets(('sum(mathapi_render_cache_bytes{job="$backend"})', "bytes")), w=8))
     panels.append(up_stat(
         layout, "Up", "Prometheus scrape of /metrics, and Traefik's health check of /health.",
         targets(('up{job="$backend"}', "scrape"),
                 (f'traefik_service_server_up{{{TRAEFIK}}}', "traefik")),
-        w=4))
+        w=8))
     panels.append(timeseries(
         layout, "In-flight requests", "Requests being handled right now.", "short",
-        targets(('job:http_server_active_requests:sum{job="$backend"}', "in flight")), w=4))
+        targets(('job:http_server_active_requests:sum{job="$backend"}', "in flight")), w=8))
     layout.newline()
     panels.append(timeseries(
         layout, "Process memory", "Resident set size (compose limit: 512 MiB).", "bytes",
