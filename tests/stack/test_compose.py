@@ -111,3 +111,10 @@ def test_generated_files_are_current_and_marked(generator) -> None:  # noqa: ANN
     script = f"scripts/{os.path.basename(generator.__file__)}"
     for path, text in generator.render().items():
         assert GENERATED_MARK.format(script=script) in text, path
+
+
+def test_capacity_table_is_computed_from_the_measured_inputs() -> None:
+    # docs/scaling.md's table is arithmetic on docs/scaling-inputs.json, never edited by hand.
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/stack_capacity.py"), "table",
+                          "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
