@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Generates deploy/kubernetes/base/generated/ from the stack's single sources of truth.
+"""Generates deploy/kubernetes/base/{apps,logging}/generated/ from the stack's single sources.
 
-Layout of what it writes (one file per concern, each marked as generated):
+Layout of what it writes (one file per concern, each marked as generated), apps/generated/:
   backends.yaml           per backend (scripts/stack_model.py): Deployment, Service,
                           HorizontalPodAutoscaler, PodDisruptionBudget, NetworkPolicy
   routes.yaml             the Gateway and one HTTPRoute per backend (same paths as compose)
   monitoring.yaml         ServiceMonitors for the backends and for Traefik
   prometheus-rules.yaml   PrometheusRule built from configs/prometheus/rules/*.yml
   grafana-dashboards.yaml ConfigMap for the Grafana sidecar from dashboards/grafana/*.json
+and logging/generated/:
   logging.yaml            Filebeat's config, the Logstash pipeline and the Elasticsearch index
                           template (the compose files, byte for byte) as ConfigMaps
 
@@ -35,7 +36,9 @@ from stack_model import (  # noqa: E402
     Backend,
 )
 
-OUT = ROOT / "deploy" / "kubernetes" / "base" / "generated"
+BASE = ROOT / "deploy" / "kubernetes" / "base"
+APPS_OUT = BASE / "apps" / "generated"
+LOGGING_OUT = BASE / "logging" / "generated"
 RULES = ROOT / "configs" / "prometheus" / "rules"
 DASHBOARDS = ROOT / "dashboards" / "grafana"
 PIPELINE = ROOT / "configs" / "logstash" / "pipeline" / "mathapi.conf"
@@ -353,12 +356,12 @@ def document(objects: list[dict]) -> str:
 def render() -> dict[Path, str]:
     """Every generated file and its content."""
     return {
-        OUT / "backends.yaml": document(backends_objects()),
-        OUT / "routes.yaml": document(routes_objects()),
-        OUT / "monitoring.yaml": document(monitoring_objects()),
-        OUT / "prometheus-rules.yaml": document([prometheus_rule()]),
-        OUT / "grafana-dashboards.yaml": document([grafana_dashboards()]),
-        OUT / "logging.yaml": document(logging_objects()),
+        APPS_OUT / "backends.yaml": document(backends_objects()),
+        APPS_OUT / "routes.yaml": document(routes_objects()),
+        APPS_OUT / "monitoring.yaml": document(monitoring_objects()),
+        APPS_OUT / "prometheus-rules.yaml": document([prometheus_rule()]),
+        APPS_OUT / "grafana-dashboards.yaml": document([grafana_dashboards()]),
+        LOGGING_OUT / "logging.yaml": document(logging_objects()),
     }
 
 

@@ -57,8 +57,8 @@ def test_generated_files_are_current() -> None:
 
 def test_generated_files_are_marked() -> None:
     mark = GENERATED_MARK.format(script="scripts/stack_k8s.py")
-    files = sorted((K8S_DIR / "base" / "generated").glob("*.yaml"))
-    assert {f.name for f in files} == {p.name for p in stack_k8s.render()}
+    files = sorted((K8S_DIR / "base").glob("*/generated/*.yaml"))
+    assert set(files) == set(stack_k8s.render())
     for f in files:
         assert f.read_text().startswith(f"# {mark}\n"), f
 
@@ -377,3 +377,15 @@ def test_handwritten_manifests_pass_yamllint() -> None:
     out = subprocess.run([tool("yamllint"), "-s", "-c", str(ROOT / "configs/yamllint.yml"),
                           *files], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
+
+
+def test_pod_security_levels(rendered: dict[str, list[dict]], overlay: str) -> None:
+    # The backends' namespace enforces "restricted"; only Filebeat's is "privileged".
+    namespaces = objects_of(rendered[overlay], "Namespace")
+    levels = {n: ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for n, ns in namespaces.items()}
+    assert levels == {"mathapi": "restricted", "mathapi-logging": "privileged"}
+    for obj in rendered[overlay]:
+        if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            expected = "mathapi-logging" if obj["metadata"]["name"] == "filebeat" else "mathapi"
+            assert obj["metadata"]["namespace"] == expected, obj["metadata"]["name"]
