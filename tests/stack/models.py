@@ -136,15 +136,16 @@ def dashboard_queries() -> list[tuple[str, str]]:
     return queries
 
 
-def dashboard_p99_query(backend: str) -> str:
-    """The "Latency: service view" panel's p99 query, for `backend`."""
+def dashboard_p99_query(backend: str, view: str = "service") -> str:
+    """The p99 query of the "Latency: service view" (or "traefik view") panel, for `backend`."""
+    title = f"Latency: {'Traefik' if view == 'traefik' else 'service'} view"
     for dashboard in dashboards().values():
         for panel in grafana_panels(dashboard):
-            if panel.get("title") == "Latency: service view":
+            if panel.get("title") == title:
                 for target in panel["targets"]:
                     if target.get("legendFormat") == "p99":
                         return target["expr"].replace("$backend", backend)
-    raise AssertionError("no dashboard has a p99 target in 'Latency: service view'")
+    raise AssertionError(f"no dashboard has a p99 target in {title!r}")
 
 
 # ------------------------------------------------------------------ logs: template, pipeline
