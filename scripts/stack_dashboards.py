@@ -27,7 +27,7 @@ GRAFANA_FILE = ROOT / "dashboards" / "grafana" / "mathapi-overview.json"
 KIBANA_FILE = ROOT / "dashboards" / "kibana" / "mathapi.ndjson"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_model import BACKEND_NAMES, GENERATED_MARK  # noqa: E402
+from stack_model import BACKEND_NAMES, GENERATED_MARK, write_or_check  # noqa: E402
 
 MARK = GENERATED_MARK.format(script="scripts/stack_dashboards.py")
 
@@ -537,21 +537,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true",
                         help="compare the committed files with the generated ones")
     args = parser.parse_args()
-    stale = []
-    for path, text in render().items():
-        rel = path.relative_to(ROOT)
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(rel))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            print(f"wrote {rel}")
-    if stale:
-        print("out of date (run scripts/stack_dashboards.py): " + ", ".join(stale),
-              file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(render(), args.check, "scripts/stack_dashboards.py")
 
 
 if __name__ == "__main__":

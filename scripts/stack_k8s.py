@@ -34,6 +34,7 @@ from stack_model import (  # noqa: E402
     ROOT,
     TRAEFIK_JOB,
     Backend,
+    write_or_check,
 )
 
 BASE = ROOT / "deploy" / "kubernetes" / "base"
@@ -370,18 +371,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true",
                         help="exit 1 if a committed file differs from the generated one")
     args = parser.parse_args()
-    stale = []
-    for path, text in render().items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path.relative_to(ROOT))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    if stale:
-        print("out of date (run scripts/stack_k8s.py):", *map(str, stale), file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(render(), args.check, "scripts/stack_k8s.py")
 
 
 if __name__ == "__main__":
