@@ -67,17 +67,21 @@ class Live:
 
     @property
     def web(self) -> str:
+        """Traefik's public entrypoint."""
         return f"http://127.0.0.1:{self.ports.traefik_web}"
 
     @property
     def prometheus(self) -> str:
+        """Prometheus' base URL (served under /prometheus, as in compose)."""
         return f"http://127.0.0.1:{self.ports.prometheus}/prometheus"
 
     def log(self, name: str) -> Path:
+        """Where a component's stdout and stderr go."""
         return self.work / "logs" / f"{name}.log"
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
               cwd: Path | None = None) -> None:
+        """Starts a component, its output in log(name)."""
         with self.log(name).open("wb") as out:
             self.processes[name] = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
