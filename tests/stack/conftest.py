@@ -5,6 +5,7 @@ Layout of tests/stack/:
   models.py            the static models: log contract, rules, dashboards, template, pipeline
   test_static.py       linters, validators, wiring and pipeline cross-checks     (static)
   test_compose.py      the compose review fixes, shared buckets, generated files   (static)
+  test_capacity.py     the capacity model's arithmetic (docs/scaling.md)           (static)
   test_live.py         one session fixture runs the stack natively; what it shows  (live)
   test_kubernetes.py   deploy/kubernetes: render, schemas, CRDs, checkov, contract (k8s)
   k8s_contract.py      helper run inside fresh namespaces by the contract test
