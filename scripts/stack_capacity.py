@@ -127,7 +127,8 @@ def measure_backends(work: Path, seconds: int, connections: int) -> dict:
             lines_start = log.read_bytes().count(b"\n")
             r = loaded(proc, f"http://127.0.0.1:{port}{b.sample_path}", seconds, connections)
             r["log_bytes_per_request"] = (log.stat().st_size - log_start) / r["requests"]
-            r["log_lines_per_request"] = (log.read_bytes().count(b"\n") - lines_start) / r["requests"]
+            lines = log.read_bytes().count(b"\n") - lines_start
+            r["log_lines_per_request"] = lines / r["requests"]
             varied_requests(port, b.prefix, b.sample_path)
             r["series_per_pod"] = series(f"http://127.0.0.1:{port}/metrics")
             r["path"] = b.sample_path
@@ -294,18 +295,25 @@ def breaks_first(p: dict) -> str:
 def render_table(inputs: dict) -> str:
     """The markdown table and its measured inputs."""
     b = inputs["backends"]
+    # The bare handler before and after the services: the run's yardstick for the ratios.
+    hello = (inputs["hello"]["per_cpu_second"] + inputs["hello_after"]["per_cpu_second"]) / 2
+
+    def ratio(per_cpu_second: float) -> str:
+        return f"{per_cpu_second:,.0f} ({per_cpu_second / hello:.2f}x bare handler)"
+
     rows = [
         f"Inputs measured {inputs['measured']} ({inputs['machine']}, {inputs['seconds']} s "
         f"per run, {inputs['connections']} connections; `make capacity`):",
         "",
         "| input | value |",
         "|---|---:|",
-        *(f"| {n} `{r['path']}`: requests per CPU-second at info | {r['per_cpu_second']:,.0f} |"
-          for n, r in b.items()),
-        f"| bare poem handler, requests per CPU-second (same run) | "
-        f"{inputs['hello']['per_cpu_second']:,.0f} |",
+        *(f"| {n} `{r['path']}`: requests per CPU-second at info | "
+          f"{ratio(r['per_cpu_second'])} |" for n, r in b.items()),
+        f"| bare poem handler, requests per CPU-second (same run, before / after) | "
+        f"{inputs['hello']['per_cpu_second']:,.0f} / "
+        f"{inputs['hello_after']['per_cpu_second']:,.0f} |",
         f"| Traefik in front (GOMAXPROCS=1, access log on), requests per CPU-second | "
-        f"{inputs['traefik']['per_cpu_second']:,.0f} |",
+        f"{ratio(inputs['traefik']['per_cpu_second'])} |",
         *(f"| {n}: log lines / bytes per request | {r['log_lines_per_request']:.2f} / "
           f"{r['log_bytes_per_request']:,.0f} |" for n, r in b.items()),
         *(f"| {n}: Prometheus series per pod | {r['series_per_pod']:,} |" for n, r in b.items()),
