@@ -7,7 +7,7 @@ TRAFFIC_URL ?= http://localhost:8000
 TRAFFIC_ARGS ?= --duration 60s --rate 50
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test lint fmt bench demo generate-traffic logs down kill smoke check-stack build release
+.PHONY: help run run-services test lint fmt bench demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,5 +54,11 @@ kill: down ## Alias of `down`
 smoke: ## Bring the stack up, check it end to end, tear it down (needs Docker)
 	scripts/smoke-stack.sh
 
-check-stack: ## Verify the stack without Docker: schemas, linters, promtool, live Prometheus scrape
+check-stack: ## Verify the stack without Docker: schemas, linters, promtool, live Prometheus scrape, tests/stack
 	scripts/check-stack.sh
+
+check-k8s: ## Verify deploy/kubernetes without a cluster: render, schemas, CRDs, checkov, contract test
+	scripts/check-k8s.sh
+
+capacity: ## Measure the capacity inputs (release build, Traefik, Redis) and rewrite docs/scaling.md's table
+	scripts/capacity.sh

@@ -1,218 +1,30 @@
 #!/usr/bin/env bash
-# `make check-stack`: verifies the Docker stack's files without a Docker engine.
+# `make check-stack`: the stack verified without a Docker engine, as a pytest suite
+# (tests/stack/, markers `static` and `live`; `make check-k8s` runs the `k8s` ones):
 #
-# Static: the compose file against the Compose Specification (the real Compose binary),
-# hadolint, yamllint, shellcheck, promtool check config / check rules / test rules, the
-# dashboards are what scripts/stack_dashboards.py generates, and scripts/stack_check.py's
-# cross-checks (compose <-> Traefik <-> Prometheus wiring, Grafana datasource and metric
-# names, Kibana fields <-> index template <-> Logstash pipeline <-> docs/observability.md).
+# static (test_static.py, test_compose.py): the compose file against the Compose Specification
+#   (the real Compose binary), hadolint, yamllint, shellcheck on every script, the GitHub
+#   workflow schema, promtool check config / check rules / test rules, every dashboard query
+#   parsed by promtool, the generated dashboards and manifests up to date and marked, the
+#   compose <-> Traefik <-> Prometheus wiring, the review fixes (public URL, admin auth,
+#   Redis password, CPU limits, Grafana start period), the Logstash pipeline against the index
+#   template and the log contract, the Kibana objects against the template.
+# live (test_live.py): the release services on loopback with their compose environment, the
+#   stepper on a real redis-server with a password, the real Traefik and Prometheus with the
+#   repository's configs, mathapi-traffic through Traefik; every dashboard query and recording
+#   rule returns data, the dashboard's p99 agrees with the client's, admin paths need the
+#   password, and the services' real log lines fit contract v2, the pipeline and the template.
 #
-# Live: the real services (release build) run natively on free localhost ports, the fibonacci
-# stepper on a real redis-server as in compose; the real Traefik (same release as the image)
-# routes to them with the repository's configs; the real Prometheus (Debian's) scrapes them
-# and Traefik with the repository's config and rules; mathapi-traffic sends a mix of valid and
-# invalid requests through Traefik; then every dashboard query and recording rule must return
-# data, and the services' real log lines must fit the contract, the pipeline and the template.
-#
-# Needs scripts/install-stack-tools.sh. Every process it starts is stopped on exit; every wait
-# is bounded. Exits non-zero on the first failing step, saying which.
+# Installs its tools when missing (scripts/install-stack-tools.sh). Every process it starts
+# is stopped at the end; every wait is bounded. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 tools_dir="${MATHAPI_STACK_TOOLS:-${HOME}/.local/share/mathapi-stack-tools}"
-export PATH="${tools_dir}/venv/bin:${PATH}"
 python="${tools_dir}/venv/bin/python"
-traffic_duration="${CHECK_STACK_TRAFFIC_SECONDS:-45}"
+[[ -x "${python}" && -x "${tools_dir}/venv/bin/pytest" ]] || scripts/install-stack-tools.sh
+export PATH="${tools_dir}/venv/bin:${PATH}"
 
-step() { printf '\n== %s\n' "$*"; }
-die() {
-  printf 'check-stack: FAILED: %s\n' "$*" >&2
-  exit 1
-}
-
-for tool in docker-compose hadolint yamllint check-jsonschema traefik promtool prometheus \
-  redis-server redis-cli shellcheck curl; do
-  command -v "${tool}" > /dev/null 2>&1 || die "${tool} not found: run scripts/install-stack-tools.sh"
-done
-[[ -x "${python}" ]] || die "${python} not found: run scripts/install-stack-tools.sh"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/check-stack.XXXXXX")
-pids=()
-cleanup() {
-  local status=$?
-  if ((${#pids[@]})); then
-    kill -TERM "${pids[@]}" 2> /dev/null || true
-    # Give them 10s to stop, then force.
-    for _ in $(seq 1 20); do
-      kill -0 "${pids[@]}" 2> /dev/null || break
-      sleep 0.5
-    done
-    kill -KILL "${pids[@]}" 2> /dev/null || true
-    wait "${pids[@]}" 2> /dev/null || true
-  fi
-  if ((status != 0)); then
-    echo "check-stack: logs of the live run kept in ${work}" >&2
-  else
-    rm -rf "${work}"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Polls URL until it answers 2xx, at most $2 seconds.
-wait_http() {
-  local url=$1 seconds=$2 name=$3
-  local deadline=$((SECONDS + seconds))
-  until curl -fsS --max-time 2 -o /dev/null "${url}" 2> /dev/null; do
-    ((SECONDS < deadline)) || die "${name} not ready at ${url} after ${seconds}s (logs: ${work})"
-    sleep 0.5
-  done
-}
-
-# ---------------------------------------------------------------------------------------
-step "Compose file against the Compose Specification (docker-compose $(docker-compose version --short))"
-docker-compose -f docker-compose.yml config --quiet || die "docker-compose.yml is not valid"
-docker-compose -f docker-compose.yml --profile tools config --quiet ||
-  die "docker-compose.yml (profile tools) is not valid"
-docker-compose -f docker-compose.yml --profile tools config --format json > "${work}/compose.json"
-echo "ok"
-
-step "hadolint Dockerfile"
-hadolint Dockerfile || die "hadolint"
-echo "ok"
-
-step "yamllint"
-mapfile -t yaml_files < <(find docker-compose.yml configs .github -name '*.yml' -type f | sort)
-yamllint -s -c configs/yamllint.yml "${yaml_files[@]}" || die "yamllint"
-echo "ok: ${#yaml_files[@]} files"
-
-step "GitHub workflows against their JSON schema"
-check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml || die "workflow schema"
-
-step "shellcheck"
-shellcheck scripts/check-stack.sh scripts/smoke-stack.sh scripts/demo.sh \
-  scripts/install-stack-tools.sh configs/setup/*.sh || die "shellcheck"
-echo "ok"
-
-step "promtool check config / check rules / test rules ($(promtool --version 2>&1 | head -1))"
-promtool check config configs/prometheus/prometheus.yml || die "promtool check config"
-promtool check rules configs/prometheus/rules/*.yml || die "promtool check rules"
-promtool test rules configs/prometheus/tests/*.yml || die "promtool test rules"
-
-step "Dashboards are generated by scripts/stack_dashboards.py"
-"${python}" scripts/stack_dashboards.py --check || die "dashboards out of date"
-echo "ok"
-
-step "Cross-checks: compose, Traefik, Prometheus, Grafana, Kibana, Logstash, index template"
-"${python}" scripts/stack_check.py static --compose-json "${work}/compose.json" \
-  --promql-rules "${work}/dashboard-queries.yml" || die "static cross-checks"
-promtool check rules "${work}/dashboard-queries.yml" || die "a dashboard query does not parse"
-
-# ---------------------------------------------------------------------------------------
-step "Live: build the services and the traffic generator (release)"
 cargo build --release --locked --bin fibonacci --bin factorial --bin ackermann \
-  --bin mathapi-traffic || die "cargo build"
-
-read -r p_fib p_fact p_ack p_redis p_prom p_web p_api p_metrics < <("${python}" scripts/stack_check.py ports 8)
-mkdir -p "${work}/logs" "${work}/redis" "${work}/prometheus" "${work}/fibonacci"
-
-step "Live: redis-server (append-only), fibonacci/factorial/ackermann on 127.0.0.1"
-redis-server --bind 127.0.0.1 --port "${p_redis}" --dir "${work}/redis" --appendonly yes \
-  --appendfsync always --save '' > "${work}/logs/redis.log" 2>&1 &
-pids+=($!)
-deadline=$((SECONDS + 20))
-until redis-cli -p "${p_redis}" ping 2> /dev/null | grep -q PONG; do
-  ((SECONDS < deadline)) || die "redis-server did not answer after 20s"
-  sleep 0.2
-done
-
-# Each service runs with its environment from docker-compose.yml (log filter, stepper backend),
-# on localhost; its stdout is its bunyan log, kept for the log checks. fibonacci's stepper uses
-# the Redis above, capped at index 5 so that the check reaches its end (a 409) quickly.
-start_service() {
-  local service=$1 port=$2
-  local env_args
-  mapfile -t env_args < <("${python}" scripts/stack_check.py compose-env \
-    --compose-json "${work}/compose.json" "${service}")
-  (cd "${work}/fibonacci" && exec env "${env_args[@]}" MATHAPI_REDIS_URL="redis://127.0.0.1:${p_redis}" \
-    MATHAPI_SEQUENCE_MAX_INDEX=5 "${root}/target/release/${service}" --host 127.0.0.1 --port "${port}") \
-    > "${work}/logs/${service}.log" 2> "${work}/logs/${service}.stderr" &
-  pids+=($!)
-}
-start_service fibonacci "${p_fib}"
-start_service factorial "${p_fact}"
-start_service ackermann "${p_ack}"
-service_pids=("${pids[@]:1:3}")
-wait_http "http://127.0.0.1:${p_fib}/ready" 30 fibonacci
-wait_http "http://127.0.0.1:${p_fact}/ready" 30 factorial
-wait_http "http://127.0.0.1:${p_ack}/ready" 30 ackermann
-echo "ok: fibonacci :${p_fib}, factorial :${p_fact}, ackermann :${p_ack}, redis :${p_redis}"
-
-step "Live: /metrics answers with a content type Prometheus 3 accepts"
-for port in "${p_fib}" "${p_fact}" "${p_ack}"; do
-  content_type=$(curl -fsS --max-time 5 -o /dev/null -w '%{content_type}' "http://127.0.0.1:${port}/metrics") ||
-    die "GET /metrics on :${port}"
-  [[ "${content_type}" =~ ^(text/plain|application/openmetrics-text) ]] ||
-    die "/metrics on :${port} answers Content-Type '${content_type}'"
-done
-echo "ok: ${content_type}"
-
-step "Live: Traefik $(traefik version 2> /dev/null | awk '/^Version/ {print $2}') and Prometheus with the repository's configs"
-"${python}" scripts/stack_check.py live-configs --dir "${work}" --fibonacci "${p_fib}" \
-  --factorial "${p_fact}" --ackermann "${p_ack}" --prometheus "${p_prom}" \
-  --traefik-web "${p_web}" --traefik-api "${p_api}" --traefik-metrics "${p_metrics}"
-traefik --configFile="${work}/traefik.yml" > "${work}/logs/traefik.log" 2>&1 &
-pids+=($!)
-prometheus --config.file="${work}/prometheus.yml" --storage.tsdb.path="${work}/prometheus" \
-  --web.listen-address="127.0.0.1:${p_prom}" --web.route-prefix=/prometheus \
-  --web.external-url="http://127.0.0.1:${p_prom}/prometheus/" \
-  > "${work}/logs/prometheus.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:${p_api}/ping" 30 traefik
-wait_http "http://127.0.0.1:${p_prom}/prometheus/-/ready" 30 prometheus
-# Traefik's health checks must have marked the backends up before it routes to them.
-deadline=$((SECONDS + 30))
-until curl -fsS --max-time 2 "http://127.0.0.1:${p_web}/fibonacci/1/" > /dev/null 2>&1; do
-  ((SECONDS < deadline)) || die "Traefik does not route /fibonacci after 30s (logs: ${work})"
-  sleep 0.5
-done
-echo "ok: Traefik web :${p_web} api :${p_api} metrics :${p_metrics}, Prometheus :${p_prom}"
-
-step "Live: answers through Traefik"
-"${python}" scripts/stack_check.py routes --traefik "http://127.0.0.1:${p_web}" || die "routing through Traefik"
-
-step "Live: ${traffic_duration}s of traffic through Traefik and the sequence stepper; meanwhile every dashboard query and recording rule must return data"
-timeout $((traffic_duration + 30)) target/release/mathapi-traffic --url "http://127.0.0.1:${p_web}" \
-  --rate 40 --duration "${traffic_duration}s" --concurrency 4 --error-share 0.25 --no-progress \
-  --check > "${work}/logs/traffic.out" 2>&1 &
-traffic_pid=$!
-pids+=("${traffic_pid}")
-"${python}" scripts/stack_check.py sequence --url "http://127.0.0.1:${p_web}" \
-  --duration "${traffic_duration}" > "${work}/logs/sequence.out" 2>&1 &
-sequence_pid=$!
-pids+=("${sequence_pid}")
-# Queried while the traffic flows, so that the 1m rate windows are full of it; after 15s, so
-# that every rate has a few scrapes to work with.
-sleep 15
-"${python}" scripts/stack_check.py queries --prometheus "http://127.0.0.1:${p_prom}/prometheus" \
-  --timeout $((traffic_duration + 15)) || die "dashboard queries without data"
-wait "${traffic_pid}" || { cat "${work}/logs/traffic.out"; die "mathapi-traffic through Traefik"; }
-cat "${work}/logs/traffic.out"
-wait "${sequence_pid}" || { cat "${work}/logs/sequence.out"; die "sequence stepper"; }
-cat "${work}/logs/sequence.out"
-
-step "Live: the services' real log lines against the contract, the pipeline and the template"
-# SIGTERM, so that the shutdown lines are part of what is checked.
-kill -TERM "${service_pids[@]}"
-deadline=$((SECONDS + 40))
-while kill -0 "${service_pids[@]}" 2> /dev/null; do
-  ((SECONDS < deadline)) || die "the services did not stop within 40s of SIGTERM"
-  sleep 0.5
-done
-"${python}" scripts/stack_check.py logs "${work}/logs/fibonacci.log" "${work}/logs/factorial.log" \
-  "${work}/logs/ackermann.log" || die "log lines"
-grep -q '"RequestPath"' "${work}/logs/traefik.log" || die "Traefik wrote no JSON access log"
-echo "ok: Traefik access log is JSON"
-
-printf '\ncheck-stack: all checks passed\n'
+  --bin mathapi-traffic
+exec "${python}" -m pytest -p no:cacheprovider -m "static or live" tests/stack "$@"

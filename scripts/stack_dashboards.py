@@ -12,7 +12,7 @@
 Both are generated because Grafana's panels repeat per backend and Kibana stores its
 visualizations as JSON inside JSON strings: writing either by hand invites drift.
 `make check-stack` runs the --check mode and then checks the files' contents
-(scripts/stack_check.py).
+(tests/stack/test_static.py, test_live.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 GRAFANA_FILE = ROOT / "dashboards" / "grafana" / "mathapi-overview.json"
 KIBANA_FILE = ROOT / "dashboards" / "kibana" / "mathapi.ndjson"
 
-BACKENDS = ["fibonacci", "factorial", "ackermann"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_model import BACKEND_NAMES, GENERATED_MARK, write_or_check  # noqa: E402
+
+MARK = GENERATED_MARK.format(script="scripts/stack_dashboards.py")
+
+BACKENDS = list(BACKEND_NAMES)
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 
 # ---------------------------------------------------------------------------------------
@@ -146,8 +151,8 @@ def row(layout: Layout, title: str, repeat: str | None = None) -> dict:
     return panel
 
 
-API = '/(fibonacci|factorial|ackermann)/.+'
-ALL_JOBS = "fibonacci|factorial|ackermann"
+ALL_JOBS = "|".join(BACKENDS)
+API = f"/({ALL_JOBS})/.+"
 TRAEFIK = 'service="$backend@file"'
 
 
@@ -227,14 +232,24 @@ def grafana_dashboard() -> dict:
     panels.append(timeseries(
         layout, "Rejected inputs by reason", "Arguments refused with 400, per reason.", "reqps",
         targets(('job_reason:mathapi_rejected_inputs:rate1m{job="$backend"}', "{{reason}}"))))
+    panels.append(timeseries(
+        layout, "Render cache",
+        "The in-process cache of rendered answers (log/metric contract v2): hits, misses and "
+        "evictions per second; a scan of distinct large arguments shows as misses and "
+        "evictions, never as memory beyond the byte budget.", "ops",
+        targets(('sum by (event) (rate(mathapi_render_cache_events_total{job="$backend"}[1m]))',
+                 "{{event}}"))))
+    panels.append(timeseries(
+        layout, "Render cache size", "Bytes held by the render cache (bounded by its budget).",
+        "bytes", targets(('sum(mathapi_render_cache_bytes{job="$backend"})', "bytes")), w=8))
     panels.append(up_stat(
         layout, "Up", "Prometheus scrape of /metrics, and Traefik's health check of /health.",
         targets(('up{job="$backend"}', "scrape"),
                 (f'traefik_service_server_up{{{TRAEFIK}}}', "traefik")),
-        w=4))
+        w=8))
     panels.append(timeseries(
         layout, "In-flight requests", "Requests being handled right now.", "short",
-        targets(('job:http_server_active_requests:sum{job="$backend"}', "in flight")), w=4))
+        targets(('job:http_server_active_requests:sum{job="$backend"}', "in flight")), w=8))
     layout.newline()
     panels.append(timeseries(
         layout, "Process memory", "Resident set size (compose limit: 512 MiB).", "bytes",
@@ -262,7 +277,8 @@ def grafana_dashboard() -> dict:
     return {
         "uid": "mathapi-overview",
         "title": "mathapi overview",
-        "description": "Traffic, errors, latency and resources of every mathapi backend.",
+        "description": "Traffic, errors, latency and resources of every mathapi backend. "
+                       f"{MARK}.",
         "tags": ["mathapi"],
         "timezone": "browser",
         "editable": False,
@@ -295,8 +311,12 @@ def grafana_dashboard() -> dict:
 
 DATA_VIEW_ID = "mathapi-logs"
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
-REQUEST_END = 'span.name:"HTTP_REQUEST" and span.phase:"end"'
-COMPUTATION_END = 'span.name:"COMPUTATION" and span.phase:"end"'
+# Log contract v2: one "request completed" line per request carries everything (status,
+# latency, function, arguments, compute time, reason/detail of a refusal).
+REQUEST_LINE = 'message:"request completed"'
+COMPUTED = f"{REQUEST_LINE} and mathapi.compute_ms:*"
+REJECTED = (f"{REQUEST_LINE} and http.response.status_code >= 400 and "
+            "http.response.status_code < 500 and mathapi.reason:*")
 
 
 def saved_object(obj_type: str, obj_id: str, attributes: dict, references: list[dict],
@@ -415,13 +435,15 @@ def kibana_objects() -> list[dict]:
                       "http.request.id"], [["@timestamp", "desc"]]),
         saved_search("mathapi-slow-computations", "mathapi: slow computations",
                      "Computations that took 10 ms or more, slowest first.",
-                     f"{COMPUTATION_END} and span.duration_ms >= 10",
+                     f"{COMPUTED} and mathapi.compute_ms >= 10",
                      ["service.name", "mathapi.function", "mathapi.arguments",
-                      "span.duration_ms", "mathapi.result_digits", "http.request.id"],
-                     [["span.duration_ms", "desc"]]),
+                      "mathapi.compute_ms", "mathapi.result_digits", "mathapi.cache",
+                      "http.request.id"],
+                     [["mathapi.compute_ms", "desc"]]),
         saved_search("mathapi-rejected-inputs", "mathapi: rejected inputs",
-                     "Arguments refused with 400, with the reason and the detail.",
-                     "mathapi.reason:*",
+                     "Requests refused with a 4xx problem, with the reason and the detail "
+                     "(fields of the request line).",
+                     REJECTED,
                      ["service.name", "mathapi.function", "mathapi.arguments", "mathapi.reason",
                       "mathapi.detail"], [["@timestamp", "desc"]]),
     ]
@@ -431,21 +453,21 @@ def kibana_objects() -> list[dict]:
     visualizations = [
         visualization(
             "mathapi-requests-per-service", "mathapi: requests per service over time",
-            "Completed requests (one [HTTP_REQUEST - END] line each) per service.",
-            REQUEST_END, "histogram",
+            "Completed requests (one \"request completed\" line each) per service.",
+            REQUEST_LINE, "histogram",
             [count, date_histogram("2"), terms("3", "service.name", "group", 5)],
             xy_params("histogram", "Requests", "Requests")),
         visualization(
             "mathapi-computation-percentiles", "mathapi: computation time percentiles",
-            "p50/p95/p99 of the computation span's duration (ms) per function.",
-            COMPUTATION_END, "line",
+            "p50/p95/p99 of the computation time (compute_ms) per function.",
+            COMPUTED, "line",
             [{"id": "1", "enabled": True, "type": "percentiles", "schema": "metric",
-              "params": {"field": "span.duration_ms", "percents": [50, 95, 99]}},
+              "params": {"field": "mathapi.compute_ms", "percents": [50, 95, 99]}},
              date_histogram("2"), terms("3", "mathapi.function", "group", 5)],
-            xy_params("line", "Milliseconds", "Percentiles of span.duration_ms")),
+            xy_params("line", "Milliseconds", "Percentiles of mathapi.compute_ms")),
         visualization(
             "mathapi-rejected-by-reason", "mathapi: rejected inputs by reason",
-            "Rejected arguments per reason.", "mathapi.reason:*", "pie",
+            "Refused requests per reason.", REJECTED, "pie",
             [count, terms("2", "mathapi.reason", "segment", 10)],
             {"type": "pie", "addTooltip": True, "legendDisplay": "show",
              "legendPosition": "right", "isDonut": True, "nestedLegend": False,
@@ -456,7 +478,7 @@ def kibana_objects() -> list[dict]:
                         "position": "default"}}),
         visualization(
             "mathapi-top-arguments", "mathapi: top arguments",
-            "Most requested arguments per function.", REQUEST_END, "table",
+            "Most requested arguments per function.", REQUEST_LINE, "table",
             [count, terms("2", "mathapi.function", "bucket", 5),
              terms("3", "mathapi.arguments", "bucket", 10)],
             {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False,
@@ -483,7 +505,7 @@ def kibana_objects() -> list[dict]:
     objects.append(saved_object("dashboard", "mathapi-logs-dashboard", {
         "title": "mathapi logs",
         "description": "Requests, computation times, rejected inputs and errors of every "
-                       "mathapi service, from their bunyan logs.",
+                       f"mathapi service, from their bunyan logs. {MARK}.",
         "panelsJSON": json.dumps(panels, separators=(",", ":")),
         "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "syncCursor": True,
                                    "syncTooltips": False, "hidePanelTitles": False},
@@ -515,21 +537,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true",
                         help="compare the committed files with the generated ones")
     args = parser.parse_args()
-    stale = []
-    for path, text in render().items():
-        rel = path.relative_to(ROOT)
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(rel))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            print(f"wrote {rel}")
-    if stale:
-        print("out of date (run scripts/stack_dashboards.py): " + ", ".join(stale),
-              file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(render(), args.check, "scripts/stack_dashboards.py")
 
 
 if __name__ == "__main__":

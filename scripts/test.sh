@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # `make test`: every test in the workspace (unit, property, and integration tests that run
 # real servers on random ports, a real redis-server and promtool).
+#
+# On a fresh machine with only the Rust toolchain it sets itself up first: whatever is missing
+# (redis-server, promtool, cargo-nextest, rustfmt/clippy) is installed by
+# scripts/install-test-tools.sh, with sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+missing=()
 for tool in redis-server promtool; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "make test needs $tool on PATH; install it with scripts/install-test-tools.sh" >&2
-    exit 1
-  fi
+  command -v "${tool}" > /dev/null 2>&1 || missing+=("${tool}")
 done
-
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-else
-  cargo test --workspace --no-fail-fast
+cargo nextest --version > /dev/null 2>&1 || missing+=(cargo-nextest)
+if ((${#missing[@]})); then
+  echo "make test: installing ${missing[*]} (scripts/install-test-tools.sh)" >&2
+  scripts/install-test-tools.sh
 fi
+
+cargo nextest run --workspace --no-fail-fast

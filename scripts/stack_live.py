@@ -1,0 +1,90 @@
+"""Running the stack's real components natively on loopback, for the live checks and `make
+capacity`: free ports, the repository's Traefik and Prometheus configs pointed at 127.0.0.1,
+and HTTP polling. The live test suite (tests/stack/test_live.py) and scripts/stack_capacity.py
+both use it, so both run exactly the repository's configs.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from stack_model import BACKEND_NAMES, ROOT
+
+TRAEFIK_STATIC = ROOT / "configs" / "traefik" / "traefik.yml"
+TRAEFIK_DYNAMIC = ROOT / "configs" / "traefik" / "dynamic.yml"
+PROMETHEUS_CONFIG = ROOT / "configs" / "prometheus" / "prometheus.yml"
+
+
+def free_port() -> int:
+    """A free loopback TCP port (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class LivePorts:
+    """Where each live component listens on 127.0.0.1."""
+
+    backends: dict[str, int]
+    prometheus: int
+    traefik_web: int
+    traefik_api: int
+    traefik_metrics: int
+
+    @classmethod
+    def allocate(cls) -> LivePorts:
+        """Free ports for every component."""
+        return cls({name: free_port() for name in BACKEND_NAMES}, free_port(), free_port(),
+                   free_port(), free_port())
+
+
+def write_live_configs(out: Path, ports: LivePorts, scrape_interval: str = "1s") -> None:
+    """The repository's Prometheus and Traefik configs, with 127.0.0.1 addresses, in `out`:
+    prometheus.yml, traefik.yml, dynamic.yml. Everything else is the repository's."""
+    prometheus = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    prometheus["global"].update(scrape_interval=scrape_interval, scrape_timeout=scrape_interval,
+                                evaluation_interval=scrape_interval)
+    prometheus["rule_files"] = [str(PROMETHEUS_CONFIG.parent / f)
+                                for f in prometheus["rule_files"]]
+    targets = {"prometheus": ports.prometheus, "traefik": ports.traefik_metrics,
+               **ports.backends}
+    for job in prometheus["scrape_configs"]:
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{targets[job['job_name']]}"]}]
+    (out / "prometheus.yml").write_text(yaml.safe_dump(prometheus, sort_keys=False))
+
+    static = yaml.safe_load(TRAEFIK_STATIC.read_text())
+    static["entryPoints"]["web"]["address"] = f"127.0.0.1:{ports.traefik_web}"
+    static["entryPoints"]["traefik"]["address"] = f"127.0.0.1:{ports.traefik_api}"
+    static["entryPoints"]["metrics"]["address"] = f"127.0.0.1:{ports.traefik_metrics}"
+    static["providers"]["file"]["filename"] = str(out / "dynamic.yml")
+    (out / "traefik.yml").write_text(yaml.safe_dump(static, sort_keys=False))
+
+    dynamic = yaml.safe_load(TRAEFIK_DYNAMIC.read_text())
+    services = dynamic["http"]["services"]
+    for name, port in {**ports.backends, "prometheus": ports.prometheus}.items():
+        services[name]["loadBalancer"]["servers"] = [{"url": f"http://127.0.0.1:{port}"}]
+    (out / "dynamic.yml").write_text(yaml.safe_dump(dynamic, sort_keys=False))
+
+
+def wait_http(url: str, seconds: float, auth: tuple[str, str] | None = None) -> None:
+    """Polls `url` until it answers 2xx; SystemExit after `seconds`."""
+    request = urllib.request.Request(url)
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not answer within {seconds}s") from None
+            time.sleep(0.25)

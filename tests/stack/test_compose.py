@@ -1,0 +1,120 @@
+"""The compose stack's review fixes (issue 9 §3) and contract v2's shared buckets, checked on
+the files as Docker Compose, Traefik and scripts/demo.sh read them (no Docker engine needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import ROOT, tool
+
+import stack_dashboards
+import stack_k8s
+from stack_model import ADMIN_PREFIXES, BACKENDS, GENERATED_MARK, LATENCY_BUCKETS
+
+pytestmark = pytest.mark.static
+
+
+def demo_settings(**env: str) -> subprocess.CompletedProcess:
+    """scripts/demo.sh's settings step only (DEMO_CHECK_ONLY=1: no Docker)."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("MATHAPI_")}
+    return subprocess.run([str(ROOT / "scripts/demo.sh")], capture_output=True, text=True,
+                          env={**clean, "DEMO_CHECK_ONLY": "1", **env}, timeout=30)
+
+
+@pytest.mark.parametrize("given", ["http://h:8000/", "http://h:8000//", "http://h:8000"])
+def test_public_url_loses_its_trailing_slashes(given: str) -> None:
+    out = demo_settings(MATHAPI_PUBLIC_URL=given)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "http://h:8000"
+
+
+def test_beyond_loopback_needs_an_admin_password() -> None:
+    refused = demo_settings(MATHAPI_BIND_ADDRESS="0.0.0.0")
+    assert refused.returncode != 0
+    assert "MATHAPI_ADMIN_PASSWORD" in refused.stderr
+    assert demo_settings(MATHAPI_BIND_ADDRESS="0.0.0.0",
+                         MATHAPI_ADMIN_PASSWORD="s3cret").returncode == 0
+    assert demo_settings(MATHAPI_BIND_ADDRESS="127.0.0.1").returncode == 0
+
+
+def compose_model(**env: str) -> dict:
+    """docker-compose.yml as the real Compose binary interpolates it."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MATHAPI_")}
+    out = subprocess.run([tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"),
+                          "config", "--format", "json"], capture_output=True, text=True,
+                         env={**clean, **env}, check=True)
+    return json.loads(out.stdout)
+
+
+def test_redis_password_reaches_redis_and_fibonacci() -> None:
+    for env, password in (({}, "mathapi-local"), ({"MATHAPI_REDIS_PASSWORD": "p4ss"}, "p4ss")):
+        services = compose_model(**env)["services"]
+        command = services["redis"]["command"]
+        assert command[command.index("--requirepass") + 1] == password
+        assert services["redis"]["environment"]["REDISCLI_AUTH"] == password
+        url = services["fibonacci"]["environment"]["MATHAPI_REDIS_URL"]
+        assert url == f"redis://:{password}@redis:6379"
+        assert command[command.index("--appendfsync") + 1] == "always"
+
+
+def test_dashboard_port_stays_on_loopback() -> None:
+    ports = compose_model(MATHAPI_BIND_ADDRESS="0.0.0.0")["services"]["traefik"]["ports"]
+    by_target = {p["target"]: p.get("host_ip") for p in ports}
+    assert by_target == {8000: "0.0.0.0", 8080: "127.0.0.1"}
+
+
+def test_one_cpu_host_can_start_every_container() -> None:
+    for name, service in compose_model()["services"].items():
+        cpus = service.get("deploy", {}).get("resources", {}).get("limits", {}).get("cpus")
+        assert cpus is None or float(cpus) <= 1, name
+
+
+def test_grafana_has_time_for_its_migrations() -> None:
+    period = compose_model()["services"]["grafana"]["healthcheck"]["start_period"]
+    # Compose writes Go durations: "3m0s".
+    units = {"h": 3600, "m": 60, "s": 1}
+    seconds = sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)([hms])", period))
+    assert seconds >= 120, period
+
+
+def test_admin_paths_behind_basic_auth() -> None:
+    dynamic = yaml.safe_load((ROOT / "configs/traefik/dynamic.yml").read_text())["http"]
+    auth = dynamic["middlewares"]["admin-auth"]["basicAuth"]
+    assert auth["removeHeader"] is True
+    assert 'env "MATHAPI_ADMIN_PASSWORD"' in auth["users"][0]
+    for prefix in ADMIN_PREFIXES:
+        assert dynamic["routers"][prefix.strip("/")]["middlewares"] == ["admin-auth"]
+    for b in BACKENDS:
+        assert "middlewares" not in dynamic["routers"][b.name], "the APIs stay anonymous"
+    env = compose_model(MATHAPI_ADMIN_PASSWORD="x")["services"]["traefik"]["environment"]
+    assert env["MATHAPI_ADMIN_PASSWORD"] == "x"
+
+
+def test_traefik_buckets_are_the_services_buckets() -> None:
+    static = yaml.safe_load((ROOT / "configs/traefik/traefik.yml").read_text())
+    assert tuple(static["metrics"]["prometheus"]["buckets"]) == LATENCY_BUCKETS
+
+
+@pytest.mark.parametrize("generator", [stack_dashboards, stack_k8s],
+                         ids=["dashboards", "kubernetes"])
+def test_generated_files_are_current_and_marked(generator) -> None:  # noqa: ANN001
+    out = subprocess.run([sys.executable, generator.__file__, "--check"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    script = f"scripts/{os.path.basename(generator.__file__)}"
+    for path, text in generator.render().items():
+        assert GENERATED_MARK.format(script=script) in text, path
+
+
+def test_capacity_table_is_computed_from_the_measured_inputs() -> None:
+    # docs/scaling.md's table is arithmetic on docs/scaling-inputs.json, never edited by hand.
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/stack_capacity.py"), "table",
+                          "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

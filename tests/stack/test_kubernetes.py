@@ -1,0 +1,391 @@
+"""deploy/kubernetes without a cluster: every overlay renders, every object fits the
+Kubernetes schemas of K8S_VERSION (strict), every custom resource fits its project's
+published CRD schema, checkov passes with each skip justified and needed, the manifests keep
+the deployment rules of issue 9, and each Deployment's real binary, started with the
+container's command, args and env, answers its probes and metrics port as declared."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import K8S_DIR, ROOT, TOOLS, objects_of, tool
+
+import stack_k8s
+from stack_model import BACKENDS, GENERATED_MARK, HEALTH_PATH, METRICS_PATH, READY_PATH
+
+pytestmark = pytest.mark.k8s
+
+# The Kubernetes version the manifests are validated against (docs/kubernetes.md).
+K8S_VERSION = "1.33.0"
+CRD_GROUPS = {"monitoring.coreos.com", "gateway.networking.k8s.io"}
+CRD_SCHEMAS = TOOLS / "crd-schemas" / "node_modules"
+# Stands for the Secret mathapi-redis of the production overlay in the contract test.
+TEST_SECRET = "contract-test-password"
+BACKEND_NAMES = {b.name for b in BACKENDS}
+
+
+def is_custom(obj: dict) -> bool:
+    """True for objects of a CRD (not in the Kubernetes schemas)."""
+    return obj["apiVersion"].split("/")[0] in CRD_GROUPS
+
+
+def containers(deployment: dict) -> list[dict]:
+    """The containers of a workload's pod template."""
+    return deployment["spec"]["template"]["spec"]["containers"]
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    """The container's env entries by name."""
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+# ------------------------------------------------------------------ generated files
+
+
+def test_generated_files_are_current() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/stack_k8s.py"), "--check"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_generated_files_are_marked() -> None:
+    mark = GENERATED_MARK.format(script="scripts/stack_k8s.py")
+    files = sorted((K8S_DIR / "base").glob("*/generated/*.yaml"))
+    assert set(files) == set(stack_k8s.render())
+    for f in files:
+        assert f.read_text().startswith(f"# {mark}\n"), f
+
+
+def test_prometheus_rule_is_the_compose_rules(rendered: dict[str, list[dict]]) -> None:
+    rule = objects_of(rendered["production"], "PrometheusRule")["mathapi"]
+    compose_groups = []
+    for path in sorted((ROOT / "configs/prometheus/rules").glob("*.yml")):
+        compose_groups += yaml.safe_load(path.read_text())["groups"]
+    assert rule["spec"]["groups"] == compose_groups
+
+
+def test_grafana_configmap_is_the_dashboard_json(rendered: dict[str, list[dict]]) -> None:
+    cm = objects_of(rendered["production"], "ConfigMap")["mathapi-grafana-dashboards"]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    for path in (ROOT / "dashboards/grafana").glob("*.json"):
+        assert json.loads(cm["data"][path.name]) == json.loads(path.read_text())
+
+
+# ------------------------------------------------------------------ schemas
+
+
+def test_objects_fit_the_kubernetes_schemas(rendered: dict[str, list[dict]],
+                                            overlay: str) -> None:
+    errors = []
+    for obj in rendered[overlay]:
+        if is_custom(obj):
+            continue
+        try:
+            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {e.message}")
+    assert not errors
+
+
+def test_the_kubernetes_schema_check_can_fail() -> None:
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+           "spec": {"replicas": "three", "selector": {}, "template": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
+
+
+def validate_custom(objects: list[dict]) -> list[dict]:
+    """Each object's verdict from validate_crds.mjs."""
+    out = subprocess.run(["node", str(Path(__file__).with_name("validate_crds.mjs")),
+                          str(CRD_SCHEMAS)], input=json.dumps(objects), capture_output=True,
+                         text=True, check=True)
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_custom_resources_fit_their_published_schemas(rendered: dict[str, list[dict]],
+                                                      overlay: str) -> None:
+    custom = [o for o in rendered[overlay] if is_custom(o)]
+    kinds = {o["kind"] for o in custom}
+    assert {"ServiceMonitor", "PrometheusRule", "Gateway", "HTTPRoute"} <= kinds
+    verdicts = validate_custom(custom)
+    assert len(verdicts) == len(custom)
+    assert [v for v in verdicts if v["error"]] == []
+
+
+def test_the_crd_check_can_fail(rendered: dict[str, list[dict]]) -> None:
+    monitor = json.loads(json.dumps(objects_of(rendered["local"], "ServiceMonitor")["traefik"]))
+    monitor["spec"]["endpoints"][0]["interval"] = 15
+    route = json.loads(json.dumps(objects_of(rendered["local"], "HTTPRoute")["fibonacci"]))
+    route["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Prefix"
+    assert all(v["error"] for v in validate_custom([monitor, route]))
+
+
+# ------------------------------------------------------------------ policy scanner
+
+
+def checkov(directory: Path) -> dict:
+    """checkov's JSON report on the manifests in `directory` (no network)."""
+    out = subprocess.run([tool("checkov"), "-d", str(directory), "--framework", "kubernetes",
+                          "--output", "json", "--quiet", "--compact", "--skip-download"],
+                         capture_output=True, text=True)
+    assert out.stdout, out.stderr
+    report = json.loads(out.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
+def skips_of(objects: list[dict]) -> dict[tuple[str, str], str]:
+    """(object, check) -> justification, from the checkov.io/skipN annotations."""
+    skips = {}
+    for obj in objects:
+        for key, value in obj["metadata"].get("annotations", {}).items():
+            if key.startswith("checkov.io/skip"):
+                check, _, why = value.partition("=")
+                skips[(f"{obj['kind']}.{obj['metadata']['name']}", check)] = why
+    return skips
+
+
+def test_checkov_passes_with_justified_skips(rendered_text: dict[str, str],
+                                            rendered: dict[str, list[dict]], overlay: str,
+                                            tmp_path: Path) -> None:
+    (tmp_path / "rendered.yaml").write_text(rendered_text[overlay])
+    report = checkov(tmp_path)
+    failed = [f"{r['check_id']} {r['resource']}" for r in report["results"]["failed_checks"]]
+    assert failed == []
+    assert report["summary"]["passed"] > 100, "checkov checked (almost) nothing"
+    assert report["summary"]["skipped"] == len(skips_of(rendered[overlay]))
+    for (obj, check), why in skips_of(rendered[overlay]).items():
+        assert len(why.split()) >= 6, f"{obj} skips {check} without a real reason"
+
+
+def test_every_checkov_skip_is_needed(rendered: dict[str, list[dict]], overlay: str,
+                                      tmp_path: Path) -> None:
+    stripped = json.loads(json.dumps(rendered[overlay]))
+    for obj in stripped:
+        annotations = obj["metadata"].get("annotations", {})
+        for key in [k for k in annotations if k.startswith("checkov.io/skip")]:
+            del annotations[key]
+        if "annotations" in obj["metadata"] and not annotations:
+            del obj["metadata"]["annotations"]
+    (tmp_path / "rendered.yaml").write_text(yaml.safe_dump_all(stripped))
+    # checkov names a resource KIND.NAMESPACE.NAME.
+    failed = {(r["resource"].split(".")[0] + "." + r["resource"].split(".")[-1], r["check_id"])
+              for r in checkov(tmp_path)["results"]["failed_checks"]}
+    unneeded = set(skips_of(rendered[overlay])) - failed
+    assert unneeded == set()
+
+
+# ------------------------------------------------------------------ deployment rules
+
+
+def backend_deployments(objects: list[dict]) -> dict[str, dict]:
+    """The Deployments of the math backends."""
+    return {n: d for n, d in objects_of(objects, "Deployment").items() if n in BACKEND_NAMES}
+
+
+def test_every_backend_has_its_objects(rendered: dict[str, list[dict]], overlay: str) -> None:
+    objects = rendered[overlay]
+    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+                 "NetworkPolicy", "HTTPRoute"):
+        assert BACKEND_NAMES <= set(objects_of(objects, kind)), kind
+    for name, hpa in objects_of(objects, "HorizontalPodAutoscaler").items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+        assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+
+
+def test_containers_are_locked_down(rendered: dict[str, list[dict]], overlay: str) -> None:
+    for name, dep in backend_deployments(rendered[overlay]).items():
+        pod = dep["spec"]["template"]["spec"]
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert pod["automountServiceAccountToken"] is False
+        keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
+        assert "kubernetes.io/hostname" in keys, name
+        for c in containers(dep):
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] and sc["runAsUser"] == 10001, name
+            assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"], name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            assert re.fullmatch(r"[\w./-]+:\d+\.\d+\.\d+", c["image"]), c["image"]
+            assert c["resources"]["requests"] and c["resources"]["limits"], name
+
+
+def test_probes_and_shutdown(rendered: dict[str, list[dict]], overlay: str) -> None:
+    for name, dep in backend_deployments(rendered[overlay]).items():
+        pod = dep["spec"]["template"]["spec"]
+        (c,) = containers(dep)
+        assert c["startupProbe"]["httpGet"]["path"] == HEALTH_PATH
+        assert c["livenessProbe"]["httpGet"]["path"] == HEALTH_PATH
+        assert c["readinessProbe"]["httpGet"]["path"] == READY_PATH
+        shutdown = int(env_of(c)["MATHAPI_SHUTDOWN_TIMEOUT"]["value"])
+        pre_stop = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
+        assert pre_stop > 0, name
+        assert pod["terminationGracePeriodSeconds"] > shutdown + pre_stop, name
+
+
+def test_more_than_one_stepper_replica_needs_redis(rendered: dict[str, list[dict]],
+                                                   overlay: str) -> None:
+    objects = rendered[overlay]
+    for b in BACKENDS:
+        if not b.stepper:
+            continue
+        dep = objects_of(objects, "Deployment")[b.name]
+        hpa = objects_of(objects, "HorizontalPodAutoscaler")[b.name]
+        most = max(dep["spec"]["replicas"], hpa["spec"]["maxReplicas"])
+        backend = env_of(containers(dep)[0])["MATHAPI_SEQUENCE_BACKEND"]["value"]
+        if most > 1:
+            assert backend == "redis", f"{overlay}: {most} replicas on the {backend} store"
+        if backend == "redis":
+            url = env_of(containers(dep)[0])["MATHAPI_REDIS_URL"]["value"]
+            assert url.startswith("redis://:$(MATHAPI_REDIS_PASSWORD)@"), url
+
+
+def test_production_redis_is_durable_and_private(rendered: dict[str, list[dict]]) -> None:
+    objects = rendered["production"]
+    redis = objects_of(objects, "StatefulSet")["redis"]
+    args = containers(redis)[0]["args"]
+    assert args[args.index("--appendfsync") + 1] == "always"
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert redis["spec"]["volumeClaimTemplates"]
+    policy = objects_of(objects, "NetworkPolicy")["redis"]["spec"]["ingress"]
+    assert [p["podSelector"]["matchLabels"] for rule in policy for p in rule["from"]] == [
+        {"app.kubernetes.io/name": "fibonacci"}]
+
+
+def test_only_traefik_and_prometheus_reach_the_backends(rendered: dict[str, list[dict]],
+                                                        overlay: str) -> None:
+    policies = objects_of(rendered[overlay], "NetworkPolicy")
+    assert policies["default-deny-ingress"]["spec"]["podSelector"] == {}
+    for b in BACKENDS:
+        peers = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                 for rule in policies[b.name]["spec"]["ingress"] for p in rule["from"]]
+        assert sorted(peers) == ["prometheus", "traefik"]
+
+
+def test_routes_are_the_compose_routes(rendered: dict[str, list[dict]], overlay: str) -> None:
+    dynamic = yaml.safe_load((ROOT / "configs/traefik/dynamic.yml").read_text())["http"]
+    services = objects_of(rendered[overlay], "Service")
+    for b in BACKENDS:
+        assert f"PathPrefix(`{b.prefix}/`)" in dynamic["routers"][b.name]["rule"]
+        (rule,) = objects_of(rendered[overlay], "HTTPRoute")[b.name]["spec"]["rules"]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": b.prefix}}]
+        (ref,) = rule["backendRefs"]
+        assert ref["port"] in [p["port"] for p in services[ref["name"]]["spec"]["ports"]]
+        assert "filters" not in rule, "the services serve their full paths: no rewrite"
+
+
+def test_monitor_scrapes_the_declared_port(rendered: dict[str, list[dict]],
+                                           overlay: str) -> None:
+    objects = rendered[overlay]
+    monitor = objects_of(objects, "ServiceMonitor")["mathapi-backends"]["spec"]
+    (endpoint,) = monitor["endpoints"]
+    assert endpoint["path"] == METRICS_PATH
+    (selector,) = monitor["selector"]["matchExpressions"]
+    assert set(selector["values"]) == BACKEND_NAMES
+    for name, svc in objects_of(objects, "Service").items():
+        if name not in BACKEND_NAMES:
+            continue
+        port = next(p for p in svc["spec"]["ports"] if p["name"] == endpoint["port"])
+        declared = {p["name"]: p["containerPort"]
+                    for p in containers(objects_of(objects, "Deployment")[name])[0]["ports"]}
+        assert port["targetPort"] in declared
+
+
+# ------------------------------------------------------------------ contract
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion of env values and args."""
+    return re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), value)
+
+
+def container_env(c: dict) -> dict[str, str]:
+    """The env the kubelet gives the container (secrets: the test's stand-in value)."""
+    env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = expand(e["value"], env)
+        elif "secretKeyRef" in e.get("valueFrom", {}):
+            env[e["name"]] = TEST_SECRET
+    return env
+
+
+def contract_spec(objects: list[dict]) -> dict:
+    """What k8s_contract.py runs: each backend container as declared."""
+    specs, writable = [], ["/var/lib/mathapi"]
+    for name, dep in backend_deployments(objects).items():
+        pod = dep["spec"]["template"]["spec"]
+        (c,) = containers(dep)
+        env = container_env(c)
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        writable += [m["mountPath"] for m in c.get("volumeMounts", [])]
+        probes = [{"kind": kind, "port": ports[c[f"{kind}Probe"]["httpGet"]["port"]],
+                   "path": c[f"{kind}Probe"]["httpGet"]["path"]}
+                  for kind in ("startup", "liveness", "readiness")]
+        probes.append({"kind": "metrics", "port": ports["http"], "path": METRICS_PATH})
+        probes.append({"kind": "api", "port": ports["http"],
+                       "path": next(b.sample_path for b in BACKENDS if b.name == name)})
+        startup = c["startupProbe"]
+        pre_stop = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
+        specs.append({
+            "name": name,
+            "argv": [str(ROOT / "target/release" / c["command"][0]),
+                     *(expand(a, env) for a in c.get("args", []))],
+            "env": env,
+            # The image's WORKDIR (Dockerfile).
+            "cwd": "/var/lib/mathapi",
+            "startup_seconds": startup["periodSeconds"] * startup["failureThreshold"],
+            "probes": probes,
+            "stop_seconds": pod["terminationGracePeriodSeconds"] - pre_stop,
+        })
+    redis = None
+    if "redis" in objects_of(objects, "StatefulSet"):
+        redis = {"port": 6379, "password": TEST_SECRET}
+    return {"hosts": sorted(objects_of(objects, "Service")), "writable": writable,
+            "redis": redis, "containers": specs}
+
+
+def test_containers_answer_as_declared(rendered: dict[str, list[dict]], overlay: str) -> None:
+    for b in BACKENDS:
+        binary = ROOT / "target/release" / b.name
+        assert binary.exists(), f"{binary}: cargo build --release --bins first"
+    spec = contract_spec(rendered[overlay])
+    out = subprocess.run(
+        ["unshare", "--net", "--mount", "--map-root-user", "--propagation", "private",
+         sys.executable, str(Path(__file__).with_name("k8s_contract.py"))],
+        input=json.dumps(spec), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["error"] is None, report["error"]
+    assert set(report["containers"]) == BACKEND_NAMES
+    for name, result in report["containers"].items():
+        bad = {k: s for k, s in result["probes"].items() if s != 200}
+        assert bad == {}, f"{overlay}/{name}: {bad}\n{result['log_tail']}"
+        assert result["exit"] == 0, f"{overlay}/{name} did not stop cleanly on SIGTERM"
+
+
+def test_handwritten_manifests_pass_yamllint() -> None:
+    files = sorted(str(p) for p in K8S_DIR.rglob("*.yaml") if "generated" not in p.parts)
+    assert len(files) >= 10
+    out = subprocess.run([tool("yamllint"), "-s", "-c", str(ROOT / "configs/yamllint.yml"),
+                          *files], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+
+
+def test_pod_security_levels(rendered: dict[str, list[dict]], overlay: str) -> None:
+    # The backends' namespace enforces "restricted"; only Filebeat's is "privileged".
+    namespaces = objects_of(rendered[overlay], "Namespace")
+    levels = {n: ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for n, ns in namespaces.items()}
+    assert levels == {"mathapi": "restricted", "mathapi-logging": "privileged"}
+    for obj in rendered[overlay]:
+        if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            expected = "mathapi-logging" if obj["metadata"]["name"] == "filebeat" else "mathapi"
+            assert obj["metadata"]["namespace"] == expected, obj["metadata"]["name"]

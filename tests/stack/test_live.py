@@ -1,0 +1,430 @@
+"""The stack running for real, natively on loopback (no Docker): the release services with
+their compose environment, fibonacci's stepper on a real redis-server with a password, the
+real Traefik and the real Prometheus with the repository's configs (scripts/stack_live.py),
+`mathapi-traffic` sending valid and invalid requests through Traefik while the stepper is
+walked. One session fixture starts it all; the tests read what it produced; the last ones
+stop the services with SIGTERM and read their logs.
+
+The log tests hold the services to log contract v2 (one "request completed" line per request,
+docs/observability.md) and the p99 test needs contract v2's histogram buckets: against
+binaries that predate them, those tests fail and say so.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, tool
+from models import (
+    RARE_LOG_FIELDS,
+    TYPE_CHECKS,
+    Pipeline,
+    contract_log_fields,
+    dashboard_p99_query,
+    dashboard_queries,
+    rules_of,
+    template_fields,
+)
+
+from stack_live import LivePorts, free_port, wait_http, write_live_configs
+from stack_model import BACKEND_NAMES, BACKENDS
+
+pytestmark = pytest.mark.live
+
+TRAFFIC_SECONDS = int(os.environ.get("CHECK_STACK_TRAFFIC_SECONDS", "45"))
+ADMIN = ("admin", f"live-admin-{os.getpid()}")
+STANDARD_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+                    "PATCH", "_OTHER"}
+RELEASE = ROOT / "target" / "release"
+
+
+@dataclass
+class Live:
+    """What the session fixture started, and where it put its output."""
+
+    work: Path
+    ports: LivePorts
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    sequence_failures: list[str] = field(default_factory=list)
+    sequence_rounds: int = 0
+    sequence_thread: threading.Thread | None = None
+    traffic_started: float = 0.0
+
+    @property
+    def web(self) -> str:
+        """Traefik's public entrypoint."""
+        return f"http://127.0.0.1:{self.ports.traefik_web}"
+
+    @property
+    def prometheus(self) -> str:
+        """Prometheus' base URL (served under /prometheus, as in compose)."""
+        return f"http://127.0.0.1:{self.ports.prometheus}/prometheus"
+
+    def log(self, name: str) -> Path:
+        """Where a component's stdout and stderr go."""
+        return self.work / "logs" / f"{name}.log"
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> None:
+        """Starts a component, its output in log(name)."""
+        with self.log(name).open("wb") as out:
+            self.processes[name] = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                env={**os.environ, **(env or {})})
+
+    def stop(self, names: list[str], seconds: float = 40) -> dict[str, int | None]:
+        """SIGTERM, then wait; the exit codes (None: killed after `seconds`)."""
+        for name in names:
+            if self.processes[name].poll() is None:
+                self.processes[name].send_signal(signal.SIGTERM)
+        codes = {}
+        for name in names:
+            try:
+                codes[name] = self.processes[name].wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                self.processes[name].kill()
+                self.processes[name].wait()
+                codes[name] = None
+        return codes
+
+
+def http(method: str, url: str, auth: tuple[str, str] | None = None,
+         timeout: float = 5) -> tuple[int, Message, bytes]:
+    """One request: status, headers (case-insensitive), body (4xx/5xx are answers)."""
+    request = urllib.request.Request(url, method=method)
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def compose_env(service: str) -> dict[str, str]:
+    """A backend's environment in docker-compose.yml, without the network settings."""
+    out = subprocess.run([tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"),
+                          "config", "--format", "json"], capture_output=True, text=True,
+                         check=True)
+    env = json.loads(out.stdout)["services"][service].get("environment", {})
+    return {k: v for k, v in env.items()
+            if k not in ("MATHAPI_HOST", "MATHAPI_PORT", "MATHAPI_REDIS_URL")}
+
+
+def walk_sequence(live: Live, seconds: float) -> None:
+    """Runs walk_rounds in the background; a transport error is a failure, not a crash."""
+    try:
+        walk_rounds(live, seconds)
+    except OSError as error:
+        live.sequence_failures.append(f"transport: {error}")
+
+
+def walk_rounds(live: Live, seconds: float) -> None:
+    """Walks the stepper (capped at index 5): reset, 409 at 0, 5x next, 409, previous."""
+    base, deadline = live.web, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        code, _h, raw = http("POST", f"{base}/fibonacci/reset")
+        if code != 200 or json.loads(raw) != {"index": 0, "value": "0"}:
+            live.sequence_failures.append(f"reset: {code} {raw[:200]!r}")
+            return
+        if http("POST", f"{base}/fibonacci/previous")[0] != 409:
+            live.sequence_failures.append("previous at index 0 is not a 409")
+            return
+        values = []
+        for _ in range(6):
+            code, _h, raw = http("POST", f"{base}/fibonacci/next")
+            values.append(json.loads(raw).get("value") if code == 200 else code)
+        if values != ["1", "1", "2", "3", "5", 409]:
+            live.sequence_failures.append(f"6x next from 0 (max index 5) gave {values}")
+            return
+        http("POST", f"{base}/fibonacci/previous")
+        code, _h, raw = http("GET", f"{base}/fibonacci/current")
+        if code != 200 or json.loads(raw) != {"index": 4, "value": "3"}:
+            live.sequence_failures.append(f"current after previous: {code} {raw!r}")
+            return
+        live.sequence_rounds += 1
+        time.sleep(0.2)
+
+
+def start_backends(live: Live, redis_url: str) -> None:
+    """The three services with their compose environment, on their live ports."""
+    (live.work / "fibonacci").mkdir()
+    for b in BACKENDS:
+        env = {**compose_env(b.name), "MATHAPI_REDIS_URL": redis_url,
+               # The check reaches the stepper's end (a 409) quickly.
+               "MATHAPI_SEQUENCE_MAX_INDEX": "5"}
+        live.start(b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
+                            str(live.ports.backends[b.name])], env, cwd=live.work / "fibonacci")
+    for b in BACKENDS:
+        wait_http(f"http://127.0.0.1:{live.ports.backends[b.name]}/ready", 30)
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """Redis, the services, Traefik, Prometheus, then traffic and the stepper walk."""
+    for binary in (*BACKEND_NAMES, "mathapi-traffic"):
+        assert (RELEASE / binary).exists(), "cargo build --release --bins first"
+    work = tmp_path_factory.mktemp("live")
+    (work / "logs").mkdir()
+    (work / "redis").mkdir()
+    (work / "prometheus").mkdir()
+    state = Live(work, LivePorts.allocate())
+    try:
+        redis_port, password = free_port(), f"live-{os.getpid()}"
+        state.start("redis", [tool("redis-server"), "--bind", "127.0.0.1", "--port",
+                              str(redis_port), "--dir", str(work / "redis"), "--appendonly",
+                              "yes", "--appendfsync", "always", "--save", "",
+                              "--requirepass", password])
+        time.sleep(0.5)
+        start_backends(state, f"redis://:{password}@127.0.0.1:{redis_port}")
+        write_live_configs(work, state.ports)
+        state.start("traefik", [tool("traefik"), f"--configFile={work / 'traefik.yml'}"],
+                    {"MATHAPI_ADMIN_USER": ADMIN[0], "MATHAPI_ADMIN_PASSWORD": ADMIN[1]})
+        state.start("prometheus", [tool("prometheus"), f"--config.file={work / 'prometheus.yml'}",
+                                   f"--storage.tsdb.path={work / 'prometheus'}",
+                                   f"--web.listen-address=127.0.0.1:{state.ports.prometheus}",
+                                   "--web.route-prefix=/prometheus",
+                                   f"--web.external-url={state.prometheus}/"])
+        wait_http(f"http://127.0.0.1:{state.ports.traefik_api}/ping", 30)
+        wait_http(f"{state.prometheus}/-/ready", 30)
+        # Traefik's health checks must mark the backends up before it routes to them.
+        wait_http(f"{state.web}/fibonacci/1/", 30)
+        state.start("traffic", [str(RELEASE / "mathapi-traffic"), "--url", state.web,
+                                "--rate", "40", "--duration", f"{TRAFFIC_SECONDS}s",
+                                "--concurrency", "4", "--error-share", "0.25", "--no-progress",
+                                "--check", "--summary-json", str(work / "traffic.json")])
+        state.traffic_started = time.monotonic()
+        state.sequence_thread = threading.Thread(target=walk_sequence,
+                                                 args=(state, TRAFFIC_SECONDS), daemon=True)
+        state.sequence_thread.start()
+        yield state
+    finally:
+        state.stop(list(state.processes), seconds=15)
+
+
+# ------------------------------------------------------------------ while it runs
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_metrics_content_type_prometheus_accepts(live: Live, backend: str) -> None:
+    code, headers, _ = http("GET", f"http://127.0.0.1:{live.ports.backends[backend]}/metrics")
+    content_type = headers.get("Content-Type", "")
+    assert code == 200
+    assert re.match(r"^(text/plain|application/openmetrics-text)", content_type), content_type
+
+
+@pytest.mark.parametrize("path", ["/prometheus/-/ready", "/grafana/", "/kibana/"])
+def test_admin_paths_need_the_admin_password(live: Live, path: str) -> None:
+    assert http("GET", live.web + path)[0] == 401
+    assert http("GET", live.web + path, auth=("admin", "admin"))[0] == 401
+
+
+def test_admin_password_opens_prometheus_and_apis_stay_anonymous(live: Live) -> None:
+    assert http("GET", f"{live.web}/prometheus/-/ready", auth=ADMIN)[0] == 200
+    assert http("GET", f"{live.web}/fibonacci/10/")[0] == 200
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/fibonacci/10/", {"n": 10, "result": "55"}),
+    ("/factorial/5/", {"n": 5, "result": "120"}),
+    ("/ackermann/2/3/", {"m": 2, "n": 3, "result": "9"}),
+])
+def test_answers_through_traefik(live: Live, path: str, body: dict) -> None:
+    code, _h, raw = http("GET", live.web + path)
+    assert (code, json.loads(raw)) == (200, body)
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_bad_arguments_docs_and_unknown_paths(live: Live, backend: str) -> None:
+    path = "/ackermann/-1/2/" if backend == "ackermann" else f"/{backend}/-1/"
+    code, headers, raw = http("GET", live.web + path)
+    assert code == 400
+    assert headers.get("Content-Type", "").startswith("application/problem+json")
+    problem = json.loads(raw)
+    assert problem["status"] == 400 and problem["reason"]
+    code, _h, raw = http("GET", f"{live.web}/{backend}/openapi.json")
+    assert code == 200 and "openapi" in json.loads(raw)
+    code, _h, raw = http("GET", f"{live.web}/{backend}/docs")
+    assert code == 200 and b"<html" in raw.lower()
+    assert http("GET", f"{live.web}/unknown/1/")[0] == 404
+
+
+def prometheus_query(live: Live, expr: str) -> list[dict]:
+    """An instant query's result vector."""
+    url = f"{live.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    code, _h, raw = http("GET", url, timeout=10)
+    answer = json.loads(raw)
+    assert code == 200 and answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
+def has_data(result: list[dict]) -> bool:
+    """At least one finite sample."""
+    return any(math.isfinite(float(r["value"][1])) for r in result)
+
+
+def test_every_dashboard_query_and_rule_returns_data(live: Live) -> None:
+    # Queried while the traffic flows, so the 1m windows are full of it; after 15 s, so
+    # every rate has a few scrapes.
+    time.sleep(max(0.0, live.traffic_started + 15 - time.monotonic()))
+    pending = {f"rule {name}": name for name in rules_of("record")}
+    pending.update(dict(dashboard_queries()))
+    pending.update({f"up {job}": f'up{{job="{job}"}} == 1'
+                    for job in ("prometheus", "traefik", *BACKEND_NAMES)})
+    deadline = live.traffic_started + TRAFFIC_SECONDS + 15
+    while pending and time.monotonic() < deadline:
+        for where, expr in list(pending.items()):
+            if has_data(prometheus_query(live, expr)):
+                del pending[where]
+        if pending:
+            time.sleep(2)
+    assert pending == {}
+
+
+def test_traffic_got_the_statuses_it_planned(live: Live) -> None:
+    code = live.processes["traffic"].wait(timeout=TRAFFIC_SECONDS + 60)
+    assert code == 0, live.log("traffic").read_text()[-3000:]
+
+
+def test_sequence_stepper_walks(live: Live) -> None:
+    live.sequence_thread.join(timeout=TRAFFIC_SECONDS + 30)
+    assert live.sequence_failures == []
+    assert live.sequence_rounds > 0
+
+
+def p99_of(live: Live, query: str) -> float:
+    """The value of a dashboard p99 query, right after the traffic (the 1m window holds it)."""
+    live.processes["traffic"].wait(timeout=TRAFFIC_SECONDS + 60)
+    result = prometheus_query(live, query)
+    assert has_data(result), query
+    return float(result[0]["value"][1])
+
+
+def within_twice(dashboard: float, truth: float, what: str) -> None:
+    """The dashboard's figure and the independent one agree within a factor of 2."""
+    ratio = max(dashboard, truth) / min(dashboard, truth)
+    assert ratio <= 2, (f"{what}: dashboard p99 {dashboard * 1000:.3f} ms vs "
+                        f"{truth * 1000:.3f} ms ({ratio:.1f}x): histogram buckets too coarse?")
+
+
+# fibonacci also serves the stepper, whose durable writes (fsync) mathapi-traffic never sends:
+# its p99 would compare different request mixes.
+@pytest.mark.parametrize("backend", [b.name for b in BACKENDS if not b.stepper])
+def test_traefik_view_p99_agrees_with_mathapi_traffic(live: Live, backend: str) -> None:
+    # The client's p99 covers Traefik and the service, as Traefik's histogram does; on a
+    # shared 2-core machine most of it is proxy and scheduling time, not the service's.
+    dashboard = p99_of(live, dashboard_p99_query(backend, "traefik"))
+    summary = json.loads((live.work / "traffic.json").read_text())
+    client = summary["functions"][backend]["latency_ms"]["p99"] / 1000
+    within_twice(dashboard, client, f"{backend} Traefik view vs mathapi-traffic")
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_service_view_p99_agrees_with_the_request_lines(live: Live, backend: str) -> None:
+    # The services' histogram against their own measurement of the same requests: the
+    # latency_ms of the "request completed" lines (contract v2) on the API routes the
+    # recording rules count. Needs contract v2's buckets (50 us up) in the services.
+    dashboard = p99_of(live, dashboard_p99_query(backend, "service"))
+    api_route = re.compile(rf"^/{backend}/.+")
+    latencies = sorted(line["latency_ms"] / 1000
+                       for line in map(json.loads, live.log(backend).read_text().splitlines())
+                       if line.get("msg") == "request completed"
+                       and api_route.match(line.get("http_route", "")))
+    assert len(latencies) > 100, f"{backend}: no request lines (log contract v2)"
+    truth = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    within_twice(dashboard, truth, f"{backend} service view vs its request lines")
+
+
+# ------------------------------------------------------------------ after SIGTERM: the logs
+
+
+@pytest.fixture(scope="module")
+def service_logs(live: Live) -> dict[str, list[dict]]:
+    """The services stopped with SIGTERM (so shutdown lines are there), their lines parsed."""
+    live.processes["traffic"].wait(timeout=TRAFFIC_SECONDS + 60)
+    codes = live.stop(list(BACKEND_NAMES))
+    assert codes == dict.fromkeys(BACKEND_NAMES, 0), codes
+    logs = {}
+    for name in BACKEND_NAMES:
+        lines = live.log(name).read_text().splitlines()
+        assert lines, f"{name} wrote nothing"
+        logs[name] = [json.loads(line) for line in lines]
+    return logs
+
+
+def test_log_lines_fit_the_pipeline_and_template(service_logs: dict[str, list[dict]]) -> None:
+    pipeline, fields, contract = Pipeline(), template_fields(), contract_log_fields()
+    produced: set[str] = set()
+    problems = []
+    for name, lines in service_logs.items():
+        for number, line in enumerate(lines, start=1):
+            where = f"{name}:{number}"
+            if set(line) - contract:
+                problems.append(f"{where}: undocumented {sorted(set(line) - contract)}")
+            if line.get("name") != name or line.get("level") not in (10, 20, 30, 40, 50, 60):
+                problems.append(f"{where}: name/level {line.get('name')}/{line.get('level')}")
+            for key, value in pipeline.document(line).items():
+                if key not in fields or not TYPE_CHECKS[fields[key]](value):
+                    problems.append(f"{where}: {key}={value!r} vs {fields.get(key)}")
+                produced.add(key)
+    assert problems[:20] == []
+    assert set(fields) - produced - set(RARE_LOG_FIELDS) == set(), "never produced"
+
+
+def request_lines(service_logs: dict[str, list[dict]]) -> list[dict]:
+    """Every "request completed" line of every service."""
+    return [line for lines in service_logs.values() for line in lines
+            if line.get("msg") == "request completed"]
+
+
+def test_contract_v2_one_line_per_request(service_logs: dict[str, list[dict]]) -> None:
+    spans = [line["msg"] for lines in service_logs.values() for line in lines
+             if re.match(r"^\[\w+ - (START|END)\]", line.get("msg", ""))]
+    assert spans == [], "span START/END lines at info (contract v1)"
+    lines = request_lines(service_logs)
+    assert len(lines) > 100
+    ids = [line["request_id"] for line in lines]
+    assert len(ids) == len(set(ids)), "a request id on more than one request line"
+    for line in lines:
+        assert isinstance(line["http_status"], int) and isinstance(line["latency_ms"], float)
+        assert line["level"] == (50 if line["http_status"] >= 500 else 30), line
+        assert line["http_method"] in STANDARD_METHODS, line
+        assert "elapsed_milliseconds" not in line, line
+        if line.get("function") and line["http_status"] < 400:
+            assert line["cache"] in ("hit", "miss"), line
+        if "compute_ms" in line:
+            assert isinstance(line["compute_ms"], float), line
+
+
+def test_contract_v2_refusals_carry_reason_and_detail(
+        service_logs: dict[str, list[dict]]) -> None:
+    refused = [line for line in request_lines(service_logs)
+               if 400 <= line["http_status"] < 500 and line.get("function")
+               and line["http_status"] != 404]
+    assert refused, "the traffic's invalid requests left no 4xx request line"
+    assert [line for line in refused if not (line.get("reason") and line.get("detail"))] == []
+    warned = [line for lines in service_logs.values() for line in lines
+              if "rejected input" in line.get("msg", "")]
+    assert warned == [], "a separate rejected-input line (contract v1)"
+
+
+def test_traefik_access_log_is_json(live: Live) -> None:
+    lines = [line for line in live.log("traefik").read_text().splitlines()
+             if '"RequestPath"' in line]
+    assert lines and json.loads(lines[0])["RequestPath"]

@@ -1,0 +1,288 @@
+"""The stack's files, without starting anything: each linter and validator the real consumer
+would be (Compose, hadolint, yamllint, shellcheck, promtool, the GitHub workflow schema), and
+the cross-checks no linter makes (compose <-> Traefik <-> Prometheus wiring, Grafana
+provisioning, alert-rule test coverage, Logstash pipeline <-> index template <-> log contract,
+Kibana <-> index template). Whether the dashboards' metric and label names exist is left to
+the live run, where every query must return data (test_live.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, tool
+from models import (
+    COMPOSE,
+    GRAFANA_DASHBOARDS,
+    GRAFANA_DATASOURCES,
+    GRAFANA_PROVIDERS,
+    INDEX_TEMPLATE,
+    RARE_LOG_FIELDS,
+    RULE_TESTS_DIR,
+    Pipeline,
+    contract_log_fields,
+    dashboard_queries,
+    dashboards,
+    grafana_panels,
+    kibana_fields_used,
+    kibana_objects,
+    rules_of,
+    template_fields,
+)
+
+from stack_live import PROMETHEUS_CONFIG, TRAEFIK_DYNAMIC, TRAEFIK_STATIC
+from stack_model import ADMIN_PREFIXES, BACKENDS
+
+pytestmark = pytest.mark.static
+
+
+def run(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """A tool run that must succeed; its output is the assertion message."""
+    out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+# ------------------------------------------------------------------ tools
+
+
+@pytest.mark.parametrize("profile", [[], ["--profile", "tools"]], ids=["default", "tools"])
+def test_compose_file_fits_the_compose_specification(profile: list[str]) -> None:
+    run(tool("docker-compose"), "-f", str(COMPOSE), *profile, "config", "--quiet")
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    run(tool("hadolint"), "Dockerfile")
+
+
+def test_yaml_passes_yamllint() -> None:
+    # Relative paths: the config's `ignore:` patterns are relative to the repository.
+    files = sorted(str(p.relative_to(ROOT)) for d in ("configs", ".github")
+                   for p in (ROOT / d).rglob("*.yml"))
+    run(tool("yamllint"), "-s", "-c", "configs/yamllint.yml", "docker-compose.yml", *files)
+
+
+def test_github_workflows_fit_their_schema() -> None:
+    run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+        *map(str, (ROOT / ".github/workflows").glob("*.yml")))
+
+
+def test_every_shell_script_passes_shellcheck() -> None:
+    scripts = sorted({*ROOT.glob("scripts/*.sh"), *ROOT.glob("configs/**/*.sh"),
+                      ROOT / ".ci/run"})
+    assert len(scripts) >= 10
+    run(tool("shellcheck"), *map(str, scripts))
+
+
+def test_prometheus_config_and_rules_pass_promtool() -> None:
+    run(tool("promtool"), "check", "config", str(PROMETHEUS_CONFIG))
+    run(tool("promtool"), "check", "rules", *map(str, (ROOT / "configs/prometheus/rules")
+                                                 .glob("*.yml")))
+    run(tool("promtool"), "test", "rules", *map(str, RULE_TESTS_DIR.glob("*.yml")))
+
+
+def test_every_dashboard_query_parses(tmp_path: Path) -> None:
+    # promtool parses a rules file: every query becomes a recording rule.
+    rules = [{"record": f"dashboard_query_{i}", "expr": expr}
+             for i, (_where, expr) in enumerate(dashboard_queries())]
+    assert len(rules) > 20
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    run(tool("promtool"), "check", "rules", str(path))
+
+
+def test_every_alert_has_a_firing_unit_test() -> None:
+    tested = set()
+    for path in RULE_TESTS_DIR.glob("*.yml"):
+        for test in yaml.safe_load(path.read_text())["tests"]:
+            tested |= {case["alertname"] for case in test.get("alert_rule_test", [])
+                       if case.get("exp_alerts")}
+    assert set(rules_of("alert")) - tested == set()
+
+
+# ------------------------------------------------------------------ wiring
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """docker-compose.yml as the real Compose binary resolves it (defaults interpolated)."""
+    out = run(tool("docker-compose"), "-f", str(COMPOSE), "--profile", "tools", "config",
+              "--format", "json")
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def traefik() -> tuple[dict, dict]:
+    """Traefik's static and dynamic configuration."""
+    return (yaml.safe_load(TRAEFIK_STATIC.read_text()),
+            yaml.safe_load(TRAEFIK_DYNAMIC.read_text())["http"])
+
+
+def test_images_pinned_and_only_traefik_published(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        if "build" not in service:
+            image = service["image"]
+            tag = image.rsplit(":", 1)[1] if ":" in image.split("/")[-1] else ""
+            assert tag and tag != "latest", f"{name}: {image} is not pinned"
+        if name != "traefik":
+            assert not service.get("ports"), f"{name} publishes ports"
+    for port in compose["services"]["traefik"]["ports"]:
+        assert port["host_ip"] == "127.0.0.1", port
+
+
+def test_traefik_publishes_web_and_dashboard_not_metrics(compose: dict,
+                                                         traefik: tuple[dict, dict]) -> None:
+    static, dynamic = traefik
+    entrypoints = {n: int(e["address"].rsplit(":", 1)[1])
+                   for n, e in static["entryPoints"].items()}
+    published = {p["target"] for p in compose["services"]["traefik"]["ports"]}
+    assert published == {entrypoints["web"], entrypoints["traefik"]}
+    assert entrypoints[static["metrics"]["prometheus"]["entryPoint"]] not in published
+    for name, router in dynamic["routers"].items():
+        assert router["service"] in dynamic["services"], name
+        assert set(router["entryPoints"]) <= set(entrypoints), name
+        for middleware in router.get("middlewares", []):
+            assert middleware in dynamic["middlewares"], name
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
+def test_backend_wiring_agrees(backend, compose: dict, traefik: tuple[dict, dict]) -> None:  # noqa: ANN001
+    _static, dynamic = traefik
+    service = compose["services"][backend.name]
+    env = service["environment"]
+    assert service["restart"] == "unless-stopped"
+    limits = service["deploy"]["resources"]["limits"]
+    assert float(limits["cpus"]) == 1.0 and int(limits["memory"]) == 512 * 2**20
+    assert (env["MATHAPI_HOST"], env["MATHAPI_PORT"]) == ("0.0.0.0", str(backend.port))
+    assert service["command"] == [backend.name]
+    assert f"127.0.0.1:{backend.port}/health" in " ".join(service["healthcheck"]["test"])
+    lb = dynamic["services"][backend.name]["loadBalancer"]
+    assert lb["servers"] == [{"url": f"http://{backend.name}:{backend.port}"}]
+    assert lb["healthCheck"]["path"] == "/health"
+    assert f"PathPrefix(`{backend.prefix}/`)" in dynamic["routers"][backend.name]["rule"]
+    assert "StripPrefix" not in json.dumps(dynamic)
+    jobs = {j["job_name"]: j["static_configs"][0]["targets"]
+            for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]}
+    assert jobs[backend.name] == [f"{backend.name}:{backend.port}"]
+
+
+def test_prometheus_scrapes_traefiks_metrics_entrypoint(traefik: tuple[dict, dict]) -> None:
+    static, _dynamic = traefik
+    entrypoint = static["metrics"]["prometheus"]["entryPoint"]
+    port = static["entryPoints"][entrypoint]["address"].rsplit(":", 1)[1]
+    jobs = {j["job_name"]: j["static_configs"][0]["targets"]
+            for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]}
+    assert jobs["traefik"] == [f"traefik:{port}"]
+
+
+def test_stepper_uses_redis_with_password_and_fsync(compose: dict) -> None:
+    services = compose["services"]
+    command = services["redis"]["command"]
+    password = command[command.index("--requirepass") + 1]
+    env = services["fibonacci"]["environment"]
+    assert env["MATHAPI_SEQUENCE_BACKEND"] == "redis"
+    assert env["MATHAPI_REDIS_URL"] == f"redis://:{password}@redis:6379"
+    assert services["redis"]["environment"]["REDISCLI_AUTH"] == password
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "always"
+
+
+def test_admin_routers_use_admin_auth(traefik: tuple[dict, dict]) -> None:
+    _static, dynamic = traefik
+    for prefix in ADMIN_PREFIXES:
+        assert "admin-auth" in dynamic["routers"][prefix.strip("/")]["middlewares"]
+
+
+def test_grafana_provisioning(compose: dict) -> None:
+    uids = {ds["uid"] for p in GRAFANA_DATASOURCES.glob("*.yml")
+            for ds in yaml.safe_load(p.read_text()).get("datasources", [])}
+    assert uids, "no provisioned Grafana datasource"
+    grafana = compose["services"]["grafana"]
+    mounts = {v["target"]: v["source"] for v in grafana["volumes"]}
+    for p in GRAFANA_PROVIDERS.glob("*.yml"):
+        for provider in yaml.safe_load(p.read_text())["providers"]:
+            assert mounts[provider["options"]["path"]] == str(GRAFANA_DASHBOARDS)
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (GRAFANA_DASHBOARDS / Path(home).name).exists()
+    for name, dashboard in dashboards().items():
+        panels = grafana_panels(dashboard)
+        assert len({p["id"] for p in panels}) == len(panels), f"{name}: duplicate panel ids"
+        variables = {v["name"] for v in dashboard["templating"]["list"]}
+        for panel in panels:
+            if panel["type"] == "row":
+                assert panel.get("repeat") in (None, *variables), panel["title"]
+                continue
+            assert panel["targets"], panel["title"]
+            for source in [panel.get("datasource")] + [t.get("datasource")
+                                                       for t in panel["targets"]]:
+                assert source and source["uid"] in uids, panel["title"]
+            for target in panel["targets"]:
+                assert set(re.findall(r"\$(\w+)", target["expr"])) <= variables
+
+
+# ------------------------------------------------------------------ logs
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    """The Logstash pipeline, read from its file."""
+    return Pipeline()
+
+
+def test_pipeline_levels_time_and_spans(pipeline: Pipeline) -> None:
+    assert pipeline.levels == {60: "fatal", 50: "error", 40: "warn", 30: "info", 20: "debug"}
+    assert pipeline.level_fallback == "trace"
+    assert pipeline.date_source == "time"
+    assert pipeline.grok_fields == ["span.name", "span.phase"]
+
+
+def test_pipeline_routes_exactly_the_documented_fields(pipeline: Pipeline) -> None:
+    contract = contract_log_fields()
+    assert set(pipeline.renames) - contract == set(), "renamed but not documented"
+    assert contract - set(pipeline.renames) - pipeline.handled == set(), "documented, dropped"
+    for rare, why in RARE_LOG_FIELDS.items():
+        sources = [s for s, d in pipeline.renames.items() if d == rare]
+        assert sources and sources[0] in contract, f"{rare}: {why}"
+
+
+def test_pipeline_and_template_agree(pipeline: Pipeline) -> None:
+    fields = template_fields()
+    assert pipeline.outputs() - set(fields) == set(), "written but not mapped"
+    assert set(fields) - pipeline.outputs() == set(), "mapped but never written"
+    template = json.loads(INDEX_TEMPLATE.read_text())
+    assert template["template"]["mappings"]["dynamic"] == "strict"
+    index = pipeline.index_prefix + "2026.01.01"
+    assert any(re.fullmatch(p.replace("*", ".*"), index) for p in template["index_patterns"])
+
+
+def test_kibana_objects_resolve_and_use_mapped_fields() -> None:
+    objects = kibana_objects()
+    by_key = {(o["type"], o["id"]): o for o in objects}
+    assert len(by_key) == len(objects), "duplicate type/id"
+    assert {"index-pattern", "search", "visualization", "dashboard"} <= {o["type"]
+                                                                       for o in objects}
+    for obj in objects:
+        for ref in obj.get("references", []):
+            assert (ref["type"], ref["id"]) in by_key, f"{obj['id']} -> {ref['id']}"
+        if obj["type"] == "dashboard":
+            names = {ref["name"] for ref in obj["references"]}
+            for panel in json.loads(obj["attributes"]["panelsJSON"]):
+                assert f"{panel['panelIndex']}:{panel['panelRefName']}" in names
+    fields = template_fields()
+    unmapped = {f: users for f, users in kibana_fields_used(objects).items() if f not in fields}
+    assert unmapped == {}
+    view = by_key[("index-pattern", "mathapi-logs")]["attributes"]
+    assert fields[view["timeFieldName"]] == "date"
+
+
+def test_rejected_inputs_search_reads_the_request_line() -> None:
+    # Log contract v2: reason/detail are fields of the one request line.
+    search = next(o for o in kibana_objects() if o["id"] == "mathapi-rejected-inputs")
+    query = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    text = query["query"]["query"]
+    assert 'message:"request completed"' in text and "http.response.status_code" in text
+    assert "mathapi.reason" in text
