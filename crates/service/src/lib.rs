@@ -7,6 +7,7 @@
 
 pub mod arguments;
 pub mod config;
+pub mod cors;
 pub mod docs;
 pub mod middleware;
 pub mod ops;
