@@ -1,16 +1,28 @@
 //! The all-in-one server: the Fibonacci, factorial and Ackermann APIs on one port, with one
-//! combined OpenAPI document at `/openapi.json` and Swagger UI at `/docs`.
+//! combined OpenAPI document at `/openapi.json`, Swagger UI at `/docs` and the front page at
+//! `/`; and the same functions on the command line.
+//!
+//! Layout: this file assembles the app ([`app`]) and starts it ([`serve`]); [`cli`] is the
+//! command line, [`compute`] and [`stepper`] its subcommands, `output` their printing.
+
+pub mod cli;
+pub mod compute;
+mod output;
+pub mod stepper;
+
+use std::process::ExitCode;
 
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
+use mathapi_service::cors::MathCors;
 use mathapi_service::server::api_docs;
 use mathapi_service::telemetry::VERSION;
 use mathapi_service::{
     Annotations, Docs, MathApi, Metrics, OpsApi, RouteTemplates, ServerArgs, finish,
 };
 use poem::endpoint::BoxEndpoint;
-use poem::{Response, Route};
+use poem::{EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
 
 /// The name in logs and metrics.
@@ -35,8 +47,10 @@ pub struct Args {
     pub ackermann: AckermannArgs,
 }
 
-/// The app: the three APIs, the operational endpoints, and the documentation both
-/// combined (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it.
+/// The app: the three APIs, the operational endpoints, the documentation both combined
+/// (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it, and the front
+/// page (`/`). The math routes answer other origins; the stepper's writes do not (see
+/// [`mathapi_service::cors`]).
 ///
 /// Opens the sequence stepper's store, so it must run inside the Tokio runtime.
 pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
@@ -71,9 +85,16 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let combined = Docs::new(&service, &notes);
     let routes = RouteTemplates::from_spec(&combined.spec);
 
-    let route = combined.mount(Route::new(), "");
+    let route = mathapi_frontpage::mount(combined.mount(Route::new(), ""));
     let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
-    Ok(finish(route.nest("/", service), metrics, routes))
+    Ok(finish(route.nest("/", service.with(MathCors)), metrics, routes))
+}
+
+/// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
+pub fn serve(args: &Args) -> ExitCode {
+    mathapi_service::run(NAME, DEFAULT_PORT, &args.server, |metrics| {
+        app(args, metrics).map_err(|e| e.to_string())
+    })
 }
