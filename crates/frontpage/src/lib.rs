@@ -3,11 +3,14 @@
 //!
 //! Layout: the files live in `assets/` and are compiled into the binary with `include_str!`,
 //! so the page needs no build step, no CDN and no files at run time, and works offline.
-//! [`mount`] adds three routes (`/`, `/assets/style.css`, `/assets/app.js`) to a server.
+//! [`FrontPage`] is a middleware that answers `/`, `/assets/style.css` and `/assets/app.js`
+//! and passes every other request on. (A middleware rather than routes: poem's router
+//! gives `/` to an OpenAPI service nested at `/`, which is how every mathapi server mounts
+//! its API.)
 //! The script is a separate file because the Content-Security-Policy allows no inline script.
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, Request, Response, Route};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
 /// The page.
 pub const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -89,12 +92,44 @@ impl Endpoint for Asset {
     }
 }
 
-/// Adds the page (`/`) and its two files to `route`.
-pub fn mount(route: Route) -> Route {
-    route
-        .at("/", Asset::PAGE)
-        .at(STYLE_PATH, Asset::STYLE)
-        .at(SCRIPT_PATH, Asset::SCRIPT)
+impl Asset {
+    /// The file served at `path`, if any.
+    pub fn at(path: &str) -> Option<Asset> {
+        match path {
+            "/" | "" => Some(Asset::PAGE),
+            STYLE_PATH => Some(Asset::STYLE),
+            SCRIPT_PATH => Some(Asset::SCRIPT),
+            _ => None,
+        }
+    }
+}
+
+/// Serves the page and its files in front of `E`; see the module documentation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrontPage;
+
+impl<E: Endpoint> Middleware<E> for FrontPage {
+    type Output = FrontPageEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        FrontPageEndpoint { inner }
+    }
+}
+
+/// The endpoint [`FrontPage`] wraps around an app.
+pub struct FrontPageEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for FrontPageEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        match Asset::at(req.uri().path()) {
+            Some(asset) => asset.call(req).await,
+            None => Ok(self.inner.call(req).await?.into_response()),
+        }
+    }
 }
 
 /// Total bytes of the page and its files, for the docs and the size test.

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
+use mathapi_frontpage::FrontPage;
 use mathapi_service::cors::MathCors;
 use mathapi_service::server::api_docs;
 use mathapi_service::telemetry::VERSION;
@@ -85,11 +86,12 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let combined = Docs::new(&service, &notes);
     let routes = RouteTemplates::from_spec(&combined.spec);
 
-    let route = mathapi_frontpage::mount(combined.mount(Route::new(), ""));
+    let route = combined.mount(Route::new(), "");
     let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
-    Ok(finish(route.nest("/", service.with(MathCors)), metrics, routes))
+    let route = route.nest("/", service.with(MathCors).with(FrontPage));
+    Ok(finish(route, metrics, routes))
 }
 
 /// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
