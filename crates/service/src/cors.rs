@@ -75,7 +75,14 @@ impl<E: Endpoint> Endpoint for MathCorsEndpoint<E> {
         match access(req.uri().path()) {
             Access::PublicRead if is_preflight(&req) => Ok(preflight(&req)),
             Access::PublicRead => {
-                let mut response = self.inner.call(req).await?.into_response();
+                // Refusals (400) carry CORS headers too, so other origins can read the
+                // problem document; errors the outer middleware turns into problem
+                // documents (404, 405, panics) pass through as errors.
+                let mut response = match self.inner.call(req).await {
+                    Ok(output) => output.into_response(),
+                    Err(error) if error.is_from_response() => error.into_response(),
+                    Err(error) => return Err(error),
+                };
                 let headers = response.headers_mut();
                 headers.insert(
                     header::ACCESS_CONTROL_ALLOW_ORIGIN,
