@@ -43,17 +43,21 @@ const calculators = {
   ackermann: { label: (v) => `A(${v.m}, ${v.n})`, path: (v) => `/ackermann/${v.m}/${v.n}/` },
 };
 
+// Buttons are never disabled while a call is in flight: a disabled button drops keyboard
+// focus. Instead only the latest computation may show its answer.
+let latest = 0;
+
 async function compute(form) {
   const calculator = calculators[form.dataset.function];
   const values = {};
   for (const input of form.querySelectorAll("input")) {
     values[input.name] = encodeURIComponent(input.value.trim());
   }
-  const button = form.querySelector("button");
-  button.disabled = true;
+  const ticket = ++latest;
   $("result-status").textContent = `Computing ${calculator.label(values)}…`;
   try {
     const answer = await call("GET", calculator.path(values));
+    if (ticket !== latest) return;
     showError($("result-error"), "");
     $("result-label").textContent = calculator.label(answer);
     $("result-digits").textContent = countDigits(answer.result);
@@ -62,11 +66,10 @@ async function compute(form) {
     $("result-body").hidden = false;
     $("result-status").textContent = `${calculator.label(answer)} computed.`;
   } catch (error) {
+    if (ticket !== latest) return;
     $("result-body").hidden = true;
     $("result-status").textContent = "";
     showError($("result-error"), error.message);
-  } finally {
-    button.disabled = false;
   }
 }
 
@@ -94,9 +97,14 @@ async function copyResult() {
 
 // ---- sequence stepper -------------------------------------------------------------------
 
-async function step(operation) {
-  const buttons = document.querySelectorAll("#stepper button");
-  buttons.forEach((b) => { b.disabled = true; });
+// Steps run one after another, in click order: every click is one step.
+let steps = Promise.resolve();
+
+function step(operation) {
+  steps = steps.then(() => runStep(operation));
+}
+
+async function runStep(operation) {
   try {
     const method = operation === "current" ? "GET" : "POST";
     const position = await call(method, `/fibonacci/${operation}`);
@@ -106,8 +114,6 @@ async function step(operation) {
     $("seq-value").textContent = position.value;
   } catch (error) {
     showError($("seq-error"), error.message);
-  } finally {
-    buttons.forEach((b) => { b.disabled = false; });
   }
 }
 
