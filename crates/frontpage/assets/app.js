@@ -54,6 +54,7 @@ async function compute(form) {
     values[input.name] = encodeURIComponent(input.value.trim());
   }
   const ticket = ++latest;
+  $("result-status").classList.remove("sr-only");
   $("result-status").textContent = `Computing ${calculator.label(values)}…`;
   try {
     const answer = await call("GET", calculator.path(values));
@@ -64,7 +65,8 @@ async function compute(form) {
     $("result-value").textContent = answer.result;
     $("copy-status").textContent = "";
     $("result-body").hidden = false;
-    $("result-status").textContent = `${calculator.label(answer)} computed.`;
+    $("result-status").textContent = `${calculator.label(answer)} has ${countDigits(answer.result)}.`;
+    $("result-status").classList.add("sr-only");
   } catch (error) {
     if (ticket !== latest) return;
     $("result-body").hidden = true;
