@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test in the workspace (unit, property, and integration tests that run
-# real servers on random ports, a real redis-server and promtool).
+# real servers on random ports, a real redis-server and promtool), then the front page in
+# headless Chromium (scripts/browser-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+
+scripts/browser-test.sh
