@@ -3,6 +3,10 @@
 
 const $ = (id) => document.getElementById(id);
 const digits = new Intl.NumberFormat("en-US");
+// A call that has not answered by then is given up, so the page never waits forever.
+const CALL_TIMEOUT_MS = 30_000;
+// Clicks on the stepper queue up to this many steps; more are refused until they drain.
+const MAX_PENDING_STEPS = 20;
 
 // The message of a failed call: the problem document's `detail` (RFC 9457), else the status.
 async function failure(response) {
@@ -17,7 +21,12 @@ async function failure(response) {
 async function call(method, path) {
   let response;
   try {
-    response = await fetch(path, { method, headers: { Accept: "application/json" }, cache: "no-store" });
+    response = await fetch(path, {
+      method,
+      headers: { Accept: "application/json" },
+      cache: "no-store",
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
   } catch (error) {
     throw new Error(`cannot reach the server (${error.message})`);
   }
@@ -99,11 +108,17 @@ async function copyResult() {
 
 // ---- sequence stepper -------------------------------------------------------------------
 
-// Steps run one after another, in click order: every click is one step.
+// Steps run one after another, in click order: every click is one step, up to a bound.
 let steps = Promise.resolve();
+let pending = 0;
 
 function step(operation) {
-  steps = steps.then(() => runStep(operation));
+  if (pending >= MAX_PENDING_STEPS) {
+    showError($("seq-error"), `${pending} steps are still on their way; wait for them first.`);
+    return;
+  }
+  pending += 1;
+  steps = steps.then(() => runStep(operation)).finally(() => { pending -= 1; });
 }
 
 async function runStep(operation) {

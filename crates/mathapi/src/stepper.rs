@@ -18,6 +18,9 @@ use crate::output::print_line;
 
 /// How long `--url` waits for the server: a step is one fsync or Redis round trip.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a server's answer `--url` reads: F(100 000), the largest value any
+/// configuration allows, is 20 899 digits; anything much larger is not a mathapi answer.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// The outcome of one step, wherever it ran.
 enum Outcome {
@@ -122,9 +125,9 @@ async fn remote(base: &str, step: Step) -> Outcome {
         Err(error) => return Outcome::Failed(format!("cannot reach {url}: {error}")),
     };
     let status = response.status();
-    let body = match response.text().await {
+    let body = match read_bounded(response, MAX_ANSWER_BYTES).await {
         Ok(body) => body,
-        Err(error) => return Outcome::Failed(format!("{url}: cannot read the answer: {error}")),
+        Err(error) => return Outcome::Failed(format!("{url}: {error}")),
     };
     let json: Value = serde_json::from_str(&body).unwrap_or_default();
     if status.is_success() {
@@ -145,4 +148,20 @@ async fn remote(base: &str, step: Step) -> Outcome {
         409 => Outcome::Conflict(detail),
         _ => Outcome::Failed(detail),
     }
+}
+
+/// The body as text, refusing to read more than `limit` bytes.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<String, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("cannot read the answer: {e}"))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "the answer is not UTF-8 text".to_owned())
 }

@@ -353,3 +353,19 @@ async fn an_unreachable_server_is_a_clear_failure() {
     assert_eq!(out, "");
     assert!(err.contains("cannot reach"), "{err}");
 }
+
+#[tokio::test]
+async fn a_huge_answer_from_the_url_is_refused_not_read_whole() {
+    use poem::{EndpointExt, Route, endpoint::make_sync};
+    // A "server" that answers every step with 4 MiB: far beyond any real position.
+    let huge = make_sync(|_| "9".repeat(4 << 20));
+    let route = Route::new().at("/fibonacci/current", huge);
+    let fake = mathapi_testing::TestApp::spawn(route.boxed()).await;
+    let url = fake.url("");
+    let (out, err) = expect(
+        &mathapi(&["sequence", "current", "--url", &url], &[]).await,
+        1,
+    );
+    assert_eq!(out, "");
+    assert!(err.contains("larger than 262144 bytes"), "{err}");
+}
