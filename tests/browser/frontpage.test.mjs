@@ -205,6 +205,20 @@ test("the front page in headless Chromium", { skip, timeout: 120_000 }, async (t
     assert.equal(await page.isVisible("#seq-error"), false);
   });
 
+  await t.test("queues at most 20 steps", async () => {
+    // 25 clicks in one go: 20 are queued and taken in order, 5 refused with a message.
+    // The message is read in the same turn as the clicks: the first answer clears it.
+    const refusal = await page.evaluate(() => {
+      for (let i = 0; i < 25; i += 1) document.getElementById("seq-next").click();
+      return document.getElementById("seq-error").textContent;
+    });
+    assert.equal(refusal, "20 steps are still on their way; wait for them first.");
+    await page.locator("#seq-index").filter({ hasText: /^20$/ }).waitFor();
+    assert.deepEqual((await api("GET", "/fibonacci/current")).body, { index: 20, value: "6765" });
+    await stepTo(page, "#seq-reset", ["0", "0"]);
+    assert.equal(await page.isVisible("#seq-error"), false);
+  });
+
   await t.test("copies the whole number", async () => {
     await compute(page, "factorial", { n: "100" });
     await page.locator("#result-label").filter({ hasText: "100!" }).waitFor();
