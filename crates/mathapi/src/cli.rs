@@ -162,3 +162,26 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Sequence(command)) => crate::stepper::run(&command),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_is_the_server_with_its_flags() {
+        let cli =
+            Cli::try_parse_from(["mathapi", "--port", "0", "--fibonacci-max-n", "9"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.server.port, Some(0));
+        assert_eq!(cli.serve.fibonacci.max_n, 9);
+        let cli = Cli::try_parse_from(["mathapi", "serve", "--port", "0"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(args)) if args.server.port == Some(0)));
+    }
+}
