@@ -204,8 +204,11 @@ async fn server_flags_and_subcommands_do_not_mix() {
     assert!(err.contains("<N>"), "{err}");
     // The server's environment (as in a container) does not get in a subcommand's way.
     let env = [("MATHAPI_PORT", "1"), ("MATHAPI_HOST", "0.0.0.0")];
-    assert_eq!(expect(&mathapi(&["fibonacci", "5"], &env).await, 0).0, "5
-");
+    assert_eq!(
+        expect(&mathapi(&["fibonacci", "5"], &env).await, 0).0,
+        "5
+"
+    );
 }
 
 /// Starts `mathapi serve` (the subcommand form) and returns it with its address.
