@@ -79,15 +79,17 @@ async fn long_results_are_whole() {
     assert_eq!(digits[digits.len() - 9..].parse::<u64>().unwrap(), a);
 }
 
+/// The real server with its own data directory, to compare the CLI's answers with.
+async fn server() -> (RunningBinary, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let server = RunningBinary::start(BINARY, &["--sequence-data-dir", dir], &[]).await;
+    (server, data)
+}
+
 #[tokio::test]
 async fn json_is_the_documents_the_api_returns() {
-    let data = tempfile::tempdir().unwrap();
-    let server = RunningBinary::start(
-        BINARY,
-        &["--sequence-data-dir", data.path().to_str().unwrap()],
-        &[],
-    )
-    .await;
+    let (server, _data) = server().await;
     for (args, path) in [
         (vec!["fibonacci", "90", "--json"], "/fibonacci/90/"),
         (vec!["factorial", "30", "--json"], "/factorial/30/"),
@@ -111,13 +113,7 @@ async fn json_is_the_documents_the_api_returns() {
 
 #[tokio::test]
 async fn bad_arguments_print_the_problems_detail_and_exit_2() {
-    let data = tempfile::tempdir().unwrap();
-    let server = RunningBinary::start(
-        BINARY,
-        &["--sequence-data-dir", data.path().to_str().unwrap()],
-        &[],
-    )
-    .await;
+    let (server, _data) = server().await;
     for (args, path) in [
         (vec!["fibonacci", "-5"], "/fibonacci/-5/"),
         (vec!["fibonacci", "abc"], "/fibonacci/abc/"),

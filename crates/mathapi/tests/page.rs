@@ -24,6 +24,28 @@ async fn spawn() -> TestApp {
         .holding(data)
 }
 
+/// `method path`, sent as a page on another origin would.
+async fn from_elsewhere(app: &TestApp, method: Method, path: &str) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .header("Origin", FOREIGN)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The preflight a browser sends before calling `path` with `method` from another origin.
+async fn preflight(app: &TestApp, path: &str, method: &str) -> reqwest::Response {
+    app.client
+        .request(Method::OPTIONS, app.url(path))
+        .header("Origin", FOREIGN)
+        .header("Access-Control-Request-Method", method)
+        .header("Access-Control-Request-Headers", "x-request-id")
+        .send()
+        .await
+        .unwrap()
+}
+
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     response.headers().get(name).map(|v| v.to_str().unwrap())
 }
@@ -89,13 +111,7 @@ async fn read_only_math_routes_answer_every_origin() {
         "/ackermann/2/3/",
         "/fibonacci/-1/",
     ] {
-        let response = app
-            .client
-            .get(app.url(path))
-            .header("Origin", FOREIGN)
-            .send()
-            .await
-            .unwrap();
+        let response = from_elsewhere(&app, Method::GET, path).await;
         assert_eq!(
             header(&response, "access-control-allow-origin"),
             Some("*"),
@@ -106,15 +122,7 @@ async fn read_only_math_routes_answer_every_origin() {
             Some("X-Request-Id")
         );
 
-        let preflight = app
-            .client
-            .request(Method::OPTIONS, app.url(path))
-            .header("Origin", FOREIGN)
-            .header("Access-Control-Request-Method", "GET")
-            .header("Access-Control-Request-Headers", "x-request-id")
-            .send()
-            .await
-            .unwrap();
+        let preflight = preflight(&app, path, "GET").await;
         assert_eq!(preflight.status(), 204, "{path}");
         assert_eq!(header(&preflight, "access-control-allow-origin"), Some("*"));
         let methods = header(&preflight, "access-control-allow-methods").unwrap();
@@ -126,27 +134,14 @@ async fn read_only_math_routes_answer_every_origin() {
         assert!(headers.contains("X-Request-Id"), "{headers}");
     }
     // The answer is the API's, unchanged.
-    let response = app
-        .client
-        .get(app.url("/fibonacci/10/"))
-        .header("Origin", FOREIGN)
-        .send()
-        .await
-        .unwrap();
+    let response = from_elsewhere(&app, Method::GET, "/fibonacci/10/").await;
     assert_eq!(json_of(response).await.2, json!({"n": 10, "result": "55"}));
 }
 
 #[tokio::test]
 async fn a_preflight_for_writing_to_a_math_route_is_refused() {
     let app = spawn().await;
-    let preflight = app
-        .client
-        .request(Method::OPTIONS, app.url("/fibonacci/10/"))
-        .header("Origin", FOREIGN)
-        .header("Access-Control-Request-Method", "DELETE")
-        .send()
-        .await
-        .unwrap();
+    let preflight = preflight(&app, "/fibonacci/10/", "DELETE").await;
     assert_eq!(header(&preflight, "access-control-allow-origin"), None);
     assert_problem(preflight, 403, Some("cross_origin")).await;
 }
@@ -156,24 +151,11 @@ async fn cross_origin_stepper_writes_are_refused_and_change_nothing() {
     let app = spawn().await;
     for path in ["/fibonacci/next", "/fibonacci/previous", "/fibonacci/reset"] {
         for method in [Method::POST, Method::GET] {
-            let response = app
-                .client
-                .request(method.clone(), app.url(path))
-                .header("Origin", FOREIGN)
-                .send()
-                .await
-                .unwrap();
+            let response = from_elsewhere(&app, method.clone(), path).await;
             assert_eq!(header(&response, "access-control-allow-origin"), None);
             assert_problem(response, 403, Some("cross_origin")).await;
         }
-        let preflight = app
-            .client
-            .request(Method::OPTIONS, app.url(path))
-            .header("Origin", FOREIGN)
-            .header("Access-Control-Request-Method", "POST")
-            .send()
-            .await
-            .unwrap();
+        let preflight = preflight(&app, path, "POST").await;
         assert_eq!(header(&preflight, "access-control-allow-origin"), None);
         assert_eq!(preflight.status(), 403, "{path}");
     }
@@ -226,13 +208,7 @@ async fn other_routes_get_no_cors_headers() {
         "/health",
         "/fibonacci/docs",
     ] {
-        let response = app
-            .client
-            .get(app.url(path))
-            .header("Origin", FOREIGN)
-            .send()
-            .await
-            .unwrap();
+        let response = from_elsewhere(&app, Method::GET, path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(
             header(&response, "access-control-allow-origin"),
