@@ -1,11 +1,26 @@
-//! The Fibonacci service: GET /fibonacci/{n}/ and the sequence stepper, docs at /fibonacci/docs.
+//! The Fibonacci service: GET /fibonacci/{n}/ and the sequence stepper, docs at
+//! /fibonacci/docs, and the front page at / (the stack's Traefik routes `/` here).
 
 use std::process::ExitCode;
 
 use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_frontpage::FrontPage;
+use mathapi_service::{MathApi, RenderCache, ServiceCli, run, single_api_app_with_cache};
+use poem::EndpointExt;
 
 fn main() -> ExitCode {
-    mathapi_service::run_service(|args: &FibonacciArgs, metrics| {
-        FibonacciApi::open(args, metrics).map_err(|e| e.to_string())
-    })
+    // As `mathapi_service::run_service`, plus the front page around the app.
+    let cli = ServiceCli::<FibonacciArgs>::parse_for(FibonacciApi::NAME, FibonacciApi::TITLE);
+    run(
+        FibonacciApi::NAME,
+        FibonacciApi::DEFAULT_PORT,
+        &cli.server,
+        |metrics| {
+            let api = FibonacciApi::open(&cli.service, metrics).map_err(|e| e.to_string())?;
+            let cache = RenderCache::new(cli.server.render_cache_bytes, metrics);
+            Ok(single_api_app_with_cache(api, metrics, cache)
+                .with(FrontPage)
+                .boxed())
+        },
+    )
 }

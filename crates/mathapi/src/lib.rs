@@ -1,15 +1,27 @@
 //! The all-in-one server: the Fibonacci, factorial and Ackermann APIs on one port, with one
-//! combined OpenAPI document at `/openapi.json` and Swagger UI at `/docs`.
+//! combined OpenAPI document at `/openapi.json`, Swagger UI at `/docs` and the front page at
+//! `/`; and the same functions on the command line.
+//!
+//! Layout: this file assembles the app ([`app`]) and starts it ([`serve`]); [`cli`] is the
+//! command line, [`compute`] and [`stepper`] its subcommands, `output` their printing.
+
+pub mod cli;
+pub mod compute;
+mod output;
+pub mod stepper;
+
+use std::process::ExitCode;
 
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
+use mathapi_frontpage::FrontPage;
 use mathapi_service::{
-    Annotations, Docs, MathApi, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs, VERSION,
-    api_docs, with_middleware,
+    Annotations, Docs, MathApi, MathCors, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs,
+    VERSION, api_docs, with_middleware,
 };
 use poem::endpoint::BoxEndpoint;
-use poem::{Response, Route};
+use poem::{EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
 
 /// The name in logs and metrics.
@@ -34,8 +46,10 @@ pub struct Args {
     pub ackermann: AckermannArgs,
 }
 
-/// The app: the three APIs, the operational endpoints, and the documentation both
-/// combined (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it.
+/// The app: the three APIs, the operational endpoints, the documentation both combined
+/// (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it, and the front
+/// page (`/`). The math routes answer other origins; the stepper's writes do not (see
+/// [`mathapi_service::cors`]).
 ///
 /// Opens the sequence stepper's store, so it must run inside the Tokio runtime.
 pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
@@ -74,11 +88,14 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
+    let route = route.nest("/", service.with(MathCors).with(FrontPage));
     let cache = RenderCache::new(args.server.render_cache_bytes, metrics);
-    Ok(with_middleware(
-        route.nest("/", service),
-        metrics,
-        routes,
-        cache,
-    ))
+    Ok(with_middleware(route, metrics, routes, cache))
+}
+
+/// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
+pub fn serve(args: &Args) -> ExitCode {
+    mathapi_service::run(NAME, DEFAULT_PORT, &args.server, |metrics| {
+        app(args, metrics).map_err(|e| e.to_string())
+    })
 }

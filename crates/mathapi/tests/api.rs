@@ -128,7 +128,12 @@ async fn every_class_of_bad_input_is_a_400_problem_naming_the_argument() {
 #[tokio::test]
 async fn unknown_paths_and_methods_are_problems_too() {
     let (app, _) = spawn().await;
-    for path in ["/", "/fibonacci/1/2/", "/fib/3", "/ackermann/1/2/3/"] {
+    for path in [
+        "/assets/missing.js",
+        "/fibonacci/1/2/",
+        "/fib/3",
+        "/ackermann/1/2/3/",
+    ] {
         assert_problem(app.get(path).await, 404, None).await;
     }
     for (method, path) in [

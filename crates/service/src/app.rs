@@ -5,14 +5,15 @@ use poem::{EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
 
 use crate::api::MathApi;
+use crate::cors::MathCors;
 use crate::docs::Docs;
 use crate::middleware::{Observe, RouteTemplates};
 use crate::ops::OpsApi;
 use crate::render_cache::{DEFAULT_RENDER_CACHE_BYTES, RenderCache};
 use crate::telemetry::{Metrics, VERSION};
 
-/// The app of a one-API service with the default render cache: the API, `/health`,
-/// `/ready`, `/metrics`, and its documentation under `/{name}/docs` and
+/// The app of a one-API service with the default render cache: the API (with CORS for
+/// its read-only routes), `/health`, `/ready`, `/metrics`, and its documentation under `/{name}/docs` and
 /// `/{name}/openapi.json`, in the middleware.
 pub fn single_api_app<A: MathApi>(api: A, metrics: &Metrics) -> BoxEndpoint<'static, Response> {
     let cache = RenderCache::new(DEFAULT_RENDER_CACHE_BYTES, metrics);
@@ -29,7 +30,8 @@ pub fn single_api_app_with_cache<A: MathApi>(
     let docs = api_docs(&api, &ops);
     let routes = RouteTemplates::from_spec(&docs.spec);
     let route = docs.mount(Route::new(), &format!("/{}", A::NAME));
-    let route = route.nest("/", OpenApiService::new((api, ops), A::TITLE, VERSION));
+    let service = OpenApiService::new((api, ops), A::TITLE, VERSION);
+    let route = route.nest("/", service.with(MathCors));
     with_middleware(route, metrics, routes, cache)
 }
 

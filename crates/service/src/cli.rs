@@ -48,10 +48,11 @@ impl ServerArgs {
 }
 
 // The command line of a one-API service: the server settings and the service's own. (A
-// plain comment: a doc comment would become the `--help` text; `run_service` sets that.)
+// plain comment: a doc comment would become the `--help` text; `parse_for` sets that.)
 #[derive(Debug, clap::Parser)]
 #[command(version)]
-pub(crate) struct ServiceCli<T: clap::Args> {
+#[allow(missing_docs)]
+pub struct ServiceCli<T: clap::Args> {
     #[command(flatten)]
     pub server: ServerArgs,
     #[command(flatten)]
@@ -61,7 +62,7 @@ pub(crate) struct ServiceCli<T: clap::Args> {
 impl<T: clap::Args> ServiceCli<T> {
     /// Parses the process's arguments; `--help` names the service. Exits with clap's message
     /// and code 2 on bad flags.
-    pub(crate) fn parse_for(name: &'static str, title: &str) -> Self {
+    pub fn parse_for(name: &'static str, title: &str) -> Self {
         use clap::{CommandFactory, FromArgMatches};
         let command = Self::command()
             .name(name)

@@ -22,7 +22,8 @@
 //! | `request_log` | what a handler tells the request's log line (function, timings, …) |
 //! | `render_cache` | rendered math answers kept under a byte budget ([`RenderCache`]) |
 //! | [`telemetry`] | logging (Bunyan lines through a buffered sink) and metrics |
-//! | `cli` | the flags every server shares ([`ServerArgs`]) |
+//! | `cli` | the flags every server shares ([`ServerArgs`]), a service's command line |
+//! | `cors` | cross-origin access: math routes public, stepper writes same-origin ([`MathCors`]) |
 //! | `server` | binding a listener and serving until shutdown ([`Application`]) |
 //! | `process` | the whole life of a server binary: logging, runtime, signals, exit codes |
 
@@ -31,6 +32,7 @@ mod app;
 mod arguments;
 mod call;
 mod cli;
+mod cors;
 mod docs;
 mod middleware;
 mod ops;
@@ -46,7 +48,8 @@ pub use api::{Annotations, MathApi, ParamBound, ResponseExample};
 pub use app::{api_docs, single_api_app, single_api_app_with_cache, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
 pub use call::Call;
-pub use cli::ServerArgs;
+pub use cli::{ServerArgs, ServiceCli};
+pub use cors::MathCors;
 pub use docs::Docs;
 pub use middleware::{Observe, RouteTemplates};
 pub use ops::{OpsApi, Readiness};

@@ -88,7 +88,9 @@ impl OpsApi {
         }
     }
 
-    /// Metrics in the Prometheus text format (see docs/observability.md).
+    /// Metrics in the Prometheus text format: request durations by route, method and status,
+    /// requests in flight, computation times, rejected inputs by reason, sequence steps and
+    /// commit times, build info, and the process's CPU, memory and file descriptors.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
         PlainText(self.metrics.render())

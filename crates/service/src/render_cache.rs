@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use opentelemetry::metrics::Counter;
 use opentelemetry::{Key, KeyValue};
-use poem::http::HeaderValue;
+use poem::http::{HeaderMap, HeaderValue};
 use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, Weighter};
 
@@ -39,8 +39,8 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub struct Rendered {
     /// The JSON body.
     pub body: Bytes,
-    /// Its `Content-Type`.
-    pub content_type: HeaderValue,
+    /// The headers the routes gave it (`Content-Type`, CORS, ...), replayed on every hit.
+    pub headers: HeaderMap,
     /// Its strong `ETag`, made from the body.
     pub etag: HeaderValue,
     /// The function that computed it, for the log line and the metrics.
@@ -190,7 +190,7 @@ mod tests {
         Arc::new(Rendered {
             etag: Rendered::etag_of(&body),
             body,
-            content_type: HeaderValue::from_static("application/json"),
+            headers: HeaderMap::new(),
             function: "factorial",
             arguments: None,
             result_digits: None,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use poem::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Request, Response};
 
@@ -77,14 +77,12 @@ pub(super) async fn store(
     let Ok(body) = response.take_body().into_bytes().await else {
         return response;
     };
+    let mut headers = std::mem::take(response.headers_mut());
+    headers.remove(CONTENT_LENGTH);
     let rendered = Rendered {
         etag: Rendered::etag_of(&body),
         body,
-        content_type: response
-            .headers()
-            .get(CONTENT_TYPE)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("application/json; charset=utf-8")),
+        headers,
         function,
         arguments: record.arguments.clone(),
         result_digits: record.result_digits,
@@ -99,18 +97,23 @@ pub(super) async fn store(
     response
 }
 
-/// The `200` with the body, or a `304` when the client holds it; immutable either way.
+/// The `200` with the body, or a `304` when the client holds it; immutable either way, with
+/// the headers the routes gave the answer (CORS, ...).
 fn answer(rendered: &Rendered, conditional: &Conditional) -> Response {
-    let builder = Response::builder()
-        .header(ETAG, rendered.etag.clone())
-        .header(CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    let mut response = Response::default();
+    *response.headers_mut() = rendered.headers.clone();
+    let headers = response.headers_mut();
+    headers.insert(ETAG, rendered.etag.clone());
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
     if conditional.holds(&rendered.etag) {
-        return builder.status(StatusCode::NOT_MODIFIED).finish();
+        // A 304 carries the validators and caching headers, never the body's own.
+        headers.remove(CONTENT_TYPE);
+        response.set_status(StatusCode::NOT_MODIFIED);
+        return response;
     }
-    builder
-        .status(StatusCode::OK)
-        .header(CONTENT_TYPE, rendered.content_type.clone())
-        .body(rendered.body.clone())
+    response.set_status(StatusCode::OK);
+    response.set_body(rendered.body.clone());
+    response
 }
 
 #[cfg(test)]

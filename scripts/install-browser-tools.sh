@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the front page's browser test (tests/browser, run by scripts/browser-test.sh)
+# needs: Debian's Chromium (playwright-core drives it; no browser is ever downloaded), Node.js
+# and npm, and playwright-core at the version pinned in tests/browser/package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ((${#missing[@]})); then
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+
+# playwright-core has no browser download step of its own; the variable makes sure of it.
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
