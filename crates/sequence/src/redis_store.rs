@@ -320,12 +320,7 @@ fn classify(error: RedisError, mutating: bool) -> SequenceError {
         )
         // Refused for want of (the right) credentials: nothing ran.
         || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"));
-    // A refused connection or a write into a closed socket (broken pipe) sent nothing.
-    let not_sent = error.is_connection_refusal()
-        || std::error::Error::source(&error)
-            .and_then(|source| source.downcast_ref::<std::io::Error>())
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
-    let maybe_sent = error.is_timeout() || (error.is_io_error() && !not_sent);
+    let maybe_sent = error.is_timeout() || (error.is_io_error() && !error.is_connection_refusal());
     if mutating && maybe_sent {
         SequenceError::OutcomeUnknown(format!("Redis: {error}"))
     } else if transient {

@@ -182,6 +182,16 @@ async fn survives_a_redis_kill_and_restart() {
         assert_eq!(store.next(100).await.unwrap(), expected);
     }
     server.kill(); // SIGKILL: only the fsynced AOF survives
+    // The first step finds the connection dropped: whether it was sent is not known.
+    let refused = store.next(100).await;
+    assert!(
+        matches!(
+            refused,
+            Err(SequenceError::Unavailable(_) | SequenceError::OutcomeUnknown(_))
+        ),
+        "{refused:?}"
+    );
+    // Once the connection is known to be gone, steps are refused before sending.
     let refused = store.next(100).await;
     assert!(
         matches!(refused, Err(SequenceError::Unavailable(_))),
