@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_fibonacci::{FibonacciArgs, FibonacciService};
 
 fn main() -> ExitCode {
     mathapi_service::run_service(|args: &FibonacciArgs, metrics| {
-        FibonacciApi::open(args, metrics).map_err(|e| e.to_string())
+        FibonacciService::open(args, metrics).map_err(|e| e.to_string())
     })
 }
