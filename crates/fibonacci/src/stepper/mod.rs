@@ -196,6 +196,11 @@ impl Stepper {
             }
         };
         let index = match tokio::time::timeout(self.commit_timeout, call).await {
+            Ok(Err(error @ SequenceError::OutcomeUnknown(_))) => {
+                // The store's own deadline (Redis's reply timeout) ran out first.
+                self.mark_stalled();
+                return Err(error);
+            }
             Ok(result) => result?,
             Err(_) => return Err(self.missed_deadline(step.is_some())),
         };
@@ -212,15 +217,8 @@ impl Stepper {
     /// Marks the store stalled (probing it until it answers again) and says what became of
     /// the call.
     fn missed_deadline(&self, mutating: bool) -> SequenceError {
+        self.mark_stalled();
         let deadline = humantime::format_duration(self.commit_timeout);
-        if !self.stalled.swap(true, Ordering::AcqRel) {
-            tracing::warn!(
-                backend = self.store.backend_name(),
-                %deadline,
-                "sequence storage missed the commit deadline; refusing changes until it recovers"
-            );
-            tokio::spawn(self.clone().probe_until_healthy());
-        }
         match mutating {
             true => SequenceError::OutcomeUnknown(format!(
                 "no answer within the {deadline} commit deadline: the step may still be applied; \
@@ -229,6 +227,18 @@ impl Stepper {
             false => {
                 SequenceError::Unavailable(format!("no answer within the {deadline} deadline"))
             }
+        }
+    }
+
+    /// Refuses changes and fails `/ready` until a probe through the store succeeds.
+    fn mark_stalled(&self) {
+        if !self.stalled.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                backend = self.store.backend_name(),
+                deadline = %humantime::format_duration(self.commit_timeout),
+                "sequence storage missed the commit deadline; refusing changes until it recovers"
+            );
+            tokio::spawn(self.clone().probe_until_healthy());
         }
     }
 
