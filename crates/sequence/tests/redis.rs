@@ -402,3 +402,31 @@ async fn a_paused_redis_gives_an_unknown_outcome_that_a_keyed_retry_resolves() {
     assert_eq!(store.apply(next, Some("retry-me")).await.unwrap(), 2);
     assert_eq!(store.current().await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn a_redis_restarted_without_its_data_is_state_lost() {
+    let port = free_port();
+    let first_dir = tempfile::tempdir().unwrap();
+    let mut server = RedisServer::start_on(port, first_dir.path());
+    let store = open(&server.url());
+    for expected in 1..=4 {
+        assert_eq!(store.next(100).await.unwrap(), expected);
+    }
+    server.kill();
+    // The same address, an empty data directory: what a restart without persistence gives.
+    let empty_dir = tempfile::tempdir().unwrap();
+    let _server = RedisServer::start_on(port, empty_dir.path());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.current().await {
+            Err(SequenceError::StateLost) => break,
+            Err(SequenceError::Unavailable(_) | SequenceError::OutcomeUnknown(_)) => {}
+            other => panic!("expected StateLost, got {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "never reconnected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(matches!(store.next(100).await, Err(SequenceError::StateLost)));
+    assert_eq!(store.reset().await.unwrap(), 0);
+    assert_eq!(store.next(100).await.unwrap(), 1);
+}
