@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mathapi_service::arguments::parse_argument;
+use mathapi_service::parse_argument;
 
 fuzz_target!(|input: (&str, u64)| {
     let (raw, max) = input;
