@@ -426,7 +426,10 @@ async fn a_redis_restarted_without_its_data_is_state_lost() {
         assert!(Instant::now() < deadline, "never reconnected");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(matches!(store.next(100).await, Err(SequenceError::StateLost)));
+    assert!(matches!(
+        store.next(100).await,
+        Err(SequenceError::StateLost)
+    ));
     assert_eq!(store.reset().await.unwrap(), 0);
     assert_eq!(store.next(100).await.unwrap(), 1);
 }
