@@ -305,17 +305,26 @@ impl EmbeddedStore {
             Err(error) => return Err(io_error(error)),
         };
         if let Some(recovery) = recovery {
+            // Only fields of the log contract (docs/observability.md): the index opened at,
+            // and the rest in `detail`.
+            let claim = recovery.damaged_claim.map_or_else(
+                || "nothing: it is cut off".to_owned(),
+                |i| format!("index {i}"),
+            );
             tracing::warn!(
-                path = %state_path.display(),
                 index = recovery.index,
-                generation = recovery.generation,
-                damaged_slot = recovery.damaged_slot,
-                damaged_claim = recovery.damaged_claim,
-                "sequence state recovered from the older slot: the other slot is damaged; \
-                 if it held the newest record, the last acknowledged step is lost"
+                detail = %format!(
+                    "{}: slot {} is damaged (it claims {claim}); opened at index {} from the other \
+                     slot (generation {}); if the damaged slot held the newest record, the last \
+                     acknowledged step is lost",
+                    state_path.display(),
+                    recovery.damaged_slot,
+                    recovery.index,
+                    recovery.generation,
+                ),
+                "sequence state recovered from the older slot"
             );
         }
-
         let shared = Arc::new(Shared {
             index: AtomicU64::new(latest.record.index),
             commits: AtomicU64::new(0),

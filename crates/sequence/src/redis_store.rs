@@ -184,14 +184,15 @@ impl RedisStore {
             .map_err(|error| classify(error, false))?;
         let (status, found) = self.invoke("init", 0, None).await?;
         if status == "initialised" {
-            match found.is_empty() {
-                true => {
-                    tracing::info!(key = %self.inner.keys[0], "initialised a new sequence in Redis")
-                }
-                false => tracing::warn!(
-                    key = %self.inner.keys[0],
-                    index = %found,
-                    "Redis held an index but no initialisation marker (written by an older version?); adopted it"
+            match found.parse::<u64>() {
+                Err(_) if found.is_empty() => tracing::info!("initialised a new sequence in Redis"),
+                Ok(index) => tracing::warn!(
+                    index,
+                    "adopted an index found in Redis without an initialisation marker (written by an older version)"
+                ),
+                Err(_) => tracing::warn!(
+                    detail = %found.chars().take(64).collect::<String>(),
+                    "adopted a value found in Redis without an initialisation marker; it is refused until reset"
                 ),
             }
         }

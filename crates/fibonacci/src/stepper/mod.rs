@@ -234,8 +234,11 @@ impl Stepper {
     fn mark_stalled(&self) {
         if !self.stalled.swap(true, Ordering::AcqRel) {
             tracing::warn!(
-                backend = self.store.backend_name(),
-                deadline = %humantime::format_duration(self.commit_timeout),
+                detail = %format!(
+                    "the {} backend did not confirm a change within {}",
+                    self.store.backend_name(),
+                    humantime::format_duration(self.commit_timeout)
+                ),
                 "sequence storage missed the commit deadline; refusing changes until it recovers"
             );
             tokio::spawn(self.clone().probe_until_healthy());
@@ -252,7 +255,7 @@ impl Stepper {
         }
         self.stalled.store(false, Ordering::Release);
         tracing::info!(
-            backend = self.store.backend_name(),
+            detail = %format!("the {} backend answers again", self.store.backend_name()),
             "sequence storage answers again"
         );
     }
