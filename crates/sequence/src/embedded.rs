@@ -59,6 +59,10 @@ pub const STATE_FILE_NAME: &str = "sequence.state";
 /// The lock file's name inside the data directory.
 pub const LOCK_FILE_NAME: &str = "sequence.lock";
 
+/// How many changes may wait for the writer thread; more are refused (`Unavailable`, not
+/// applied). Far above what group commit needs: a batch is whatever queued during one fsync.
+pub const QUEUE_CAPACITY: usize = 4096;
+
 const TEMP_FILE_NAME: &str = "sequence.state.tmp";
 const SLOT_SIZE: u64 = 4096;
 const SLOTS: u64 = 2;
@@ -230,13 +234,13 @@ impl Drop for Guard {
 
 /// The embedded backend. Clones share one writer thread and one state file.
 ///
-/// Concurrent mutating calls are queued to a single writer thread, which applies every
-/// queued operation in order, writes the resulting state once, `fdatasync`s once, and then
+/// Concurrent mutating calls are queued (at most [`QUEUE_CAPACITY`]; beyond that they are
+/// refused at once) to a single writer thread, which applies every queued operation in order, writes the resulting state once, `fdatasync`s once, and then
 /// answers the whole batch. `current` reads the last durable index without queuing.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     // Field order matters: the sender must drop before the guard joins the writer.
-    requests: mpsc::UnboundedSender<Request>,
+    requests: mpsc::Sender<Request>,
     shared: Arc<Shared>,
     state_path: Arc<Path>,
     recovery: Option<Recovery>,
@@ -330,7 +334,7 @@ impl EmbeddedStore {
             commits: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
         });
-        let (requests, queue) = mpsc::unbounded_channel();
+        let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
         let writer = Writer {
             file,
             latest,
@@ -378,9 +382,16 @@ impl EmbeddedStore {
         let (reply, answer) = oneshot::channel();
         let stopped =
             || SequenceError::Unavailable("the sequence writer thread has stopped".into());
+        // A full queue means the disk is far behind (or stalled): refuse at once, so the
+        // caller knows nothing was applied, instead of queuing without bound.
         self.requests
-            .send(Request { op, reply })
-            .map_err(|_| stopped())?;
+            .try_send(Request { op, reply })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => SequenceError::Unavailable(format!(
+                    "{QUEUE_CAPACITY} changes are already waiting for the disk"
+                )),
+                mpsc::error::TrySendError::Closed(_) => stopped(),
+            })?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -425,7 +436,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, mut queue: mpsc::UnboundedReceiver<Request>) {
+    fn run(mut self, mut queue: mpsc::Receiver<Request>) {
         let mut batch = Vec::new();
         // Whatever queued up while the previous batch was being synced forms the next batch.
         while let Some(first) = queue.blocking_recv() {

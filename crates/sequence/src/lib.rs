@@ -34,7 +34,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use embedded::{
-    EmbeddedStore, LOCK_FILE_NAME, Recovery, STATE_FILE_NAME, StateFile, decode_state_file,
+    EmbeddedStore, LOCK_FILE_NAME, QUEUE_CAPACITY, Recovery, STATE_FILE_NAME, StateFile,
+    decode_state_file,
 };
 pub use idempotency::{IdempotencyLimits, MAX_KEY_LEN, valid_idempotency_key};
 pub use redis_store::{DEFAULT_REDIS_KEY, MAX_SCRIPT_INDEX, RedisConfig, RedisStore};

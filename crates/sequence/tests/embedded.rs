@@ -10,9 +10,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use mathapi_sequence::{
-    CommitHook, EmbeddedStore, IdempotencyLimits, LOCK_FILE_NAME, OpenError, Recovery,
-    STATE_FILE_NAME, SequenceError, SequenceStore, Step, Store, StoreConfig, StoreOptions,
-    SyncHook,
+    CommitHook, EmbeddedStore, IdempotencyLimits, LOCK_FILE_NAME, OpenError, QUEUE_CAPACITY,
+    Recovery, STATE_FILE_NAME, SequenceError, SequenceStore, Step, Store, StoreConfig,
+    StoreOptions, SyncHook,
 };
 
 fn open(dir: &std::path::Path) -> EmbeddedStore {
@@ -547,4 +547,52 @@ async fn a_stalled_disk_makes_ready_wait_and_abandoned_steps_are_not_applied() {
         "abandoned steps were applied"
     );
     assert_eq!(index_on_disk(store.state_path()), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_queue_is_bounded_and_refuses_at_once_when_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let freezer = Freezer::default();
+    let options = StoreOptions {
+        before_sync: Some(freezer.hook()),
+        ..StoreOptions::default()
+    };
+    let store = EmbeddedStore::open_with(dir.path(), options).unwrap();
+    freezer.set(true);
+    let spawn_next = || {
+        let store = store.clone();
+        tokio::spawn(async move { store.next(u64::MAX).await })
+    };
+    // One step stalls inside the fsync; then the queue fills up behind it.
+    let stalled = spawn_next();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued: Vec<_> = (0..QUEUE_CAPACITY).map(|_| spawn_next()).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        match store.next(u64::MAX).await {
+            Err(error @ SequenceError::Unavailable(_)) => {
+                assert!(
+                    error.to_string().contains("waiting for the disk"),
+                    "{error}"
+                )
+            }
+            other => panic!("a full queue accepted a step: {other:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "refusing was not immediate"
+    );
+    freezer.set(false);
+    assert_eq!(stalled.await.unwrap().unwrap(), 1);
+    for task in queued {
+        task.await.unwrap().unwrap();
+    }
+    let expected = 1 + QUEUE_CAPACITY as u64;
+    assert_eq!(
+        store.current().await.unwrap(),
+        expected,
+        "refused steps were applied"
+    );
 }
