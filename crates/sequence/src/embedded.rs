@@ -235,8 +235,9 @@ impl Drop for Guard {
 /// The embedded backend. Clones share one writer thread and one state file.
 ///
 /// Concurrent mutating calls are queued (at most [`QUEUE_CAPACITY`]; beyond that they are
-/// refused at once) to a single writer thread, which applies every queued operation in order, writes the resulting state once, `fdatasync`s once, and then
-/// answers the whole batch. `current` reads the last durable index without queuing.
+/// refused at once) to a single writer thread, which applies every queued operation in
+/// order, writes the resulting state once, `fdatasync`s once, and then answers the whole
+/// batch. `current` reads the last durable index without queuing.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     // Field order matters: the sender must drop before the guard joins the writer.
