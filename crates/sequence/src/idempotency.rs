@@ -29,7 +29,7 @@ pub struct IdempotencyLimits {
 }
 
 impl Default for IdempotencyLimits {
-    /// 10 000 keys for 24 hours (a record is about 100 bytes: 1 MB at most).
+    /// 10 000 keys for 24 hours (a record is at most about 300 bytes: 3 MB at most).
     fn default() -> Self {
         Self {
             capacity: 10_000,

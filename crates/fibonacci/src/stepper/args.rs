@@ -15,7 +15,7 @@ pub const HARD_MAX_INDEX: u64 = 100_000;
 const MAX_COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest idempotency retention accepted (a week).
 const MAX_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-/// The most idempotency keys that may be kept (about 100 bytes each: 100 MB).
+/// The most idempotency keys that may be kept (at most about 300 bytes each: 300 MB).
 const MAX_IDEMPOTENCY_KEYS: u64 = 1_000_000;
 
 /// Where the stepper keeps its state.
