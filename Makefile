@@ -5,9 +5,11 @@ COMPOSE ?= docker compose
 # Where `make generate-traffic` sends requests (Traefik under `make demo`, the all-in-one under `make run`).
 TRAFFIC_URL ?= http://localhost:8000
 TRAFFIC_ARGS ?= --duration 60s --rate 50
+# How long `make fuzz` runs each fuzz target.
+FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test lint fmt bench demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release
+.PHONY: help run run-services test lint fmt bench demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,6 +28,9 @@ run-services: ## The three services as separate processes on ports 8001-8003
 
 test: ## Every test (unit, property, integration over real HTTP); needs redis-server on PATH
 	scripts/test.sh
+
+fuzz: ## Every cargo-fuzz target for FUZZ_SECONDS each (default 300); CI runs 20 s each
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -1,21 +1,30 @@
-//! The Fibonacci service: `GET /fibonacci/{n}/`, and the sequence stepper
-//! (`/fibonacci/current`, `next`, `previous`, `reset`).
+//! The Fibonacci service: `GET /fibonacci/{n}/` ([`FibonacciApi`], stateless), and the
+//! sequence stepper (`/fibonacci/current`, `next`, `previous`, `reset`: [`StepperApi`], in
+//! the `stepper` module). [`FibonacciService`] combines the two as a tuple, as the
+//! `fibonacci` binary and the all-in-one server serve them.
 
-mod sequence;
+mod stepper;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use mathapi_math::fibonacci;
 use mathapi_service::{
     Call, MathApi, Metrics, ParamBound, ProblemResponse, Readiness, ResponseExample,
 };
+use poem::endpoint::BoxEndpoint;
+use poem::http::Method;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaApi, Registry};
 use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi, Tags};
 
-pub use mathapi_sequence::OpenError;
-pub use sequence::{Backend, Operation, Sequence, SequenceArgs, SequenceResponse, SequenceValue};
+pub use mathapi_sequence::{OpenError, SyncHook};
+pub use stepper::{
+    Backend, HARD_MAX_INDEX, Operation, SequenceArgs, SequenceResponse, SequenceValue, Stepper,
+    StepperApi,
+};
 
 /// The largest `n` any configuration may allow: F(100 000) has 20 899 digits and is
 /// computed and rendered in about a millisecond.
@@ -42,8 +51,6 @@ pub struct FibonacciArgs {
 enum FibonacciTags {
     /// Fibonacci numbers.
     Fibonacci,
-    /// One shared, durable walk through the Fibonacci sequence.
-    Sequence,
 }
 
 /// A Fibonacci number.
@@ -65,22 +72,20 @@ impl Example for FibonacciResult {
     }
 }
 
-/// The Fibonacci API.
+/// The Fibonacci API: `GET /fibonacci/{n}/`. Stateless, like the other two math APIs.
 #[derive(Clone)]
 pub struct FibonacciApi {
     max_n: u64,
     metrics: Metrics,
-    sequence: Sequence,
 }
 
 impl FibonacciApi {
-    /// Opens the sequence stepper's store too; must run inside the Tokio runtime.
-    pub fn open(args: &FibonacciArgs, metrics: &Metrics) -> Result<Self, OpenError> {
-        Ok(FibonacciApi {
+    /// The API with its configured limit.
+    pub fn new(args: &FibonacciArgs, metrics: &Metrics) -> Self {
+        FibonacciApi {
             max_n: args.max_n,
             metrics: metrics.clone(),
-            sequence: Sequence::open(&args.sequence, metrics)?,
-        })
+        }
     }
 
     fn answer(&self, raw_n: &str) -> Result<Json<FibonacciResult>, ProblemResponse> {
@@ -93,6 +98,15 @@ impl FibonacciApi {
     fn missing(&self) -> Result<Json<FibonacciResult>, ProblemResponse> {
         let call = Call::new("fibonacci", "", &self.metrics);
         Err(call.missing("n", "/fibonacci/{n}/"))
+    }
+
+    /// The configured range of `n`, for the OpenAPI document.
+    pub fn bounds(&self) -> Vec<ParamBound> {
+        vec![ParamBound {
+            path_prefix: "/fibonacci/",
+            name: "n",
+            maximum: self.max_n,
+        }]
     }
 }
 
@@ -110,98 +124,62 @@ impl FibonacciApi {
     async fn fibonacci_missing(&self) -> Result<Json<FibonacciResult>, ProblemResponse> {
         self.missing()
     }
+}
 
-    /// The stepper's current position
-    ///
-    /// One sequence shared by every client, starting at index 0 (value 0).
-    #[oai(
-        path = "/fibonacci/current",
-        method = "get",
-        tag = "FibonacciTags::Sequence"
-    )]
-    async fn sequence_current(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Current).await
+/// The Fibonacci service: [`FibonacciApi`] and [`StepperApi`] combined as a tuple, with
+/// what the servers need to publish and check them ([`MathApi`]).
+#[derive(Clone)]
+pub struct FibonacciService {
+    apis: (FibonacciApi, StepperApi),
+}
+
+impl FibonacciService {
+    /// Opens the stepper's store too; must run inside the Tokio runtime.
+    pub fn open(args: &FibonacciArgs, metrics: &Metrics) -> Result<Self, OpenError> {
+        Self::open_with_sync_hook(args, metrics, None)
     }
 
-    /// Step forward
-    ///
-    /// Advances the shared sequence one step and answers with the new position, after the
-    /// step is durable. `409` at the configured maximum index.
-    #[oai(
-        path = "/fibonacci/next",
-        method = "post",
-        tag = "FibonacciTags::Sequence"
-    )]
-    async fn sequence_next(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Next).await
+    /// [`FibonacciService::open`], with a hook the embedded store calls before each
+    /// `fdatasync` (tests use it to stall the disk for real).
+    pub fn open_with_sync_hook(
+        args: &FibonacciArgs,
+        metrics: &Metrics,
+        before_sync: Option<SyncHook>,
+    ) -> Result<Self, OpenError> {
+        let stepper = Stepper::open_with_sync_hook(&args.sequence, metrics, before_sync)?;
+        Ok(FibonacciService {
+            apis: (FibonacciApi::new(args, metrics), StepperApi::new(stepper)),
+        })
     }
 
-    /// Step back
-    ///
-    /// Moves the shared sequence back one step and answers with the new position, after
-    /// the step is durable. `409` at index 0.
-    #[oai(
-        path = "/fibonacci/previous",
-        method = "post",
-        tag = "FibonacciTags::Sequence"
-    )]
-    async fn sequence_previous(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Previous).await
+    /// The stateless API.
+    pub fn fibonacci(&self) -> &FibonacciApi {
+        &self.apis.0
     }
 
-    /// Back to the start
-    ///
-    /// Returns the shared sequence to index 0, durably.
-    #[oai(
-        path = "/fibonacci/reset",
-        method = "post",
-        tag = "FibonacciTags::Sequence"
-    )]
-    async fn sequence_reset(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Reset).await
-    }
-
-    /// Step forward (GET, for compatibility)
-    ///
-    /// Same as `POST /fibonacci/next`; kept because the published API used GET.
-    #[oai(
-        path = "/fibonacci/next",
-        method = "get",
-        tag = "FibonacciTags::Sequence",
-        deprecated
-    )]
-    async fn sequence_next_get(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Next).await
-    }
-
-    /// Step back (GET, for compatibility)
-    ///
-    /// Same as `POST /fibonacci/previous`; kept because the published API used GET.
-    #[oai(
-        path = "/fibonacci/previous",
-        method = "get",
-        tag = "FibonacciTags::Sequence",
-        deprecated
-    )]
-    async fn sequence_previous_get(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Previous).await
-    }
-
-    /// Back to the start (GET, for compatibility)
-    ///
-    /// Same as `POST /fibonacci/reset`; kept because the published API used GET.
-    #[oai(
-        path = "/fibonacci/reset",
-        method = "get",
-        tag = "FibonacciTags::Sequence",
-        deprecated
-    )]
-    async fn sequence_reset_get(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Reset).await
+    /// The stepper's API.
+    pub fn stepper(&self) -> &StepperApi {
+        &self.apis.1
     }
 }
 
-impl MathApi for FibonacciApi {
+// The tuple's routes and documents, as they are: the wrapper only adds `MathApi`, which a
+// foreign trait cannot get on a tuple directly.
+impl OpenApi for FibonacciService {
+    fn meta() -> Vec<MetaApi> {
+        <(FibonacciApi, StepperApi)>::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        <(FibonacciApi, StepperApi)>::register(registry);
+    }
+
+    fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
+        self.apis.add_routes(route_table);
+    }
+}
+
+impl MathApi for FibonacciService {
     const NAME: &'static str = "fibonacci";
     const TITLE: &'static str = "Fibonacci API";
     const DESCRIPTION: &'static str = "Exact Fibonacci numbers: `GET /fibonacci/{n}/` answers F(n) as a decimal string. \
@@ -210,18 +188,14 @@ impl MathApi for FibonacciApi {
     const DEFAULT_PORT: u16 = 8001;
 
     fn bounds(&self) -> Vec<ParamBound> {
-        vec![ParamBound {
-            path_prefix: "/fibonacci/",
-            name: "n",
-            maximum: self.max_n,
-        }]
+        self.fibonacci().bounds()
     }
 
     fn examples(&self) -> Vec<ResponseExample> {
-        sequence::examples(self.sequence.max_index())
+        self.stepper().stepper().examples()
     }
 
     fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        vec![Arc::new(self.sequence.clone())]
+        self.stepper().readiness()
     }
 }

@@ -3,20 +3,21 @@
 
 use std::process::ExitCode;
 
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_fibonacci::{FibonacciArgs, FibonacciService};
 use mathapi_frontpage::FrontPage;
 use mathapi_service::{MathApi, RenderCache, ServiceCli, run, single_api_app_with_cache};
 use poem::EndpointExt;
 
 fn main() -> ExitCode {
     // As `mathapi_service::run_service`, plus the front page around the app.
-    let cli = ServiceCli::<FibonacciArgs>::parse_for(FibonacciApi::NAME, FibonacciApi::TITLE);
+    let cli =
+        ServiceCli::<FibonacciArgs>::parse_for(FibonacciService::NAME, FibonacciService::TITLE);
     run(
-        FibonacciApi::NAME,
-        FibonacciApi::DEFAULT_PORT,
+        FibonacciService::NAME,
+        FibonacciService::DEFAULT_PORT,
         &cli.server,
         |metrics| {
-            let api = FibonacciApi::open(&cli.service, metrics).map_err(|e| e.to_string())?;
+            let api = FibonacciService::open(&cli.service, metrics).map_err(|e| e.to_string())?;
             let cache = RenderCache::new(cli.server.render_cache_bytes, metrics);
             Ok(single_api_app_with_cache(api, metrics, cache)
                 .with(FrontPage)

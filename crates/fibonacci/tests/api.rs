@@ -1,6 +1,6 @@
 //! The Fibonacci service over real HTTP, in-process on a random port.
 
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, SequenceArgs};
+use mathapi_fibonacci::{FibonacciArgs, FibonacciService, SequenceArgs};
 use mathapi_service::{Metrics, single_api_app};
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 use num_bigint::BigUint;
@@ -12,7 +12,7 @@ async fn spawn(max_n: u64) -> TestApp {
         max_n,
         sequence: SequenceArgs::embedded(data.path()),
     };
-    let api = FibonacciApi::open(&args, &metrics).unwrap();
+    let api = FibonacciService::open(&args, &metrics).unwrap();
     TestApp::spawn(single_api_app(api, &metrics))
         .await
         .holding(data)

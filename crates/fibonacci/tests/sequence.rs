@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use mathapi_fibonacci::{Backend, FibonacciApi, FibonacciArgs, SequenceArgs};
+use mathapi_fibonacci::{Backend, FibonacciArgs, FibonacciService, SequenceArgs};
 use mathapi_sequence::testing::{RedisServer, free_port};
 use mathapi_service::{Metrics, single_api_app};
 use mathapi_testing::{RunningBinary, TestApp, assert_problem, json_of};
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 async fn spawn(sequence: SequenceArgs) -> (TestApp, Metrics) {
     let metrics = Metrics::new("fibonacci").unwrap();
-    let api = FibonacciApi::open(
+    let api = FibonacciService::open(
         &FibonacciArgs {
             max_n: 400,
             sequence,

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs, OpenError};
+use mathapi_fibonacci::{FibonacciArgs, FibonacciService, OpenError};
 use mathapi_frontpage::FrontPage;
 use mathapi_service::{
     Annotations, Docs, MathApi, MathCors, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs,
@@ -53,10 +53,17 @@ pub struct Args {
 ///
 /// Opens the sequence stepper's store, so it must run inside the Tokio runtime.
 pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
-    let fibonacci = FibonacciApi::open(&args.fibonacci, metrics)?;
+    let fibonacci = FibonacciService::open(&args.fibonacci, metrics)?;
     let factorial = FactorialApi::new(&args.factorial, metrics);
     let ackermann = AckermannApi::new(&args.ackermann, metrics);
-    let ops = OpsApi::new(metrics.clone(), fibonacci.readiness());
+    // Every API's dependencies, so that none is forgotten when another gains one.
+    let readiness = [
+        fibonacci.readiness(),
+        factorial.readiness(),
+        ackermann.readiness(),
+    ]
+    .concat();
+    let ops = OpsApi::new(metrics.clone(), readiness);
 
     let notes = Annotations {
         bounds: [fibonacci.bounds(), factorial.bounds(), ackermann.bounds()].concat(),
@@ -85,7 +92,7 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let routes = RouteTemplates::from_spec(&combined.spec);
 
     let route = combined.mount(Route::new(), "");
-    let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
+    let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciService::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
     let route = route.nest("/", service.with(MathCors).with(FrontPage));

@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mathapi_fibonacci::{OpenError, Operation, Sequence, SequenceResponse};
+use mathapi_fibonacci::{OpenError, Operation, SequenceResponse, Stepper};
 use mathapi_service::Metrics;
 use poem_openapi::types::ToJSON;
 use serde_json::Value;
@@ -76,7 +76,7 @@ async fn local(command: &SequenceCommand) -> Outcome {
         Ok(metrics) => metrics,
         Err(error) => return Outcome::Failed(error.to_string()),
     };
-    let sequence = match Sequence::open(&command.store, &metrics) {
+    let sequence = match Stepper::open(&command.store, &metrics) {
         Ok(sequence) => sequence,
         Err(error @ OpenError::Locked { .. }) => {
             return Outcome::Failed(format!(
@@ -87,16 +87,18 @@ async fn local(command: &SequenceCommand) -> Outcome {
         }
         Err(error) => return Outcome::Failed(error.to_string()),
     };
-    match sequence.run(operation(command.operation)).await {
+    match sequence.run(operation(command.operation), None).await {
         SequenceResponse::Ok(position, _) => Outcome::Position {
             document: position.to_json_string(),
             index: position.index,
             value: position.0.value,
         },
         SequenceResponse::Conflict(problem, _) => Outcome::Conflict(problem.detail.clone()),
-        SequenceResponse::Unavailable(problem, _) | SequenceResponse::Failed(problem, _) => {
-            Outcome::Failed(problem.detail.clone())
-        }
+        SequenceResponse::BadRequest(problem, _)
+        | SequenceResponse::KeyReused(problem, _)
+        | SequenceResponse::Unavailable(problem, _)
+        | SequenceResponse::OutcomeUnknown(problem, _)
+        | SequenceResponse::Failed(problem, _) => Outcome::Failed(problem.detail.clone()),
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
 use mathapi_sequence::testing::RedisServer;
-use mathapi_sequence::{RedisConfig, SequenceStore, Store, StoreConfig};
+use mathapi_sequence::{RedisConfig, SequenceStore, Step, Store, StoreConfig};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Backend {
@@ -46,6 +46,10 @@ struct Args {
     /// own key and resets it first.
     #[arg(long)]
     redis_url: Option<String>,
+    /// Give every step its own Idempotency-Key, to measure the cost of recording it (with
+    /// the default retention of 10,000 keys, trimmed as new ones arrive).
+    #[arg(long)]
+    keyed: bool,
 }
 
 fn main() {
@@ -92,15 +96,23 @@ async fn run(args: Args, workers: usize) {
     let duration = Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
     let deadline = started + duration;
+    let keyed = args.keyed;
     let callers: Vec<_> = (0..args.concurrency)
-        .map(|_| {
+        .map(|caller| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
                 let mut steps = 0u64;
                 while Instant::now() < deadline {
                     let step_started = Instant::now();
-                    store.next(u64::MAX).await.expect("durable next");
+                    let key = keyed.then(|| format!("bench-{caller}-{steps}"));
+                    let next = Step::Next {
+                        max_index: u64::MAX,
+                    };
+                    store
+                        .apply(next, key.as_deref())
+                        .await
+                        .expect("durable next");
                     latencies.saturating_record(step_started.elapsed().as_micros() as u64);
                     steps += 1;
                 }
@@ -121,7 +133,7 @@ async fn run(args: Args, workers: usize) {
     assert_eq!(end_index - start_index, steps, "steps lost or duplicated");
     let commits = commit_count(&store).map(|after| after - commits_before.unwrap_or(0));
     print!(
-        "sequence-bench backend={} concurrency={} workers={workers} seconds={elapsed:.2} steps={steps} steps_per_second={:.0} p50_us={} p99_us={} max_us={}",
+        "sequence-bench backend={} keyed={keyed} concurrency={} workers={workers} seconds={elapsed:.2} steps={steps} steps_per_second={:.0} p50_us={} p99_us={} max_us={}",
         store.backend_name(),
         args.concurrency,
         steps as f64 / elapsed,

@@ -26,6 +26,16 @@
 //! synced), so it never exists half-initialised, and its size never changes afterwards,
 //! which keeps `fdatasync` to a single data-block write.
 //!
+//! A slot that is neither a valid record nor the zeros of a never-written slot (a flipped
+//! byte, a truncated file) is damage: the store still opens from the other slot, and
+//! reports it as a [`Recovery`] (the service logs it at `warn` and counts it). If the
+//! damaged slot held the newest record, the sequence restarts one acknowledged step back.
+//! Every loaded index is checked against the configured maximum
+//! ([`StoreOptions::max_index`](crate::StoreOptions::max_index)): outside it the store
+//! refuses to open ([`OpenError::OutOfRange`]).
+//!
+//! [`decode_state_file`] is the pure decoder of the file's bytes (it is fuzzed).
+//!
 //! `sequence.lock` is held with `flock(LOCK_EX | LOCK_NB)` for the store's lifetime and
 //! records the holder's pid, so a second process (or a second store in this process) on the
 //! same directory fails with [`OpenError::Locked`].
@@ -41,12 +51,17 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{CommitHook, OpenError, SequenceError, SequenceStore};
+use crate::idempotency::{Outcome, Records};
+use crate::{CommitHook, OpenError, SequenceError, SequenceStore, Step, StoreOptions, SyncHook};
 
 /// The state file's name inside the data directory.
 pub const STATE_FILE_NAME: &str = "sequence.state";
 /// The lock file's name inside the data directory.
 pub const LOCK_FILE_NAME: &str = "sequence.lock";
+
+/// How many changes may wait for the writer thread; more are refused (`Unavailable`, not
+/// applied). Far above what group commit needs: a batch is whatever queued during one fsync.
+pub const QUEUE_CAPACITY: usize = 4096;
 
 const TEMP_FILE_NAME: &str = "sequence.state.tmp";
 const SLOT_SIZE: u64 = 4096;
@@ -99,31 +114,89 @@ struct Latest {
     slot: u64,
 }
 
-/// Reads both slots and returns the newest valid record, or `None` if neither is valid.
-fn recover(file: &File) -> io::Result<Option<Latest>> {
-    let mut latest: Option<Latest> = None;
+/// What a state file's bytes hold, as [`decode_state_file`] reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateFile {
+    /// The newest valid record's `(generation, index)`, if any slot is valid.
+    pub newest: Option<(u64, u64)>,
+    /// The slot holding it.
+    pub slot: u64,
+    /// A slot that is damaged (neither valid nor never written, or cut off by truncation).
+    pub damaged_slot: Option<u64>,
+    /// The index the damaged slot claims, if its bytes are there (unverified: the
+    /// checksum failed).
+    pub damaged_claim: Option<u64>,
+}
+
+/// A state file opened from one slot because the other was damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    /// The index the store opened at (from the intact slot).
+    pub index: u64,
+    /// That record's generation.
+    pub generation: u64,
+    /// The damaged slot (0 or 1).
+    pub damaged_slot: u64,
+    /// The index the damaged slot claims, if readable (unverified).
+    pub damaged_claim: Option<u64>,
+}
+
+/// Decodes the bytes of a state file: pure, total (never panics, whatever the bytes).
+pub fn decode_state_file(bytes: &[u8]) -> StateFile {
+    let mut file = StateFile {
+        newest: None,
+        slot: 0,
+        damaged_slot: None,
+        damaged_claim: None,
+    };
     for slot in 0..SLOTS {
-        let mut bytes = [0u8; RECORD_LEN];
-        match file.read_exact_at(&mut bytes, slot * SLOT_SIZE) {
-            Ok(()) => {}
-            // A short file just has no valid record in this slot.
-            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => continue,
-            Err(error) => return Err(error),
-        }
-        let Some(record) = Record::decode(&bytes) else {
-            continue;
-        };
-        if latest.is_none_or(|latest| record.generation > latest.record.generation) {
-            latest = Some(Latest { record, slot });
+        let start = (slot * SLOT_SIZE) as usize;
+        let raw = bytes.get(start..).unwrap_or_default();
+        let raw = &raw[..raw.len().min(RECORD_LEN)];
+        match Record::decode(raw) {
+            Some(record) => {
+                if file
+                    .newest
+                    .is_none_or(|(generation, _)| record.generation > generation)
+                {
+                    file.newest = Some((record.generation, record.index));
+                    file.slot = slot;
+                }
+            }
+            // Never written: the second slot before the second commit.
+            None if raw.len() == RECORD_LEN && raw.iter().all(|&b| b == 0) => {}
+            None => {
+                file.damaged_slot = Some(slot);
+                file.damaged_claim = (raw.len() == RECORD_LEN)
+                    .then(|| u64::from_le_bytes(raw[16..24].try_into().unwrap_or_default()));
+            }
         }
     }
-    Ok(latest)
+    file
+}
+
+/// Reads the whole state file and decodes it.
+fn recover(file: &File) -> io::Result<StateFile> {
+    let mut bytes = vec![0u8; (SLOT_SIZE * SLOTS) as usize];
+    let mut filled = 0;
+    // A short file is decoded as far as it goes (its missing slot counts as damaged).
+    while filled < bytes.len() {
+        match file.read_at(&mut bytes[filled..], filled as u64)? {
+            0 => break,
+            read => filled += read,
+        }
+    }
+    bytes.truncate(filled);
+    Ok(decode_state_file(&bytes))
 }
 
 enum Op {
-    Next { max_index: u64 },
-    Previous,
-    Reset,
+    Step {
+        step: Step,
+        key: Option<String>,
+    },
+    /// Answers once the writer gets to it: proof that it is not stuck (for `ready`).
+    Ping,
 }
 
 struct Request {
@@ -161,15 +234,17 @@ impl Drop for Guard {
 
 /// The embedded backend. Clones share one writer thread and one state file.
 ///
-/// Concurrent mutating calls are queued to a single writer thread, which applies every
-/// queued operation in order, writes the resulting state once, `fdatasync`s once, and then
-/// answers the whole batch. `current` reads the last durable index without queuing.
+/// Concurrent mutating calls are queued (at most [`QUEUE_CAPACITY`]; beyond that they are
+/// refused at once) to a single writer thread, which applies every queued operation in
+/// order, writes the resulting state once, `fdatasync`s once, and then answers the whole
+/// batch. `current` reads the last durable index without queuing.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     // Field order matters: the sender must drop before the guard joins the writer.
-    requests: mpsc::UnboundedSender<Request>,
+    requests: mpsc::Sender<Request>,
     shared: Arc<Shared>,
     state_path: Arc<Path>,
+    recovery: Option<Recovery>,
     _guard: Arc<Guard>,
 }
 
@@ -179,6 +254,16 @@ impl EmbeddedStore {
     /// Fails with [`OpenError::Locked`] if another process or store holds `dir`, and with
     /// [`OpenError::Corrupt`] (leaving the file untouched) if no record is valid.
     pub fn open(dir: impl AsRef<Path>, on_commit: Option<CommitHook>) -> Result<Self, OpenError> {
+        let options = StoreOptions {
+            on_commit,
+            ..StoreOptions::default()
+        };
+        Self::open_with(dir, options)
+    }
+
+    /// [`EmbeddedStore::open`] with every option; also fails with [`OpenError::OutOfRange`]
+    /// if the stored index is above `options.max_index`.
+    pub fn open_with(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self, OpenError> {
         let dir = dir.as_ref();
         let io_error = |source| OpenError::Io {
             dir: dir.to_path_buf(),
@@ -187,36 +272,77 @@ impl EmbeddedStore {
         create_dir_durably(dir).map_err(io_error)?;
         let lock = lock_dir(dir)?;
         let state_path = dir.join(STATE_FILE_NAME);
+        let mut recovery = None;
         let (file, latest) = match OpenOptions::new().read(true).write(true).open(&state_path) {
             Ok(file) => {
-                let latest =
-                    recover(&file)
-                        .map_err(io_error)?
-                        .ok_or_else(|| OpenError::Corrupt {
-                            path: state_path.clone(),
-                        })?;
+                let decoded = recover(&file).map_err(io_error)?;
+                let Some((generation, index)) = decoded.newest else {
+                    return Err(OpenError::Corrupt { path: state_path });
+                };
+                if index > options.max_index {
+                    return Err(OpenError::OutOfRange {
+                        path: state_path,
+                        index,
+                        max: options.max_index,
+                    });
+                }
+                recovery = decoded.damaged_slot.map(|damaged_slot| Recovery {
+                    index,
+                    generation,
+                    damaged_slot,
+                    damaged_claim: decoded.damaged_claim,
+                });
                 // The recovered record may be an unsynced write that survived a process
                 // crash in the page cache; make it durable before anyone can read it.
                 file.sync_data().map_err(io_error)?;
-                (file, latest)
+                let record = Record { generation, index };
+                (
+                    file,
+                    Latest {
+                        record,
+                        slot: decoded.slot,
+                    },
+                )
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 create_state_file(dir, &state_path).map_err(io_error)?
             }
             Err(error) => return Err(io_error(error)),
         };
-
+        if let Some(recovery) = recovery {
+            // Only fields of the log contract (docs/observability.md): the index opened at,
+            // and the rest in `detail`.
+            let claim = recovery.damaged_claim.map_or_else(
+                || "nothing: it is cut off".to_owned(),
+                |i| format!("index {i}"),
+            );
+            tracing::warn!(
+                index = recovery.index,
+                detail = %format!(
+                    "{}: slot {} is damaged (it claims {claim}); opened at index {} from the other \
+                     slot (generation {}); if the damaged slot held the newest record, the last \
+                     acknowledged step is lost",
+                    state_path.display(),
+                    recovery.damaged_slot,
+                    recovery.index,
+                    recovery.generation,
+                ),
+                "sequence state recovered from the older slot"
+            );
+        }
         let shared = Arc::new(Shared {
             index: AtomicU64::new(latest.record.index),
             commits: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
         });
-        let (requests, queue) = mpsc::unbounded_channel();
+        let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
         let writer = Writer {
             file,
             latest,
             shared: shared.clone(),
-            on_commit,
+            on_commit: options.on_commit,
+            before_sync: options.before_sync,
+            records: Records::new(options.idempotency),
         };
         let writer = std::thread::Builder::new()
             .name("sequence-writer".into())
@@ -226,6 +352,7 @@ impl EmbeddedStore {
             requests,
             shared,
             state_path: state_path.into(),
+            recovery,
             _guard: Arc::new(Guard {
                 writer: Some(writer),
                 _lock: lock,
@@ -244,6 +371,11 @@ impl EmbeddedStore {
         &self.state_path
     }
 
+    /// Whether opening recovered from one slot because the other was damaged.
+    pub fn recovery(&self) -> Option<Recovery> {
+        self.recovery
+    }
+
     async fn submit(&self, op: Op) -> Result<u64, SequenceError> {
         if self.shared.poisoned.load(Ordering::Acquire) {
             return Err(poisoned_error());
@@ -251,9 +383,16 @@ impl EmbeddedStore {
         let (reply, answer) = oneshot::channel();
         let stopped =
             || SequenceError::Unavailable("the sequence writer thread has stopped".into());
+        // A full queue means the disk is far behind (or stalled): refuse at once, so the
+        // caller knows nothing was applied, instead of queuing without bound.
         self.requests
-            .send(Request { op, reply })
-            .map_err(|_| stopped())?;
+            .try_send(Request { op, reply })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => SequenceError::Unavailable(format!(
+                    "{QUEUE_CAPACITY} changes are already waiting for the disk"
+                )),
+                mpsc::error::TrySendError::Closed(_) => stopped(),
+            })?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -269,20 +408,14 @@ impl SequenceStore for EmbeddedStore {
         Ok(self.shared.index.load(Ordering::Acquire))
     }
 
-    async fn next(&self, max_index: u64) -> Result<u64, SequenceError> {
-        self.submit(Op::Next { max_index }).await
+    async fn apply(&self, step: Step, key: Option<&str>) -> Result<u64, SequenceError> {
+        let key = key.map(str::to_owned);
+        self.submit(Op::Step { step, key }).await
     }
 
-    async fn previous(&self) -> Result<u64, SequenceError> {
-        self.submit(Op::Previous).await
-    }
-
-    async fn reset(&self) -> Result<u64, SequenceError> {
-        self.submit(Op::Reset).await
-    }
-
-    async fn ready(&self) -> bool {
-        !self.shared.poisoned.load(Ordering::Acquire) && !self.requests.is_closed()
+    async fn ready(&self) -> Result<(), SequenceError> {
+        // Through the writer's queue: a writer stuck in a stalled fsync does not answer.
+        self.submit(Op::Ping).await.map(|_| ())
     }
 }
 
@@ -299,10 +432,12 @@ struct Writer {
     latest: Latest,
     shared: Arc<Shared>,
     on_commit: Option<CommitHook>,
+    before_sync: Option<SyncHook>,
+    records: Records,
 }
 
 impl Writer {
-    fn run(mut self, mut queue: mpsc::UnboundedReceiver<Request>) {
+    fn run(mut self, mut queue: mpsc::Receiver<Request>) {
         let mut batch = Vec::new();
         // Whatever queued up while the previous batch was being synced forms the next batch.
         while let Some(first) = queue.blocking_recv() {
@@ -325,22 +460,7 @@ impl Writer {
         let mut index = self.latest.record.index;
         let mut results: Vec<Result<u64, SequenceError>> = batch
             .iter()
-            .map(|request| match request.op {
-                Op::Next { max_index } if index >= max_index => Err(SequenceError::AtEnd { index }),
-                Op::Next { .. } => {
-                    index += 1;
-                    Ok(index)
-                }
-                Op::Previous if index == 0 => Err(SequenceError::AtStart),
-                Op::Previous => {
-                    index -= 1;
-                    Ok(index)
-                }
-                Op::Reset => {
-                    index = 0;
-                    Ok(0)
-                }
-            })
+            .map(|request| self.apply(&request.op, request.reply.is_closed(), &mut index))
             .collect();
 
         // A batch whose net effect is nil (e.g. only conflicts) needs no write: the state
@@ -365,6 +485,29 @@ impl Writer {
         }
     }
 
+    /// One operation of a batch, applied to `index`.
+    fn apply(&mut self, op: &Op, abandoned: bool, index: &mut u64) -> Result<u64, SequenceError> {
+        let Op::Step { step, key } = op else {
+            return Ok(*index);
+        };
+        // The caller gave up (timed out or went away) before its step was applied: skip it,
+        // so that a stalled disk does not apply steps nobody waits for any more.
+        if abandoned {
+            return Err(SequenceError::Unavailable("the caller gave up".into()));
+        }
+        if let Some(replayed) = key
+            .as_deref()
+            .and_then(|key| self.records.replay(key, *step))
+        {
+            return replayed;
+        }
+        let result = step_index(*step, index);
+        if let (Some(key), Some(outcome)) = (key, Outcome::of(&result)) {
+            self.records.record(key.clone(), *step, outcome);
+        }
+        result
+    }
+
     fn write(&mut self, index: u64) -> io::Result<()> {
         let started = Instant::now();
         let record = Record {
@@ -373,6 +516,9 @@ impl Writer {
         };
         let slot = 1 - self.latest.slot;
         self.file.write_all_at(&record.encode(), slot * SLOT_SIZE)?;
+        if let Some(before_sync) = &self.before_sync {
+            before_sync();
+        }
         self.file.sync_data()?;
         self.latest = Latest { record, slot };
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
@@ -380,6 +526,28 @@ impl Writer {
             on_commit(started.elapsed());
         }
         Ok(())
+    }
+}
+
+/// Applies one step to `index`, or says why it cannot move.
+fn step_index(step: Step, index: &mut u64) -> Result<u64, SequenceError> {
+    match step {
+        Step::Next { max_index } if *index >= max_index => {
+            Err(SequenceError::AtEnd { index: *index })
+        }
+        Step::Next { .. } => {
+            *index += 1;
+            Ok(*index)
+        }
+        Step::Previous if *index == 0 => Err(SequenceError::AtStart),
+        Step::Previous => {
+            *index -= 1;
+            Ok(*index)
+        }
+        Step::Reset => {
+            *index = 0;
+            Ok(0)
+        }
     }
 }
 
@@ -513,6 +681,34 @@ mod tests {
             );
         }
         assert_eq!(Record::decode(&[0u8; RECORD_LEN]), None, "zeroed slot");
+    }
+
+    #[test]
+    fn the_decoder_reports_damage_and_picks_the_newest_valid_record() {
+        let mut bytes = vec![0u8; (SLOT_SIZE * SLOTS) as usize];
+        let write = |bytes: &mut Vec<u8>, slot: usize, generation, index| {
+            let at = slot * SLOT_SIZE as usize;
+            bytes[at..at + RECORD_LEN].copy_from_slice(&Record { generation, index }.encode());
+        };
+        write(&mut bytes, 0, 0, 0);
+        let fresh = decode_state_file(&bytes);
+        assert_eq!((fresh.newest, fresh.damaged_slot), (Some((0, 0)), None));
+        write(&mut bytes, 1, 5, 5);
+        write(&mut bytes, 0, 4, 4);
+        assert_eq!(decode_state_file(&bytes).newest, Some((5, 5)));
+        bytes[SLOT_SIZE as usize + 3] ^= 0x10;
+        let damaged = decode_state_file(&bytes);
+        assert_eq!(damaged.newest, Some((4, 4)));
+        assert_eq!(
+            (damaged.damaged_slot, damaged.damaged_claim),
+            (Some(1), Some(5))
+        );
+        let truncated = decode_state_file(&bytes[..SLOT_SIZE as usize]);
+        assert_eq!(
+            (truncated.newest, truncated.damaged_slot),
+            (Some((4, 4)), Some(1))
+        );
+        assert_eq!(decode_state_file(&[]).newest, None);
     }
 
     #[test]

@@ -9,9 +9,20 @@
 //! - [`RedisStore`]: Lua scripts that check the bounds and move the index in one atomic step,
 //!   for several replicas sharing one Redis.
 //!
-//! [`Store`] wraps either, chosen at startup from a [`StoreConfig`].
+//! [`Store`] wraps either, chosen at startup from a [`StoreConfig`] and [`StoreOptions`].
+//!
+//! Layout: `lib.rs` holds the shared types (the trait, errors, options); `embedded.rs` and
+//! `redis_store.rs` the backends (`redis.lua` is the Redis backend's one script);
+//! `idempotency.rs` the bounded record of `Idempotency-Key`s that the embedded backend keeps
+//! in memory (the Redis script keeps the same record in Redis); `testing.rs` a real
+//! `redis-server` for tests (feature `test-util`).
+//!
+//! Every loaded index is checked against `0..=max_index` ([`StoreOptions::max_index`]): a
+//! state file outside it is refused at open, and a Redis value outside it is refused by the
+//! script on every call, so no caller is ever handed an index beyond its cap.
 
 mod embedded;
+mod idempotency;
 mod redis_store;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -22,13 +33,76 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use embedded::{EmbeddedStore, LOCK_FILE_NAME, STATE_FILE_NAME};
-pub use redis_store::{DEFAULT_REDIS_KEY, RedisConfig, RedisStore};
+pub use embedded::{
+    EmbeddedStore, LOCK_FILE_NAME, QUEUE_CAPACITY, Recovery, STATE_FILE_NAME, StateFile,
+    decode_state_file,
+};
+pub use idempotency::{IdempotencyLimits, MAX_KEY_LEN, valid_idempotency_key};
+pub use redis_store::{DEFAULT_REDIS_KEY, MAX_SCRIPT_INDEX, RedisConfig, RedisStore};
 
 /// Called with the time a state change took to become durable: one call per `fdatasync`
 /// (embedded; one commit may cover many steps) or per successful mutating Redis call.
 /// It runs on the committing thread, so it must be quick (e.g. record a histogram sample).
 pub type CommitHook = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// Called by the embedded backend's writer thread just before each `fdatasync`. It exists so
+/// that tests can stall the disk for real (block here as a frozen filesystem would block the
+/// sync); production code leaves it unset.
+pub type SyncHook = Arc<dyn Fn() + Send + Sync>;
+
+/// Settings shared by both backends.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// The largest index the stored state may hold: a loaded index outside `0..=max_index`
+    /// is refused ([`OpenError::OutOfRange`] for the embedded file, [`SequenceError::OutOfRange`]
+    /// from Redis). At most [`MAX_SCRIPT_INDEX`].
+    pub max_index: u64,
+    /// See [`CommitHook`].
+    pub on_commit: Option<CommitHook>,
+    /// How many `Idempotency-Key` answers are kept, and for how long.
+    pub idempotency: IdempotencyLimits,
+    /// See [`SyncHook`] (embedded only).
+    pub before_sync: Option<SyncHook>,
+}
+
+impl Default for StoreOptions {
+    /// No commit or sync hooks, default idempotency limits, and the largest index both
+    /// backends hold exactly ([`MAX_SCRIPT_INDEX`]).
+    fn default() -> Self {
+        Self {
+            max_index: MAX_SCRIPT_INDEX,
+            on_commit: None,
+            idempotency: IdempotencyLimits::default(),
+            before_sync: None,
+        }
+    }
+}
+
+/// A state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// One step forward, unless the index is already `>= max_index`.
+    Next {
+        /// The cap for this call.
+        max_index: u64,
+    },
+    /// One step back, unless the index is 0.
+    Previous,
+    /// Back to index 0; also the operator's explicit way out of
+    /// [`SequenceError::StateLost`] and [`SequenceError::OutOfRange`].
+    Reset,
+}
+
+impl Step {
+    /// The step's name, as recorded with an idempotency key: `next`, `previous`, `reset`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Next { .. } => "next",
+            Step::Previous => "previous",
+            Step::Reset => "reset",
+        }
+    }
+}
 
 /// Why a sequence operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +116,40 @@ pub enum SequenceError {
     /// `previous` at index 0; the state is unchanged.
     #[error("the sequence is at index 0; there is no previous step")]
     AtStart,
-    /// The backend cannot be reached (Redis down) or has stopped accepting changes; the
-    /// operation may be retried later. For a mutating call the change may or may not have
-    /// been applied.
+    /// The backend cannot be reached (Redis down) or has stopped accepting changes. The
+    /// change was NOT applied; the call may be retried later.
     #[error("sequence storage is unavailable: {0}")]
     Unavailable(String),
+    /// The change was sent but its answer did not arrive in time (e.g. a Redis that stopped
+    /// answering after the command was written). It may or may not have been applied:
+    /// retry with the same `Idempotency-Key` to find out without stepping twice.
+    #[error("the outcome is unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The stored index is outside `0..=max`: the state is refused, not stepped. An
+    /// explicit reset repairs it.
+    #[error(
+        "the stored sequence index {stored} is outside 0..={max}; it is refused, not used: an operator must reset the sequence (POST /fibonacci/reset)"
+    )]
+    OutOfRange {
+        /// The stored value, as found.
+        stored: String,
+        /// The largest valid index.
+        max: u64,
+    },
+    /// Redis lost the sequence (its initialisation marker is gone, e.g. a restart without
+    /// persistence). Nothing is stepped until an operator resets explicitly.
+    #[error(
+        "the sequence state was lost by the storage (its initialisation marker is missing); refusing to restart silently from 0: an operator must reset the sequence (POST /fibonacci/reset)"
+    )]
+    StateLost,
+    /// The idempotency key was used before for a different step.
+    #[error("this Idempotency-Key was already used for `{original}`, not `{requested}`")]
+    KeyReused {
+        /// The step the key was first used for.
+        original: String,
+        /// The step asked for now.
+        requested: &'static str,
+    },
     /// The backend failed (I/O or fsync error, unexpected reply); the change was not
     /// acknowledged and may or may not have been applied.
     #[error("sequence storage failed: {0}")]
@@ -87,6 +190,20 @@ pub enum OpenError {
         #[source]
         source: io::Error,
     },
+    /// The state file holds an index outside `0..=max_index`. It is left untouched: restore
+    /// it, raise the maximum, or delete it to start from index 0.
+    #[error(
+        "sequence state file {} holds index {index}, outside 0..={max}; refusing to start: restore the file, raise the maximum, or delete the file to start from index 0",
+        path.display()
+    )]
+    OutOfRange {
+        /// The state file.
+        path: PathBuf,
+        /// The index it holds.
+        index: u64,
+        /// The configured maximum.
+        max: u64,
+    },
     /// The Redis URL or connection settings are invalid.
     #[error("invalid Redis configuration: {0}")]
     Redis(#[source] redis::RedisError),
@@ -106,17 +223,33 @@ pub trait SequenceStore: Send + Sync {
     /// The current index.
     fn current(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send;
 
+    /// Applies `step`. With an idempotency `key`, a key seen within the retention window
+    /// answers what its first call answered (success or conflict) without stepping again;
+    /// the record is made atomically with the step.
+    fn apply(
+        &self,
+        step: Step,
+        key: Option<&str>,
+    ) -> impl Future<Output = Result<u64, SequenceError>> + Send;
+
     /// Advances one step unless the current index is `>= max_index` (then `AtEnd`).
-    fn next(&self, max_index: u64) -> impl Future<Output = Result<u64, SequenceError>> + Send;
+    fn next(&self, max_index: u64) -> impl Future<Output = Result<u64, SequenceError>> + Send {
+        self.apply(Step::Next { max_index }, None)
+    }
 
     /// Steps back one unless the current index is 0 (then `AtStart`).
-    fn previous(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send;
+    fn previous(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send {
+        self.apply(Step::Previous, None)
+    }
 
     /// Returns to index 0.
-    fn reset(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send;
+    fn reset(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send {
+        self.apply(Step::Reset, None)
+    }
 
-    /// Whether the backend can serve operations now (for `/ready`).
-    fn ready(&self) -> impl Future<Output = bool> + Send;
+    /// `Ok` when the backend can serve operations now (for `/ready`), else why not. It may
+    /// wait for the backend (a stalled disk or Redis): callers bound it with a timeout.
+    fn ready(&self) -> impl Future<Output = Result<(), SequenceError>> + Send;
 }
 
 /// Which backend to use, and where its state lives.
@@ -145,10 +278,29 @@ impl Store {
     /// file, I/O); the Redis store connects lazily, so an unreachable Redis is not an error
     /// here. Must be called within a Tokio runtime.
     pub fn open(config: &StoreConfig, on_commit: Option<CommitHook>) -> Result<Self, OpenError> {
+        let options = StoreOptions {
+            on_commit,
+            ..StoreOptions::default()
+        };
+        Self::open_with(config, &options)
+    }
+
+    /// [`Store::open`] with every option.
+    pub fn open_with(config: &StoreConfig, options: &StoreOptions) -> Result<Self, OpenError> {
         Ok(match config {
-            StoreConfig::Embedded { dir } => Self::Embedded(EmbeddedStore::open(dir, on_commit)?),
-            StoreConfig::Redis(redis) => Self::Redis(RedisStore::open(redis, on_commit)?),
+            StoreConfig::Embedded { dir } => {
+                Self::Embedded(EmbeddedStore::open_with(dir, options.clone())?)
+            }
+            StoreConfig::Redis(redis) => Self::Redis(RedisStore::open_with(redis, options)?),
         })
+    }
+
+    /// What opening the embedded state file recovered from a damaged slot, if anything.
+    pub fn recovery(&self) -> Option<Recovery> {
+        match self {
+            Self::Embedded(store) => store.recovery(),
+            Self::Redis(_) => None,
+        }
     }
 }
 
@@ -167,28 +319,14 @@ impl SequenceStore for Store {
         }
     }
 
-    async fn next(&self, max_index: u64) -> Result<u64, SequenceError> {
+    async fn apply(&self, step: Step, key: Option<&str>) -> Result<u64, SequenceError> {
         match self {
-            Self::Embedded(store) => store.next(max_index).await,
-            Self::Redis(store) => store.next(max_index).await,
+            Self::Embedded(store) => store.apply(step, key).await,
+            Self::Redis(store) => store.apply(step, key).await,
         }
     }
 
-    async fn previous(&self) -> Result<u64, SequenceError> {
-        match self {
-            Self::Embedded(store) => store.previous().await,
-            Self::Redis(store) => store.previous().await,
-        }
-    }
-
-    async fn reset(&self) -> Result<u64, SequenceError> {
-        match self {
-            Self::Embedded(store) => store.reset().await,
-            Self::Redis(store) => store.reset().await,
-        }
-    }
-
-    async fn ready(&self) -> bool {
+    async fn ready(&self) -> Result<(), SequenceError> {
         match self {
             Self::Embedded(store) => store.ready().await,
             Self::Redis(store) => store.ready().await,

@@ -9,35 +9,25 @@
 //! lost on a Redis crash.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 
-use crate::{CommitHook, OpenError, SequenceError, SequenceStore};
+use crate::{
+    CommitHook, IdempotencyLimits, OpenError, SequenceError, SequenceStore, Step, StoreOptions,
+};
 
 /// The key holding the index unless configured otherwise.
 pub const DEFAULT_REDIS_KEY: &str = "mathapi:fibonacci:sequence:index";
 
-/// Lua compares numbers as doubles; indices are exact up to 2^53.
-const MAX_SCRIPT_INDEX: u64 = 1 << 53;
+/// Lua compares numbers as doubles; indices are exact up to 2^53, the largest maximum the
+/// stores accept.
+pub const MAX_SCRIPT_INDEX: u64 = 1 << 53;
 
-// Both return {applied (1 or 0), index}. A missing key is index 0.
-const NEXT_SCRIPT: &str = r"
-local index = tonumber(redis.call('GET', KEYS[1]) or '0')
-if index >= tonumber(ARGV[1]) then
-  return {0, index}
-end
-return {1, redis.call('INCR', KEYS[1])}
-";
-
-const PREVIOUS_SCRIPT: &str = r"
-local index = tonumber(redis.call('GET', KEYS[1]) or '0')
-if index <= 0 then
-  return {0, index}
-end
-return {1, redis.call('DECR', KEYS[1])}
-";
+/// Every operation, in one script (see the file for its keys, arguments and answers).
+const SCRIPT: &str = include_str!("redis.lua");
 
 /// Where the Redis backend keeps the index, and how long it waits for Redis.
 #[derive(Debug, Clone)]
@@ -49,6 +39,7 @@ pub struct RedisConfig {
     /// Limit for one connection attempt.
     pub connect_timeout: Duration,
     /// Limit for one command's reply (includes Redis's fsync with `appendfsync always`).
+    /// A step whose reply does not come in time is [`SequenceError::OutcomeUnknown`].
     pub response_timeout: Duration,
 }
 
@@ -69,6 +60,22 @@ impl RedisConfig {
 /// The connection is made lazily and remade after a failure, so a Redis that is down at
 /// startup or restarts later only makes calls fail with `Unavailable` (and `ready` false)
 /// until it is back; no restart is needed.
+///
+/// # Data loss
+///
+/// The first successful call of a process initialises the store: it writes a marker key
+/// (`<key>:initialised`) unless one exists. Every later call checks the marker inside the
+/// script; a Redis that lost its data (restarted without persistence, flushed) has no
+/// marker, and every call then fails with [`SequenceError::StateLost`] until an explicit
+/// reset writes a new one. A Redis that loses its data while no process is running looks
+/// new to the first process that starts, which initialises it at index 0: that case is
+/// logged (`initialised a new sequence in Redis`) but cannot be told from a first start.
+///
+/// # Idempotency
+///
+/// Steps with an idempotency key record their answer in `<key>:idempotency` (a hash) and
+/// `<key>:idempotency:order` (first use, for the retention window and count cap), in the
+/// same script run as the step, so a retry answered by another replica replays it too.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
@@ -76,10 +83,14 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    key: String,
-    next: Script,
-    previous: Script,
+    /// KEYS of the script: index, marker, idempotency records, idempotency order.
+    keys: [String; 4],
+    script: Script,
+    max_index: u64,
+    idempotency: IdempotencyLimits,
     on_commit: Option<CommitHook>,
+    /// Set once this process has found (or written) the marker.
+    initialised: AtomicBool,
 }
 
 impl RedisStore {
@@ -87,6 +98,16 @@ impl RedisStore {
     /// Fails only if the URL or configuration is invalid. Must be called within a Tokio
     /// runtime.
     pub fn open(config: &RedisConfig, on_commit: Option<CommitHook>) -> Result<Self, OpenError> {
+        let options = StoreOptions {
+            on_commit,
+            ..StoreOptions::default()
+        };
+        Self::open_with(config, &options)
+    }
+
+    /// [`RedisStore::open`] with every option. A password in the URL
+    /// (`redis://:secret@host:6379`) authenticates every connection.
+    pub fn open_with(config: &RedisConfig, options: &StoreOptions) -> Result<Self, OpenError> {
         let client = redis::Client::open(config.url.as_str()).map_err(OpenError::Redis)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
@@ -95,35 +116,88 @@ impl RedisStore {
             .set_number_of_retries(0);
         let connection = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(OpenError::Redis)?;
+        let key = &config.key;
         Ok(Self {
             connection,
             inner: Arc::new(Inner {
-                key: config.key.clone(),
-                next: Script::new(NEXT_SCRIPT),
-                previous: Script::new(PREVIOUS_SCRIPT),
-                on_commit,
+                keys: [
+                    key.clone(),
+                    format!("{key}:initialised"),
+                    format!("{key}:idempotency"),
+                    format!("{key}:idempotency:order"),
+                ],
+                script: Script::new(SCRIPT),
+                max_index: options.max_index.min(MAX_SCRIPT_INDEX),
+                idempotency: options.idempotency,
+                on_commit: options.on_commit.clone(),
+                initialised: AtomicBool::new(false),
             }),
         })
     }
 
-    /// Runs a bound-checking script (`arg` is its ARGV[1], if any).
-    async fn step(&self, script: &Script, arg: Option<u64>) -> Result<StepOutcome, SequenceError> {
-        let started = Instant::now();
-        let mut invocation = script.key(&self.inner.key);
-        if let Some(arg) = arg {
-            invocation.arg(arg);
+    /// Runs the script for `op`, initialising the store first if this process has not yet.
+    async fn run(
+        &self,
+        op: &str,
+        step_max: u64,
+        key: Option<&str>,
+    ) -> Result<(String, String), SequenceError> {
+        if !self.inner.initialised.load(Ordering::Acquire) {
+            self.initialise().await?;
         }
+        self.invoke(op, step_max, key).await
+    }
+
+    async fn invoke(
+        &self,
+        op: &str,
+        step_max: u64,
+        key: Option<&str>,
+    ) -> Result<(String, String), SequenceError> {
+        let mut invocation = self.inner.script.prepare_invoke();
+        for key in &self.inner.keys {
+            invocation.key(key);
+        }
+        invocation
+            .arg(op)
+            .arg(step_max.min(MAX_SCRIPT_INDEX))
+            .arg(self.inner.max_index)
+            .arg(key.unwrap_or(""))
+            .arg(u64::try_from(self.inner.idempotency.window.as_millis()).unwrap_or(u64::MAX))
+            .arg(self.inner.idempotency.capacity)
+            .arg(marker_value());
         let mut connection = self.connection.clone();
-        let (applied, index): (u8, u64) = invocation
+        let mutating = op != "current" && op != "init";
+        invocation
             .invoke_async(&mut connection)
             .await
-            .map_err(classify)?;
-        if applied == 1 {
-            self.committed(started);
-            Ok(StepOutcome::Moved(index))
-        } else {
-            Ok(StepOutcome::Blocked(index))
+            .map_err(|error| classify(error, mutating))
+    }
+
+    async fn initialise(&self) -> Result<(), SequenceError> {
+        // A small command first: an unauthenticated connection gets a clear NOAUTH here
+        // (Redis answers a large unauthenticated request with a bare protocol error).
+        let mut connection = self.connection.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map_err(|error| classify(error, false))?;
+        let (status, found) = self.invoke("init", 0, None).await?;
+        if status == "initialised" {
+            match found.parse::<u64>() {
+                Err(_) if found.is_empty() => tracing::info!("initialised a new sequence in Redis"),
+                Ok(index) => tracing::warn!(
+                    index,
+                    "adopted an index found in Redis without an initialisation marker (written by an older version)"
+                ),
+                Err(_) => tracing::warn!(
+                    detail = %found.chars().take(64).collect::<String>(),
+                    "adopted a value found in Redis without an initialisation marker; it is refused until reset"
+                ),
+            }
         }
+        self.inner.initialised.store(true, Ordering::Release);
+        Ok(())
     }
 
     fn committed(&self, started: Instant) {
@@ -133,9 +207,63 @@ impl RedisStore {
     }
 }
 
-enum StepOutcome {
-    Moved(u64),
-    Blocked(u64),
+/// What the init and reset calls write to the marker: when, for an operator reading it.
+fn marker_value() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default();
+    format!("initialised at unix time {seconds}")
+}
+
+/// Turns the script's `{status, value}` answer into the store's result.
+fn answer(status: &str, value: &str, step: Option<Step>, max: u64) -> Result<u64, SequenceError> {
+    let index = |value: &str| {
+        value.parse::<u64>().map_err(|_| {
+            SequenceError::Io(std::io::Error::other(format!(
+                "unexpected index {value:?} from the Redis script"
+            )))
+        })
+    };
+    match status {
+        "ok" => index(value),
+        "end" => Err(SequenceError::AtEnd {
+            index: index(value)?,
+        }),
+        "start" => Err(SequenceError::AtStart),
+        "invalid" => Err(SequenceError::OutOfRange {
+            stored: value.chars().take(64).collect(),
+            max,
+        }),
+        "lost" => Err(SequenceError::StateLost),
+        "replay" => replay(value, step),
+        other => Err(SequenceError::Io(std::io::Error::other(format!(
+            "unexpected answer {other:?} from the Redis script"
+        )))),
+    }
+}
+
+/// The answer recorded for an idempotency key: `step:status:index`.
+fn replay(record: &str, step: Option<Step>) -> Result<u64, SequenceError> {
+    let mut parts = record.splitn(3, ':');
+    let (original, status, value) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let requested = step.map(Step::name).unwrap_or("current");
+    if original != requested {
+        return Err(SequenceError::KeyReused {
+            original: original.to_owned(),
+            requested,
+        });
+    }
+    match status {
+        "ok" | "end" | "start" => answer(status, value, None, 0),
+        _ => Err(SequenceError::Io(std::io::Error::other(format!(
+            "unexpected idempotency record {record:?} in Redis"
+        )))),
+    }
 }
 
 impl SequenceStore for RedisStore {
@@ -144,61 +272,41 @@ impl SequenceStore for RedisStore {
     }
 
     async fn current(&self) -> Result<u64, SequenceError> {
-        let mut connection = self.connection.clone();
-        let index: Option<u64> = redis::cmd("GET")
-            .arg(&self.inner.key)
-            .query_async(&mut connection)
-            .await
-            .map_err(classify)?;
-        Ok(index.unwrap_or(0))
+        let (status, value) = self.run("current", 0, None).await?;
+        answer(&status, &value, None, self.inner.max_index)
     }
 
-    async fn next(&self, max_index: u64) -> Result<u64, SequenceError> {
-        match self
-            .step(&self.inner.next, Some(max_index.min(MAX_SCRIPT_INDEX)))
-            .await?
-        {
-            StepOutcome::Moved(index) => Ok(index),
-            StepOutcome::Blocked(index) => Err(SequenceError::AtEnd { index }),
-        }
-    }
-
-    async fn previous(&self) -> Result<u64, SequenceError> {
-        match self.step(&self.inner.previous, None).await? {
-            StepOutcome::Moved(index) => Ok(index),
-            StepOutcome::Blocked(_) => Err(SequenceError::AtStart),
-        }
-    }
-
-    async fn reset(&self) -> Result<u64, SequenceError> {
+    async fn apply(&self, step: Step, key: Option<&str>) -> Result<u64, SequenceError> {
         let started = Instant::now();
-        let mut connection = self.connection.clone();
-        let () = redis::cmd("SET")
-            .arg(&self.inner.key)
-            .arg(0)
-            .query_async(&mut connection)
-            .await
-            .map_err(classify)?;
-        self.committed(started);
-        Ok(0)
+        let step_max = match step {
+            Step::Next { max_index } => max_index,
+            Step::Previous | Step::Reset => 0,
+        };
+        let (status, value) = self.run(step.name(), step_max, key).await?;
+        if status == "ok" {
+            self.committed(started);
+        }
+        answer(&status, &value, Some(step), self.inner.max_index)
     }
 
-    async fn ready(&self) -> bool {
-        let mut connection = self.connection.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
-            .is_ok_and(|reply| reply == "PONG")
+    async fn ready(&self) -> Result<(), SequenceError> {
+        // The same checks as every call: reachable, initialised, marker present, in range.
+        self.current().await.map(|_| ())
     }
 }
 
 /// Connection trouble, failed authentication and transient server states are
 /// `Unavailable` (retry later);
 /// anything else (e.g. a non-integer value under the key) is a storage failure.
-fn classify(error: RedisError) -> SequenceError {
+///
+/// A mutating call whose command may have reached Redis (a reply timeout, a connection
+/// that broke after sending) has an unknown outcome; one refused before sending was not
+/// applied.
+fn classify(error: RedisError, mutating: bool) -> SequenceError {
     // (Conversion failures count as `Parse` errors, so only I/O is matched, not every kind
     // the client would reconnect for.)
     let transient = error.is_io_error()
+        || error.is_timeout()
         || matches!(
             error.kind(),
             ErrorKind::AuthenticationFailed
@@ -208,9 +316,15 @@ fn classify(error: RedisError) -> SequenceError {
                         | ServerErrorKind::ClusterDown
                         | ServerErrorKind::MasterDown
                         | ServerErrorKind::ReadOnly
+                        | ServerErrorKind::NoPerm
                 )
-        );
-    if transient {
+        )
+        // Refused for want of (the right) credentials: nothing ran.
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"));
+    let maybe_sent = error.is_timeout() || (error.is_io_error() && !error.is_connection_refusal());
+    if mutating && maybe_sent {
+        SequenceError::OutcomeUnknown(format!("Redis: {error}"))
+    } else if transient {
         SequenceError::Unavailable(format!("Redis: {error}"))
     } else {
         SequenceError::Io(std::io::Error::other(error))

@@ -14,6 +14,7 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
+    password: Option<String>,
     _temp: Option<TempDir>,
 }
 
@@ -22,11 +23,16 @@ impl RedisServer {
     ///
     /// Panics with an explanation if `redis-server` is not on `PATH` or does not start.
     pub fn start() -> Self {
+        Self::start_with_password(None)
+    }
+
+    /// Starts a server that requires `password` (`--requirepass`), if given.
+    pub fn start_with_password(password: Option<&str>) -> Self {
         let temp = tempfile::tempdir().expect("create a temporary directory for redis-server");
         // The port is free when chosen but could be taken before Redis binds it; retry.
         let mut last_failure = String::new();
         for _ in 0..5 {
-            match Self::try_start(free_port(), temp.path()) {
+            match Self::try_start(free_port(), temp.path(), password) {
                 Ok(mut server) => {
                     server._temp = Some(temp);
                     return server;
@@ -40,12 +46,16 @@ impl RedisServer {
     /// Starts a server on `port` with data directory `dir` (e.g. to restart a killed server
     /// on its old port and data). Panics if it does not start.
     pub fn start_on(port: u16, dir: &Path) -> Self {
-        Self::try_start(port, dir).unwrap_or_else(|failure| panic!("{failure}"))
+        Self::try_start(port, dir, None).unwrap_or_else(|failure| panic!("{failure}"))
     }
 
-    fn try_start(port: u16, dir: &Path) -> Result<Self, String> {
+    fn try_start(port: u16, dir: &Path, password: Option<&str>) -> Result<Self, String> {
         let log = dir.join(format!("redis-{port}.log"));
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(password) = password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(dir)
@@ -75,6 +85,7 @@ impl RedisServer {
             child,
             port,
             dir: dir.to_path_buf(),
+            password: password.map(str::to_owned),
             _temp: None,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -85,7 +96,7 @@ impl RedisServer {
                     "redis-server on port {port} exited with {status}; its log:\n{log}"
                 ));
             }
-            if ping(port) {
+            if ping(port, password) {
                 return Ok(server);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -95,9 +106,55 @@ impl RedisServer {
         ))
     }
 
-    /// `redis://127.0.0.1:PORT/`.
+    /// `redis://127.0.0.1:PORT/`, with `:PASSWORD@` if the server requires one.
     pub fn url(&self) -> String {
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}/", self.port),
+            None => self.url_without_password(),
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT/` even if the server requires a password.
+    pub fn url_without_password(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops the server with SIGSTOP, as a stalled host would: connections stay open,
+    /// commands are read later, nothing answers.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Resumes a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Runs one command on the server (as an operator with `redis-cli` would) and returns
+    /// its reply.
+    pub async fn command<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
+        let client = redis::Client::open(self.url()).expect("a valid Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the test redis-server");
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command
+            .query_async(&mut connection)
+            .await
+            .expect("a Redis command")
     }
 
     /// The server's port.
@@ -132,13 +189,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn ping(port: u16) -> bool {
+fn ping(port: u16, password: Option<&str>) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
+    let (request, expected) = match password {
+        Some(password) => (
+            format!("AUTH {password}\r\nPING\r\n"),
+            &b"+OK\r\n+PONG\r\n"[..],
+        ),
+        None => ("PING\r\n".to_owned(), &b"+PONG\r\n"[..]),
+    };
+    let mut reply = vec![0u8; expected.len()];
+    stream.write_all(request.as_bytes()).is_ok()
         && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+        && reply == expected
 }

@@ -6,9 +6,13 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
 use mathapi_sequence::{
-    CommitHook, EmbeddedStore, LOCK_FILE_NAME, OpenError, STATE_FILE_NAME, SequenceError,
-    SequenceStore, Store, StoreConfig,
+    CommitHook, EmbeddedStore, IdempotencyLimits, LOCK_FILE_NAME, OpenError, QUEUE_CAPACITY,
+    Recovery, STATE_FILE_NAME, SequenceError, SequenceStore, Step, Store, StoreConfig,
+    StoreOptions, SyncHook,
 };
 
 fn open(dir: &std::path::Path) -> EmbeddedStore {
@@ -32,7 +36,7 @@ async fn walk_through_the_store_enum() {
     )
     .unwrap();
     assert_eq!(store.backend_name(), "embedded");
-    assert!(store.ready().await);
+    assert!(store.ready().await.is_ok());
     common::walk_and_conflicts(&store).await;
 }
 
@@ -353,4 +357,242 @@ async fn conflicts_carry_the_current_index() {
     let error = store.next(2).await.unwrap_err();
     assert!(matches!(error, SequenceError::AtEnd { index: 2 }));
     assert!(error.to_string().contains("index 2"), "{error}");
+}
+
+/// Writes `records` (slot, generation, index) into a fresh state file, built independently
+/// of the crate's encoder.
+fn state_file_with(dir: &std::path::Path, records: &[(u64, u64, u64)]) {
+    let mut bytes = vec![0u8; 8192];
+    for &(slot, generation, index) in records {
+        let at = slot as usize * 4096;
+        bytes[at..at + 32].copy_from_slice(&record(generation, index));
+    }
+    std::fs::write(dir.join(STATE_FILE_NAME), bytes).unwrap();
+}
+
+fn open_capped(dir: &std::path::Path, max_index: u64) -> Result<EmbeddedStore, OpenError> {
+    let options = StoreOptions {
+        max_index,
+        ..StoreOptions::default()
+    };
+    EmbeddedStore::open_with(dir, options)
+}
+
+#[tokio::test]
+async fn an_index_beyond_the_maximum_is_refused_at_open() {
+    for index in [10_001, 99_999_999, u64::MAX - 3] {
+        let dir = tempfile::tempdir().unwrap();
+        state_file_with(dir.path(), &[(0, 1, index)]);
+        match open_capped(dir.path(), 10_000) {
+            Err(error @ OpenError::OutOfRange { .. }) => {
+                let message = error.to_string();
+                assert!(message.contains(&index.to_string()), "{message}");
+                assert!(message.contains("0..=10000"), "{message}");
+            }
+            Err(other) => panic!("expected OutOfRange for {index}, got {other}"),
+            Ok(_) => panic!("opened a state file at index {index} with maximum 10000"),
+        }
+    }
+    // The maximum itself is fine.
+    let dir = tempfile::tempdir().unwrap();
+    state_file_with(dir.path(), &[(0, 1, 10_000)]);
+    let store = open_capped(dir.path(), 10_000).unwrap();
+    assert_eq!(store.current().await.unwrap(), 10_000);
+}
+
+#[tokio::test]
+async fn a_damaged_newest_slot_is_reported_with_both_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = store_at(dir.path(), 5).await;
+    let newest = slot_of(&file, 5, 5);
+    file.write_all_at(&[0xAB], newest * 4096 + 9).unwrap(); // a flipped generation byte
+    let store = open(dir.path());
+    assert_eq!(store.current().await.unwrap(), 4);
+    assert_eq!(
+        store.recovery(),
+        Some(Recovery {
+            index: 4,
+            generation: 4,
+            damaged_slot: newest,
+            damaged_claim: Some(5),
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_file_truncated_to_one_slot_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = store_at(dir.path(), 5).await;
+    let older = 1 - slot_of(&file, 5, 5);
+    assert_eq!(older, 0, "the 5th commit lands in slot 1");
+    file.set_len(4096).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.current().await.unwrap(), 4);
+    let recovery = store.recovery().expect("a recovery");
+    assert_eq!((recovery.index, recovery.damaged_slot), (4, 1));
+    assert_eq!(recovery.damaged_claim, None, "the slot is gone");
+}
+
+#[tokio::test]
+async fn an_intact_file_reports_no_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(store_at(dir.path(), 1).await);
+    assert_eq!(open(dir.path()).recovery(), None);
+    drop(store_at(dir.path(), 3).await);
+    assert_eq!(open(dir.path()).recovery(), None);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_steps_once_and_replays_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let next = Step::Next { max_index: 2 };
+    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 1);
+    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 1, "replayed");
+    assert_eq!(store.current().await.unwrap(), 1, "stepped once");
+    assert_eq!(store.apply(next, Some("b")).await.unwrap(), 2);
+    assert!(matches!(
+        store.apply(next, Some("c")).await,
+        Err(SequenceError::AtEnd { index: 2 })
+    ));
+    // The conflict is replayed too, even after the state moved on.
+    store.previous().await.unwrap();
+    assert!(matches!(
+        store.apply(next, Some("c")).await,
+        Err(SequenceError::AtEnd { index: 2 })
+    ));
+    assert!(matches!(
+        store.apply(Step::Reset, Some("a")).await,
+        Err(SequenceError::KeyReused { .. })
+    ));
+    assert_eq!(store.current().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn idempotency_records_are_bounded_in_count_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        idempotency: IdempotencyLimits {
+            capacity: 2,
+            window: Duration::from_millis(300),
+        },
+        ..StoreOptions::default()
+    };
+    let store = EmbeddedStore::open_with(dir.path(), options).unwrap();
+    let next = Step::Next { max_index: 100 };
+    for key in ["a", "b", "c"] {
+        store.apply(next, Some(key)).await.unwrap();
+    }
+    // "a" was forgotten (count cap): it steps again; "c" is kept.
+    assert_eq!(store.apply(next, Some("c")).await.unwrap(), 3);
+    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 4);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Past the window "a" is forgotten too.
+    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 5);
+}
+
+/// A disk that stalls in `fdatasync` until thawed, as `fsfreeze` makes it.
+#[derive(Clone, Default)]
+struct Freezer(Arc<(Mutex<bool>, Condvar)>);
+
+impl Freezer {
+    fn set(&self, frozen: bool) {
+        *self.0.0.lock().unwrap() = frozen;
+        self.0.1.notify_all();
+    }
+
+    fn hook(&self) -> SyncHook {
+        let freezer = self.clone();
+        Arc::new(move || {
+            let (frozen, thawed) = &*freezer.0;
+            let _unused = thawed
+                .wait_while(frozen.lock().unwrap(), |frozen| *frozen)
+                .unwrap();
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_disk_makes_ready_wait_and_abandoned_steps_are_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let freezer = Freezer::default();
+    let options = StoreOptions {
+        before_sync: Some(freezer.hook()),
+        ..StoreOptions::default()
+    };
+    let store = EmbeddedStore::open_with(dir.path(), options).unwrap();
+    assert_eq!(store.next(100).await.unwrap(), 1);
+    freezer.set(true);
+    let limit = Duration::from_millis(300);
+    // The step in the stalled commit: its outcome is decided, its answer waits.
+    let stalled = tokio::spawn({
+        let store = store.clone();
+        async move { store.next(100).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        tokio::time::timeout(limit, store.ready()).await.is_err(),
+        "ready while stalled"
+    );
+    // Steps queued behind it whose callers give up are never applied.
+    for _ in 0..3 {
+        assert!(tokio::time::timeout(limit, store.next(100)).await.is_err());
+    }
+    freezer.set(false);
+    assert_eq!(stalled.await.unwrap().unwrap(), 2);
+    store.ready().await.unwrap();
+    assert_eq!(
+        store.current().await.unwrap(),
+        2,
+        "abandoned steps were applied"
+    );
+    assert_eq!(index_on_disk(store.state_path()), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_queue_is_bounded_and_refuses_at_once_when_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let freezer = Freezer::default();
+    let options = StoreOptions {
+        before_sync: Some(freezer.hook()),
+        ..StoreOptions::default()
+    };
+    let store = EmbeddedStore::open_with(dir.path(), options).unwrap();
+    freezer.set(true);
+    let spawn_next = || {
+        let store = store.clone();
+        tokio::spawn(async move { store.next(u64::MAX).await })
+    };
+    // One step stalls inside the fsync; then the queue fills up behind it.
+    let stalled = spawn_next();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued: Vec<_> = (0..QUEUE_CAPACITY).map(|_| spawn_next()).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        match store.next(u64::MAX).await {
+            Err(error @ SequenceError::Unavailable(_)) => {
+                assert!(
+                    error.to_string().contains("waiting for the disk"),
+                    "{error}"
+                )
+            }
+            other => panic!("a full queue accepted a step: {other:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "refusing was not immediate"
+    );
+    freezer.set(false);
+    assert_eq!(stalled.await.unwrap().unwrap(), 1);
+    for task in queued {
+        task.await.unwrap().unwrap();
+    }
+    let expected = 1 + QUEUE_CAPACITY as u64;
+    assert_eq!(
+        store.current().await.unwrap(),
+        expected,
+        "refused steps were applied"
+    );
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use mathapi_sequence::testing::{RedisServer, free_port};
 use mathapi_sequence::{
-    CommitHook, OpenError, RedisConfig, RedisStore, SequenceError, SequenceStore, Store,
-    StoreConfig,
+    CommitHook, DEFAULT_REDIS_KEY, IdempotencyLimits, OpenError, RedisConfig, RedisStore,
+    SequenceError, SequenceStore, Step, Store, StoreConfig, StoreOptions,
 };
 
 fn open(url: &str) -> RedisStore {
@@ -18,7 +18,7 @@ fn open(url: &str) -> RedisStore {
 
 async fn wait_until_ready(store: &impl SequenceStore) {
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !store.ready().await {
+    while store.ready().await.is_err() {
         assert!(Instant::now() < deadline, "the store never became ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -29,7 +29,7 @@ async fn walk_and_conflicts() {
     let server = RedisServer::start();
     let store = Store::open(&StoreConfig::Redis(RedisConfig::new(server.url())), None).unwrap();
     assert_eq!(store.backend_name(), "redis");
-    assert!(store.ready().await);
+    assert!(store.ready().await.is_ok());
     common::walk_and_conflicts(&store).await;
 }
 
@@ -102,15 +102,21 @@ async fn the_key_is_configurable_and_holds_a_plain_integer() {
         .unwrap();
     assert!(!default_exists, "the other store wrote the default key");
 
-    // A value the store did not write is a storage error, not a silent reset.
+    // A value the store did not write is refused, not a silent reset.
     let () = redis::cmd("SET")
         .arg("test:other")
         .arg("not a number")
         .query_async(&mut connection)
         .await
         .unwrap();
-    assert!(matches!(other.next(10).await, Err(SequenceError::Io(_))));
-    assert!(matches!(other.current().await, Err(SequenceError::Io(_))));
+    assert!(matches!(
+        other.next(10).await,
+        Err(SequenceError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        other.current().await,
+        Err(SequenceError::OutOfRange { .. })
+    ));
 }
 
 #[tokio::test]
@@ -138,7 +144,7 @@ async fn unreachable_at_startup_then_works_once_redis_is_up() {
     let port = free_port();
     let url = format!("redis://127.0.0.1:{port}/");
     let store = open(&url);
-    assert!(!store.ready().await);
+    assert!(store.ready().await.is_err());
     for _ in 0..3 {
         let started = Instant::now();
         assert!(matches!(
@@ -176,11 +182,22 @@ async fn survives_a_redis_kill_and_restart() {
         assert_eq!(store.next(100).await.unwrap(), expected);
     }
     server.kill(); // SIGKILL: only the fsynced AOF survives
-    assert!(matches!(
-        store.next(100).await,
-        Err(SequenceError::Unavailable(_))
-    ));
-    assert!(!store.ready().await);
+    // The first step finds the connection dropped: whether it was sent is not known.
+    let refused = store.next(100).await;
+    assert!(
+        matches!(
+            refused,
+            Err(SequenceError::Unavailable(_) | SequenceError::OutcomeUnknown(_))
+        ),
+        "{refused:?}"
+    );
+    // Once the connection is known to be gone, steps are refused before sending.
+    let refused = store.next(100).await;
+    assert!(
+        matches!(refused, Err(SequenceError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(store.ready().await.is_err());
 
     let _server = RedisServer::start_on(port, dir.path());
     wait_until_ready(&store).await;
@@ -194,4 +211,225 @@ async fn an_invalid_url_is_an_open_error() {
         RedisStore::open(&RedisConfig::new("not-a-url"), None),
         Err(OpenError::Redis(_))
     ));
+}
+
+fn open_with(url: &str, options: StoreOptions) -> RedisStore {
+    RedisStore::open_with(&RedisConfig::new(url), &options).expect("open the Redis store")
+}
+
+fn capped(max_index: u64) -> StoreOptions {
+    StoreOptions {
+        max_index,
+        ..StoreOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_stored_index_outside_the_range_is_refused_not_stepped() {
+    let server = RedisServer::start();
+    let store = open_with(&server.url(), capped(10_000));
+    assert_eq!(store.current().await.unwrap(), 0);
+    for bad in ["99999999", "10001", "-5", "1.5", "abc"] {
+        let () = server.command(&["SET", DEFAULT_REDIS_KEY, bad]).await;
+        for result in [
+            store.current().await,
+            store.next(u64::MAX).await,
+            store.previous().await,
+        ] {
+            match result {
+                Err(error @ SequenceError::OutOfRange { .. }) => {
+                    assert!(error.to_string().contains(bad), "{error}");
+                }
+                other => panic!("stored {bad}: expected OutOfRange, got {other:?}"),
+            }
+        }
+        assert!(store.ready().await.is_err(), "ready with {bad} stored");
+        let stored: String = server.command(&["GET", DEFAULT_REDIS_KEY]).await;
+        assert_eq!(stored, bad, "the script changed a refused value");
+    }
+    // The maximum itself is fine, and stepping past it is a conflict.
+    let () = server.command(&["SET", DEFAULT_REDIS_KEY, "10000"]).await;
+    assert_eq!(store.current().await.unwrap(), 10_000);
+    assert!(matches!(
+        store.next(10_000).await,
+        Err(SequenceError::AtEnd { index: 10_000 })
+    ));
+    // An explicit reset is the way out.
+    let () = server.command(&["SET", DEFAULT_REDIS_KEY, "-5"]).await;
+    assert_eq!(store.reset().await.unwrap(), 0);
+    assert_eq!(store.next(10).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn lost_data_is_refused_until_an_explicit_reset() {
+    let server = RedisServer::start();
+    let store = open(&server.url());
+    for expected in 1..=3 {
+        assert_eq!(store.next(100).await.unwrap(), expected);
+    }
+    let () = server.command(&["FLUSHALL"]).await; // as a restart without persistence would
+    assert!(matches!(
+        store.current().await,
+        Err(SequenceError::StateLost)
+    ));
+    assert!(matches!(
+        store.next(100).await,
+        Err(SequenceError::StateLost)
+    ));
+    assert!(matches!(
+        store.previous().await,
+        Err(SequenceError::StateLost)
+    ));
+    match store.ready().await {
+        Err(error @ SequenceError::StateLost) => {
+            assert!(error.to_string().contains("reset"), "{error}")
+        }
+        other => panic!("expected StateLost, got {other:?}"),
+    }
+    let exists: u64 = server.command(&["EXISTS", DEFAULT_REDIS_KEY]).await;
+    assert_eq!(exists, 0, "nothing was written while refusing");
+    // Another replica starting now finds the marker missing too once it has initialised...
+    // but a process that never saw the store cannot tell loss from a first start: it
+    // initialises. The running one keeps refusing until the operator resets.
+    assert_eq!(store.reset().await.unwrap(), 0);
+    store.ready().await.unwrap();
+    assert_eq!(store.next(100).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_password_in_the_url_authenticates() {
+    let server = RedisServer::start_with_password(Some("s3cret"));
+    let store = open(&server.url());
+    assert!(server.url().contains(":s3cret@"));
+    store.ready().await.unwrap();
+    assert_eq!(store.next(10).await.unwrap(), 1);
+
+    let unauthenticated = open(&server.url_without_password());
+    let refused = unauthenticated.next(10).await;
+    assert!(
+        matches!(refused, Err(SequenceError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(unauthenticated.ready().await.is_err());
+    let wrong = open(&format!("redis://:wrong@127.0.0.1:{}/", server.port()));
+    assert!(wrong.ready().await.is_err());
+    assert_eq!(
+        store.current().await.unwrap(),
+        1,
+        "the others changed nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_holds_across_replicas() {
+    let server = RedisServer::start();
+    let replicas = [open(&server.url()), open(&server.url())];
+    let next = Step::Next { max_index: 1 };
+    assert_eq!(replicas[0].apply(next, Some("k1")).await.unwrap(), 1);
+    assert_eq!(
+        replicas[1].apply(next, Some("k1")).await.unwrap(),
+        1,
+        "replayed"
+    );
+    assert_eq!(replicas[1].current().await.unwrap(), 1);
+    assert!(matches!(
+        replicas[1].apply(next, Some("k2")).await,
+        Err(SequenceError::AtEnd { index: 1 })
+    ));
+    replicas[0].previous().await.unwrap();
+    assert!(matches!(
+        replicas[0].apply(next, Some("k2")).await,
+        Err(SequenceError::AtEnd { index: 1 })
+    ));
+    assert!(matches!(
+        replicas[0].apply(Step::Previous, Some("k1")).await,
+        Err(SequenceError::KeyReused { .. })
+    ));
+    assert_eq!(replicas[0].current().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn idempotency_records_in_redis_are_bounded_in_count_and_time() {
+    let server = RedisServer::start();
+    let options = StoreOptions {
+        idempotency: IdempotencyLimits {
+            capacity: 3,
+            window: Duration::from_millis(300),
+        },
+        ..StoreOptions::default()
+    };
+    let store = open_with(&server.url(), options);
+    let next = Step::Next { max_index: 1_000 };
+    for i in 0..20 {
+        store.apply(next, Some(&format!("k{i}"))).await.unwrap();
+        let kept: u64 = server
+            .command(&["HLEN", &format!("{DEFAULT_REDIS_KEY}:idempotency")])
+            .await;
+        assert!(kept <= 3, "{kept} records kept");
+    }
+    assert_eq!(store.apply(next, Some("k19")).await.unwrap(), 20, "kept");
+    assert_eq!(
+        store.apply(next, Some("k0")).await.unwrap(),
+        21,
+        "forgotten"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(store.apply(next, Some("k19")).await.unwrap(), 22, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_gives_an_unknown_outcome_that_a_keyed_retry_resolves() {
+    let server = RedisServer::start();
+    let config = RedisConfig {
+        response_timeout: Duration::from_millis(300),
+        ..RedisConfig::new(server.url())
+    };
+    let store = RedisStore::open_with(&config, &StoreOptions::default()).unwrap();
+    assert_eq!(store.next(100).await.unwrap(), 1);
+    server.pause();
+    let next = Step::Next { max_index: 100 };
+    let started = Instant::now();
+    assert!(matches!(
+        store.apply(next, Some("retry-me")).await,
+        Err(SequenceError::OutcomeUnknown(_))
+    ));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(store.ready().await.is_err(), "ready while Redis is paused");
+    server.resume();
+    wait_until_ready(&store).await;
+    // The step was applied after all (Redis read it on resuming): the retry with the same
+    // key says so, instead of stepping a second time.
+    assert_eq!(store.apply(next, Some("retry-me")).await.unwrap(), 2);
+    assert_eq!(store.current().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_redis_restarted_without_its_data_is_state_lost() {
+    let port = free_port();
+    let first_dir = tempfile::tempdir().unwrap();
+    let mut server = RedisServer::start_on(port, first_dir.path());
+    let store = open(&server.url());
+    for expected in 1..=4 {
+        assert_eq!(store.next(100).await.unwrap(), expected);
+    }
+    server.kill();
+    // The same address, an empty data directory: what a restart without persistence gives.
+    let empty_dir = tempfile::tempdir().unwrap();
+    let _server = RedisServer::start_on(port, empty_dir.path());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.current().await {
+            Err(SequenceError::StateLost) => break,
+            Err(SequenceError::Unavailable(_) | SequenceError::OutcomeUnknown(_)) => {}
+            other => panic!("expected StateLost, got {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "never reconnected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(matches!(
+        store.next(100).await,
+        Err(SequenceError::StateLost)
+    ));
+    assert_eq!(store.reset().await.unwrap(), 0);
+    assert_eq!(store.next(100).await.unwrap(), 1);
 }

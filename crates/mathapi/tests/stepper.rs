@@ -1,0 +1,59 @@
+//! The all-in-one server and the stepper: `/ready` collects every API's dependencies (the
+//! stepper's storage among them), and the combined document lists each operation once.
+
+use clap::Parser;
+use mathapi_service::Metrics;
+use mathapi_testing::{TestApp, assert_problem};
+
+async fn spawn(flags: &[&str]) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let mut argv = vec![
+        "mathapi",
+        "--sequence-data-dir",
+        data.path().to_str().unwrap(),
+    ];
+    argv.extend_from_slice(flags);
+    let args = mathapi::Args::try_parse_from(argv).unwrap();
+    let metrics = Metrics::new("mathapi").unwrap();
+    TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
+        .await
+        .holding(data)
+}
+
+#[tokio::test]
+async fn ready_reports_the_steppers_storage() {
+    let ready = spawn(&[]).await;
+    assert_eq!(ready.get("/ready").await.status(), 200);
+
+    // A Redis nobody listens on: the all-in-one is not ready, and says why.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let app = spawn(&["--sequence-backend", "redis", "--redis-url", &url]).await;
+    let problem = assert_problem(app.get("/ready").await, 503, None).await;
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("sequence storage"), "{detail}");
+    assert_eq!(app.get("/health").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_combined_document_lists_each_operation_once() {
+    let app = spawn(&[]).await;
+    let (_, _, doc) = app.get_json("/openapi.json").await;
+    let mut sequence_operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let tags = operation["tags"].as_array().unwrap();
+            assert_eq!(tags.len(), 1, "{method} {path}: {tags:?}");
+            if tags[0] == "Sequence" {
+                assert!(path.starts_with("/fibonacci/"), "{path}");
+                sequence_operations += 1;
+            }
+        }
+    }
+    // current; next, previous and reset by POST and (deprecated) GET.
+    assert_eq!(sequence_operations, 7);
+}
