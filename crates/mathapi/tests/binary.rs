@@ -213,6 +213,8 @@ async fn sigterm_lets_in_flight_requests_finish_loses_no_line_and_exits_zero() {
 
     let shutdown = server.wait_for_log(|r| r["msg"] == "shutting down").await;
     assert_eq!(shutdown["signal"], "SIGTERM");
+    // `stopped` is the last line: everything flushed at exit has been read by then.
+    server.wait_for_log(|r| r["msg"] == "stopped").await;
     let all = records(&server);
     let logged = |i: usize| {
         all.iter()

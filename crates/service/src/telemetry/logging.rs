@@ -1,18 +1,17 @@
-//! The process-wide logger: Bunyan JSON lines, one `request completed` line per request.
+//! The process-wide logger: Bunyan JSON lines ([`BunyanLayer`]), one `request completed`
+//! line per request at `info`.
 //!
-//! `tracing-bunyan-formatter` writes the lines. It would also write a `START` and an `END`
-//! line for every span; at `info` the request span exists only so that the lines logged while
-//! a request is handled carry its `request_id`, so span lines are written for `debug` and
-//! finer spans only ([`EventsAndFineSpans`]). The middleware writes the request's one line
-//! itself, with everything the handler noted.
+//! At `info` the request span exists only so that the lines logged while a request is handled
+//! carry its `request_id`; spans write `START`/`END` lines of their own only at `debug` or
+//! finer. The middleware writes the request's one line itself, with everything the handler
+//! noted.
 
-use tracing::span::{Attributes, Id};
-use tracing::{Event, Level, Subscriber};
-use tracing_bunyan_formatter::{BunyanFormattingLayer, JsonStorageLayer};
+use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Registry};
+
+use super::bunyan::BunyanLayer;
 
 /// Why telemetry could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +49,7 @@ where
     })?;
     Ok(Registry::default()
         .with(env_filter)
-        .with(JsonStorageLayer)
-        .with(EventsAndFineSpans(BunyanFormattingLayer::new(
-            service.to_owned(),
-            sink,
-        ))))
+        .with(BunyanLayer::new(service, sink)))
 }
 
 /// Installs [`subscriber`] for the whole process. Dependencies that log through the `log`
@@ -66,37 +61,6 @@ where
     tracing::subscriber::set_global_default(subscriber(service, filter, sink)?)
         .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
     tracing_log::LogTracer::init().map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
-}
-
-/// Passes events on to the formatter, and span `START`/`END` lines only for spans at `debug`
-/// or finer: at `info` a request writes its one line, not three.
-struct EventsAndFineSpans<L>(L);
-
-fn is_fine(level: &Level) -> bool {
-    *level > Level::INFO
-}
-
-impl<S, L> Layer<S> for EventsAndFineSpans<L>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    L: Layer<S>,
-{
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        self.0.on_event(event, ctx);
-    }
-
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if is_fine(attrs.metadata().level()) {
-            self.0.on_new_span(attrs, id, ctx);
-        }
-    }
-
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let fine = ctx.metadata(&id).is_some_and(|meta| is_fine(meta.level()));
-        if fine {
-            self.0.on_close(id, ctx);
-        }
-    }
 }
 
 #[cfg(test)]
