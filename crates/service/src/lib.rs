@@ -13,6 +13,7 @@
 //! | `api` | the [`MathApi`] trait a service implements, and what it tells the documents |
 //! | `arguments` | parsing raw path segments into validated integers ([`ArgumentError`]) |
 //! | `call` | serving one math request: parse, compute, count, answer ([`Call`]) |
+//! | `limits` | the compute limit: heavy work on the blocking pool, load shedding ([`Cost`]) |
 //! | `problem` | RFC 9457 problem documents: the one shape of every error ([`Problem`]) |
 //! | `docs` | the published OpenAPI documents and Swagger UI pages ([`Docs`]) |
 //! | `ops` | `/health`, `/ready`, `/metrics` ([`OpsApi`], [`Readiness`]) |
@@ -22,7 +23,7 @@
 //! | `request_log` | what a handler tells the request's log line (function, timings, …) |
 //! | [`telemetry`] | logging (Bunyan lines through a buffered sink) and metrics |
 //! | `cli` | the flags every server shares ([`ServerArgs`]) |
-//! | `server` | binding a listener and serving until shutdown ([`Application`]) |
+//! | `server` | our accept loop on hyper-util: connection limits, timeouts, drain ([`Application`]) |
 //! | `process` | the whole life of a server binary: logging, runtime, signals, exit codes |
 
 mod api;
@@ -31,6 +32,7 @@ mod arguments;
 mod call;
 mod cli;
 mod docs;
+mod limits;
 mod middleware;
 mod ops;
 mod problem;
@@ -43,13 +45,14 @@ pub mod telemetry;
 pub use api::{Annotations, MathApi, ParamBound, ResponseExample};
 pub use app::{api_docs, single_api_app, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
-pub use call::Call;
+pub use call::{Call, SHED_REQUESTS};
 pub use cli::ServerArgs;
 pub use docs::Docs;
+pub use limits::{ComputeSettings, Cost};
 pub use middleware::{Observe, RouteTemplates};
 pub use ops::{OpsApi, Readiness};
 pub use problem::{PROBLEM_JSON, Problem, ProblemResponse};
 pub use process::{run, run_service, shutdown_signal};
 pub use request_log::{note_call, note_problem};
-pub use server::Application;
+pub use server::{Application, Draining, ServerSettings};
 pub use telemetry::{LogSink, Metrics, VERSION};
