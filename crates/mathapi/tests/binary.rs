@@ -208,6 +208,9 @@ async fn sigterm_lets_in_flight_requests_finish_loses_no_line_and_exits_zero() {
 
     let shutdown = server.wait_for_log(|r| r["msg"] == "shutting down").await;
     assert_eq!(shutdown["signal"], "SIGTERM");
+    // The process has exited, but the lines it wrote last may still be on their way through
+    // the pipe: `stopped` is the last one.
+    server.wait_for_log(|r| r["msg"] == "stopped").await;
     let all = records(&server);
     let logged = |i: usize| {
         all.iter()

@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::futures::TaskLocalFuture;
 
 /// How expensive a computation is expected to be.
 ///
@@ -113,7 +114,7 @@ impl ComputeLimit {
     }
 
     /// Runs `request` with this limit applying to the computations inside it.
-    pub fn scope<F: Future>(&self, request: F) -> impl Future<Output = F::Output> {
+    pub fn scope<F: Future>(&self, request: F) -> TaskLocalFuture<ComputeLimit, F> {
         CURRENT.scope(self.clone(), request)
     }
 

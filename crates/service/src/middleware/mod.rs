@@ -4,8 +4,10 @@
 //!
 //! - `routes`: published route templates, for the `http_route` label and log field;
 //! - `trailing_slash`: `/fibonacci/10/` and `/fibonacci/10` are one route;
-//! - `errors`: errors and panics as problem documents.
+//! - `errors`: errors and panics as problem documents;
+//! - `conformance`: `Host` rules, `Allow` on 405, `OPTIONS`.
 
+mod conformance;
 mod errors;
 mod routes;
 mod trailing_slash;
@@ -19,9 +21,9 @@ use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
 
-use crate::request_id;
 use crate::request_log::RequestRecord;
 use crate::telemetry::{Metrics, fields, method_label};
+use crate::{request_id, request_log};
 use errors::{Failed, error_response, panic_response};
 
 pub use routes::RouteTemplates;
@@ -119,6 +121,9 @@ impl<E: Endpoint> ObserveEndpoint<E> {
     /// The inner endpoint's answer to the normalized request, with every error and panic
     /// turned into a problem document.
     async fn answer(&self, req: Request, incoming: &Incoming) -> Response {
+        if let Some(answer) = self.refuse_or_answer_early(&req, incoming) {
+            return answer;
+        }
         let outcome = AssertUnwindSafe(self.inner.call(trailing_slash::normalize(req)))
             .catch_unwind()
             .await;
@@ -127,11 +132,22 @@ impl<E: Endpoint> ObserveEndpoint<E> {
             path: &incoming.path,
             request_id: &incoming.id,
         };
-        match outcome {
+        let mut response = match outcome {
             Ok(Ok(output)) => output.into_response(),
             Ok(Err(error)) => error_response(error, &failed()),
             Err(panic) => panic_response(&*panic, &failed()),
+        };
+        conformance::add_allow(&mut response, &incoming.path, &self.routes);
+        response
+    }
+
+    /// The answer given before routing, if any: `400` for a bad `Host`, `204` for `OPTIONS`.
+    fn refuse_or_answer_early(&self, req: &Request, incoming: &Incoming) -> Option<Response> {
+        if let Some(problem) = conformance::host_problem(req) {
+            request_log::note_problem(&problem);
+            return Some(problem.with_instance(&incoming.path).into_response());
         }
+        conformance::options_answer(req, &self.routes)
     }
 
     /// The published template of the route that answered; `None` when none matched.
