@@ -142,8 +142,8 @@ impl AckermannApi {
     /// The Ackermann function A(m, n)
     ///
     /// A(0, n) = n + 1, A(m, 0) = A(m − 1, 1), A(m, n) = A(m − 1, A(m, n − 1)), computed
-    /// exactly from closed forms. Row 4 exists only for n ≤ 2 (A(4, 2) = 2^65536 − 3; A(4, 3)
-    /// has about 10^19728 digits): larger n with m = 4 answer `400 not_computable`.
+    /// exactly from closed forms. A(4, n) exists only for n ≤ 2 (A(4, 2) = 2^65536 − 3;
+    /// A(4, 3) has about 10^19728 digits): larger n with m = 4 answer `400 not_computable`.
     #[oai(path = "/ackermann/:m/:n/", method = "get", operation_id = "ackermann")]
     async fn ackermann(
         &self,

@@ -201,7 +201,10 @@ async fn http2_streams_per_connection_are_capped() {
     let first = hyper::Request::get(format!("http://{}/health", app.address))
         .body(Empty::<Bytes>::new())
         .unwrap();
-    assert_eq!(sender.clone().send_request(first).await.unwrap().status(), 200);
+    assert_eq!(
+        sender.clone().send_request(first).await.unwrap().status(),
+        200
+    );
     let requests: Vec<_> = (0..6)
         .map(|_| {
             let mut sender = sender.clone();
