@@ -199,7 +199,11 @@ fn log_completed(c: &Completed<'_>) {
             )
         };
     }
-    if c.status >= 500 {
+    // A shed request is the server protecting itself, not a failure: counted in
+    // `mathapi_shed_requests_total`, and logged at `info` so that a flood of them is batched
+    // instead of costing a write each (error lines are written at once).
+    let shed = c.record.reason.as_deref() == Some(crate::limits::ShedReason::Overloaded.as_str());
+    if c.status >= 500 && !shed {
         request_completed!(error);
     } else {
         request_completed!(info);
