@@ -24,7 +24,15 @@ trap cleanup EXIT
 
 if [[ ! -x $VENV/bin/schemathesis ]]; then
   echo "== installing schemathesis into $VENV"
-  python3 -m venv "$VENV"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    # Debian's python3 ships venv separately.
+    sudo_cmd=()
+    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+  fi
   "$VENV/bin/pip" install -q "schemathesis==$ST_VERSION"
 fi
 if [[ -z ${SKIP_BUILD:-} ]]; then
