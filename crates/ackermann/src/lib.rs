@@ -1,7 +1,7 @@
 //! The Ackermann service: `GET /ackermann/{m}/{n}/`.
 
-use mathapi_math::ackermann;
-use mathapi_service::{ArgumentError, Call, MathApi, Metrics, ParamBound, ProblemResponse};
+use mathapi_math::{ackermann, max_computable_n};
+use mathapi_service::{ArgumentError, Call, Cost, MathApi, Metrics, ParamBound, ProblemResponse};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -13,6 +13,20 @@ pub const HARD_MAX_M: u64 = 4;
 /// The largest `n` any configuration may allow: A(3, 100 000) = 2^100003 − 3 has 30 104
 /// digits and is rendered in about a millisecond.
 pub const HARD_MAX_N: u64 = 100_000;
+/// The largest n of row 3 computed inline on the async worker: A(3, 3 000) has 905 digits
+/// and takes tens of microseconds, about what handing it to the blocking pool costs (see
+/// docs/reliability.md).
+const CHEAP_MAX_N_ROW_3: u64 = 3_000;
+
+/// Where A(m, n) is computed: rows 0–2, small row-3 values and the small row-4 values
+/// inline; the rest (A(4, 2) has 19 729 digits) under the compute limit.
+fn cost(m: u64, n: u64) -> Cost {
+    match (m, n) {
+        (0..=2, _) | (4, 0..=1) | (5.., _) => Cost::Cheap,
+        (3, n) if n <= CHEAP_MAX_N_ROW_3 => Cost::Cheap,
+        _ => Cost::Heavy,
+    }
+}
 
 /// The Ackermann service's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -91,16 +105,29 @@ impl AckermannApi {
         }
     }
 
-    fn answer(&self, raw_m: &str, raw_n: &str) -> Result<Json<AckermannResult>, ProblemResponse> {
+    async fn answer(
+        &self,
+        raw_m: &str,
+        raw_n: &str,
+    ) -> Result<Json<AckermannResult>, ProblemResponse> {
         let call = Call::new("ackermann", &format!("m={raw_m},n={raw_n}"), &self.metrics);
         let m = call.argument("m", raw_m, self.max_m)?;
         let n = call.argument("n", raw_n, self.max_n)?;
-        let result = call.compute(|| {
-            ackermann(m, n)
-                .map(|value| value.to_string())
-                .map_err(|e| ArgumentError::NotComputable(e.to_string()))
-        })?;
+        let result = call
+            .compute(cost(m, n), move || {
+                ackermann(m, n)
+                    .map(|value| value.to_string())
+                    .map_err(|e| ArgumentError::NotComputable(e.to_string()))
+            })
+            .await?;
         Ok(Json(AckermannResult { m, n, result }))
+    }
+
+    /// The n documented with the largest allowed m: at most 10, and A(max m, n) exists.
+    fn example_n(&self) -> u64 {
+        let m = self.max_m.min(10);
+        let computable = max_computable_n(m).unwrap_or(0);
+        self.max_n.min(10).min(computable)
     }
 
     fn missing(&self, raw_m: Option<&str>) -> Result<Json<AckermannResult>, ProblemResponse> {
@@ -115,14 +142,15 @@ impl AckermannApi {
     /// The Ackermann function A(m, n)
     ///
     /// A(0, n) = n + 1, A(m, 0) = A(m − 1, 1), A(m, n) = A(m − 1, A(m, n − 1)), computed
-    /// exactly from closed forms.
+    /// exactly from closed forms. A(4, n) exists only for n ≤ 2 (A(4, 2) = 2^65536 − 3;
+    /// A(4, 3) has about 10^19728 digits): larger n with m = 4 answer `400 not_computable`.
     #[oai(path = "/ackermann/:m/:n/", method = "get", operation_id = "ackermann")]
     async fn ackermann(
         &self,
         m: Path<String>,
         n: Path<String>,
     ) -> Result<Json<AckermannResult>, ProblemResponse> {
-        self.answer(&m, &n)
+        self.answer(&m, &n).await
     }
 
     #[oai(path = "/ackermann/:m", method = "get", hidden)]
@@ -142,7 +170,7 @@ impl AckermannApi {
 impl MathApi for AckermannApi {
     const NAME: &'static str = "ackermann";
     const TITLE: &'static str = "Ackermann API";
-    const DESCRIPTION: &'static str = "The Ackermann–Péter function: `GET /ackermann/{m}/{n}/` answers A(m, n) as a decimal string, from closed forms (no recursion). Errors are RFC 9457 problem documents (`application/problem+json`).";
+    const DESCRIPTION: &'static str = "The Ackermann–Péter function: `GET /ackermann/{m}/{n}/` answers A(m, n) as a decimal string, from closed forms (no recursion). Every n up to the configured maximum is computable for m ≤ 3; A(4, n) exists only for n ≤ 2 (A(4, 2) = 2^65536 − 3), so with m = 4 a larger n answers `400 not_computable`. Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8003;
 
     fn bounds(&self) -> Vec<ParamBound> {
@@ -151,11 +179,15 @@ impl MathApi for AckermannApi {
                 path_prefix: "/ackermann/",
                 name: "m",
                 maximum: self.max_m,
+                example: None,
             },
             ParamBound {
                 path_prefix: "/ackermann/",
                 name: "n",
                 maximum: self.max_n,
+                // The documented m is the largest allowed; n must make A(m, n) computable
+                // with it (A(4, 10) is not: the example would fail).
+                example: Some(self.example_n()),
             },
         ]
     }

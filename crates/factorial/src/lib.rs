@@ -1,7 +1,7 @@
 //! The factorial service: `GET /factorial/{n}/`.
 
 use mathapi_math::factorial;
-use mathapi_service::{Call, MathApi, Metrics, ParamBound, ProblemResponse};
+use mathapi_service::{Call, Cost, MathApi, Metrics, ParamBound, ProblemResponse};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -10,6 +10,10 @@ use poem_openapi::{Object, OpenApi, Tags};
 /// The largest `n` any configuration may allow: 10 000! has 35 660 digits and is
 /// computed and rendered in a few milliseconds.
 pub const HARD_MAX_N: u64 = 10_000;
+/// The largest n computed inline on the async worker: 450! has 1 001 digits and takes tens
+/// of microseconds, about what handing it to the blocking pool costs (see
+/// docs/reliability.md). Larger ones go through the compute limit.
+const CHEAP_MAX_N: u64 = 450;
 
 /// The factorial service's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -71,10 +75,17 @@ impl FactorialApi {
         }
     }
 
-    fn answer(&self, raw_n: &str) -> Result<Json<FactorialResult>, ProblemResponse> {
+    async fn answer(&self, raw_n: &str) -> Result<Json<FactorialResult>, ProblemResponse> {
         let call = Call::new("factorial", &format!("n={raw_n}"), &self.metrics);
         let n = call.argument("n", raw_n, self.max_n)?;
-        let result = call.compute(|| Ok(factorial(n).to_string()))?;
+        let cost = if n <= CHEAP_MAX_N {
+            Cost::Cheap
+        } else {
+            Cost::Heavy
+        };
+        let result = call
+            .compute(cost, move || Ok(factorial(n).to_string()))
+            .await?;
         Ok(Json(FactorialResult { n, result }))
     }
 
@@ -91,7 +102,7 @@ impl FactorialApi {
     /// n! = 1 × 2 × … × n, with 0! = 1, computed exactly.
     #[oai(path = "/factorial/:n/", method = "get", operation_id = "factorial")]
     async fn factorial(&self, n: Path<String>) -> Result<Json<FactorialResult>, ProblemResponse> {
-        self.answer(&n)
+        self.answer(&n).await
     }
 
     #[oai(path = "/factorial", method = "get", hidden)]
@@ -111,6 +122,7 @@ impl MathApi for FactorialApi {
             path_prefix: "/factorial/",
             name: "n",
             maximum: self.max_n,
+            example: None,
         }]
     }
 }

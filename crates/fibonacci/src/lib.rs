@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use mathapi_math::fibonacci;
 use mathapi_service::{
-    Call, MathApi, Metrics, ParamBound, ProblemResponse, Readiness, ResponseExample,
+    Call, Cost, MathApi, Metrics, ParamBound, ProblemResponse, Readiness, ResponseExample,
 };
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
@@ -29,6 +29,10 @@ pub use stepper::{
 /// The largest `n` any configuration may allow: F(100 000) has 20 899 digits and is
 /// computed and rendered in about a millisecond.
 pub const HARD_MAX_N: u64 = 100_000;
+/// The largest n computed inline on the async worker: F(5 000) has 1 045 digits and takes
+/// tens of microseconds, about what handing it to the blocking pool costs (see
+/// docs/reliability.md). Larger ones go through the compute limit.
+const CHEAP_MAX_N: u64 = 5_000;
 
 /// The Fibonacci service's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -88,10 +92,17 @@ impl FibonacciApi {
         }
     }
 
-    fn answer(&self, raw_n: &str) -> Result<Json<FibonacciResult>, ProblemResponse> {
+    async fn answer(&self, raw_n: &str) -> Result<Json<FibonacciResult>, ProblemResponse> {
         let call = Call::new("fibonacci", &format!("n={raw_n}"), &self.metrics);
         let n = call.argument("n", raw_n, self.max_n)?;
-        let result = call.compute(|| Ok(fibonacci(n).to_string()))?;
+        let cost = if n <= CHEAP_MAX_N {
+            Cost::Cheap
+        } else {
+            Cost::Heavy
+        };
+        let result = call
+            .compute(cost, move || Ok(fibonacci(n).to_string()))
+            .await?;
         Ok(Json(FibonacciResult { n, result }))
     }
 
@@ -106,6 +117,7 @@ impl FibonacciApi {
             path_prefix: "/fibonacci/",
             name: "n",
             maximum: self.max_n,
+            example: None,
         }]
     }
 }
@@ -117,7 +129,7 @@ impl FibonacciApi {
     /// F(0) = 0, F(1) = 1, F(n) = F(n-1) + F(n-2), computed exactly.
     #[oai(path = "/fibonacci/:n/", method = "get", operation_id = "fibonacci")]
     async fn fibonacci(&self, n: Path<String>) -> Result<Json<FibonacciResult>, ProblemResponse> {
-        self.answer(&n)
+        self.answer(&n).await
     }
 
     #[oai(path = "/fibonacci", method = "get", hidden)]

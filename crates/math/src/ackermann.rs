@@ -29,6 +29,18 @@ pub fn ackermann(m: u64, n: u64) -> Result<BigUint, AckermannError> {
     Ok(result)
 }
 
+/// The largest n for which A(m, n) is computable: `u64::MAX` for rows m ≤ 3 (every n),
+/// 2 for row 4 (A(4, 2) = 2^65536 − 3, while A(4, 3) has about 10^19728 digits), 0 for row
+/// 5, and `None` for larger rows, which have no computable value.
+pub fn max_computable_n(m: u64) -> Option<u64> {
+    match m {
+        0..=3 => Some(u64::MAX),
+        4 => Some(2),
+        5 => Some(0),
+        _ => None,
+    }
+}
+
 fn power_of_two_minus_three(exponent: u64) -> BigUint {
     (BigUint::from(1u32) << exponent) - 3u32
 }
@@ -37,6 +49,19 @@ fn power_of_two_minus_three(exponent: u64) -> BigUint {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn max_computable_n_is_the_edge_of_what_ackermann_computes() {
+        for m in 4..=5 {
+            let max = max_computable_n(m).unwrap();
+            assert!(ackermann(m, max).is_ok(), "A({m}, {max})");
+            assert!(ackermann(m, max + 1).is_err(), "A({m}, {})", max + 1);
+        }
+        assert_eq!(max_computable_n(3), Some(u64::MAX));
+        assert!(ackermann(3, 1000).is_ok());
+        assert_eq!(max_computable_n(6), None);
+        assert!(ackermann(6, 0).is_err());
+    }
 
     /// The definition, evaluated with an explicit stack: an oracle for small arguments.
     fn by_definition(m: u64, n: u64) -> u64 {

@@ -8,7 +8,7 @@ mod ackermann;
 mod factorial;
 mod fibonacci;
 
-pub use ackermann::{AckermannError, ackermann};
+pub use ackermann::{AckermannError, ackermann, max_computable_n};
 pub use factorial::factorial;
 pub use fibonacci::{fibonacci, fibonacci_pair};
 pub use num_bigint::BigUint;

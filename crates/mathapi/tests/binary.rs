@@ -182,7 +182,7 @@ async fn sigterm_lets_in_flight_requests_finish_loses_no_line_and_exits_zero() {
     .await;
     let http = client();
     // Slow requests, so that several are being served when the signal arrives.
-    let requests: Vec<_> = (0..80)
+    let requests: Vec<_> = (0..40)
         .map(|i| {
             let request = http
                 .get(server.url("/factorial/10000/"))

@@ -47,6 +47,9 @@ pub struct ParamBound {
     pub path_prefix: &'static str,
     pub name: &'static str,
     pub maximum: u64,
+    /// The documented example; `None` means `min(maximum, 10)`. Every example must be an
+    /// answerable request (Swagger UI's "Try it out" sends the examples together).
+    pub example: Option<u64>,
 }
 
 /// An example answer of an operation, shown in its OpenAPI document (poem-openapi gives

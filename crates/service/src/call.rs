@@ -3,8 +3,12 @@
 
 use std::time::Instant;
 
+use opentelemetry::KeyValue;
+use poem::http::StatusCode;
+
 use crate::arguments::{ArgumentError, parse_argument};
-use crate::problem::ProblemResponse;
+use crate::limits::{self, Cost, Shed};
+use crate::problem::{Problem, ProblemResponse};
 use crate::request_log;
 use crate::telemetry::{Metrics, fields};
 
@@ -46,19 +50,30 @@ impl<'a> Call<'a> {
     }
 
     /// Runs the computation (including rendering the decimal string), timed for the metrics
-    /// and the log line. At `debug`, a `computation` span also shows it on its own lines.
-    pub fn compute(
+    /// and the log line; `cost` says whether it may run inline or must go through the
+    /// compute limit ([`crate::limits`]), which may shed it with a `503`. At `debug`, a
+    /// `computation` span also shows it on its own lines.
+    pub async fn compute(
         &self,
-        compute: impl FnOnce() -> Result<String, ArgumentError>,
+        cost: Cost,
+        compute: impl FnOnce() -> Result<String, ArgumentError> + Send + 'static,
     ) -> Result<String, ProblemResponse> {
         let span = tracing::debug_span!(
             fields::COMPUTATION_SPAN,
             { fields::FUNCTION } = self.function,
             { fields::RESULT_DIGITS } = tracing::field::Empty
         );
-        let started = Instant::now();
-        let result = span.in_scope(compute);
-        let elapsed = started.elapsed();
+        let timed = {
+            let span = span.clone();
+            move || {
+                let started = Instant::now();
+                let result = span.in_scope(compute);
+                (result, started.elapsed())
+            }
+        };
+        let (result, elapsed) = limits::run(cost, timed)
+            .await
+            .map_err(|shed| self.shed(shed))?;
         self.metrics.record_computation(self.function, elapsed);
         match result {
             Ok(decimal) => {
@@ -72,4 +87,31 @@ impl<'a> Call<'a> {
             }
         }
     }
+
+    /// Counts a shed request, notes it for the log line, and returns its `503` answer.
+    fn shed(&self, shed: Shed) -> ProblemResponse {
+        let reason = shed.reason.as_str();
+        // The instrument is looked up by name each time: sheds are rare, and the lookup
+        // keeps the shared `Metrics` type free of one field per module.
+        self.metrics
+            .meter()
+            .u64_counter(SHED_REQUESTS)
+            .with_description("Requests answered 503 without computing, by reason.")
+            .build()
+            .add(1, &[KeyValue::new("reason", reason)]);
+        let problem = Problem::typed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            reason,
+            "Service overloaded",
+            format!(
+                "every computation slot is busy and the queue is full; retry after {} s",
+                shed.retry_after.as_secs().max(1)
+            ),
+        );
+        request_log::note_problem(&problem);
+        ProblemResponse::unavailable(problem, shed.retry_after)
+    }
 }
+
+/// The counter of shed requests (`mathapi_shed_requests_total` in Prometheus).
+pub const SHED_REQUESTS: &str = "mathapi.shed_requests";

@@ -4,6 +4,9 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::limits::{ComputeSettings, default_concurrency};
+use crate::server::ServerSettings;
+
 /// Where to listen and how to log; flags with environment-variable fallbacks.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
@@ -33,6 +36,38 @@ pub struct ServerArgs {
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT before exiting.
     #[arg(long, env = "MATHAPI_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
+
+    /// Connections served at once; more wait in the listen backlog. Keep it below the
+    /// process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, env = "MATHAPI_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Seconds a client has to send a request's headers; an HTTP/1.1 connection waiting
+    /// for its next request is closed after the same time.
+    #[arg(long, env = "MATHAPI_HEADER_READ_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout: u64,
+
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, env = "MATHAPI_IDLE_TIMEOUT", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+
+    /// HTTP/2 streams (requests) one connection may have open at once.
+    #[arg(long, env = "MATHAPI_HTTP2_MAX_STREAMS", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub http2_max_streams: u32,
+
+    /// Heavy computations running at once (default: one per CPU core).
+    #[arg(long, env = "MATHAPI_COMPUTE_CONCURRENCY",
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub compute_concurrency: Option<u64>,
+
+    /// Heavy computations that may wait for a slot; beyond that requests are shed with 503.
+    #[arg(long, env = "MATHAPI_COMPUTE_QUEUE", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub compute_queue: u64,
 }
 
 impl ServerArgs {
@@ -44,6 +79,24 @@ impl ServerArgs {
     /// How long in-flight requests get after a shutdown signal.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+
+    /// The connection and compute limits the flags set.
+    pub fn settings(&self) -> ServerSettings {
+        let concurrency = self
+            .compute_concurrency
+            .map_or_else(default_concurrency, |n| n as usize);
+        ServerSettings {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            http2_max_concurrent_streams: self.http2_max_streams,
+            compute: ComputeSettings {
+                concurrency,
+                queue: self.compute_queue as usize,
+                ..ComputeSettings::default()
+            },
+        }
     }
 }
 

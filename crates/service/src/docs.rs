@@ -104,7 +104,7 @@ fn published(spec: &str, notes: &Annotations) -> String {
                             "minimum": 0,
                             "maximum": bound.maximum,
                         });
-                        param["example"] = json!(bound.maximum.min(10));
+                        param["example"] = json!(bound.example.unwrap_or(bound.maximum.min(10)));
                     }
                 }
             }
@@ -160,11 +160,13 @@ mod tests {
                 path_prefix: "/fibonacci/",
                 name: "n",
                 maximum: 400,
+                example: None,
             },
             ParamBound {
                 path_prefix: "/ackermann/",
                 name: "n",
                 maximum: 4,
+                example: None,
             },
         ];
         let notes = Annotations {

@@ -13,6 +13,7 @@
 //! | `api` | the [`MathApi`] trait a service implements, and what it tells the documents |
 //! | `arguments` | parsing raw path segments into validated integers ([`ArgumentError`]) |
 //! | `call` | serving one math request: parse, compute, count, answer ([`Call`]) |
+//! | `limits` | the compute limit: heavy work on the blocking pool, load shedding ([`Cost`]) |
 //! | `problem` | RFC 9457 problem documents: the one shape of every error ([`Problem`]) |
 //! | `docs` | the published OpenAPI documents and Swagger UI pages ([`Docs`]) |
 //! | `ops` | `/health`, `/ready`, `/metrics` ([`OpsApi`], [`Readiness`]) |
@@ -24,7 +25,7 @@
 //! | [`telemetry`] | logging (Bunyan lines through a buffered sink) and metrics |
 //! | `cli` | the flags every server shares ([`ServerArgs`]), a service's command line |
 //! | `cors` | cross-origin access: math routes public, stepper writes same-origin ([`MathCors`]) |
-//! | `server` | binding a listener and serving until shutdown ([`Application`]) |
+//! | `server` | our accept loop on hyper-util: connection limits, timeouts, drain ([`Application`]) |
 //! | `process` | the whole life of a server binary: logging, runtime, signals, exit codes |
 
 mod api;
@@ -34,6 +35,7 @@ mod call;
 mod cli;
 mod cors;
 mod docs;
+mod limits;
 mod middleware;
 mod ops;
 mod problem;
@@ -47,15 +49,16 @@ pub mod telemetry;
 pub use api::{Annotations, MathApi, ParamBound, ResponseExample};
 pub use app::{api_docs, single_api_app, single_api_app_with_cache, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
-pub use call::Call;
+pub use call::{Call, SHED_REQUESTS};
 pub use cli::{ServerArgs, ServiceCli};
 pub use cors::MathCors;
 pub use docs::Docs;
+pub use limits::{ComputeSettings, Cost};
 pub use middleware::{Observe, RouteTemplates};
 pub use ops::{OpsApi, Readiness};
 pub use problem::{PROBLEM_JSON, Problem, ProblemResponse};
 pub use process::{run, run_service, shutdown_signal};
 pub use render_cache::{DEFAULT_RENDER_CACHE_BYTES, IMMUTABLE, RenderCache};
 pub use request_log::{note_call, note_problem};
-pub use server::Application;
+pub use server::{Application, Draining, ServerSettings};
 pub use telemetry::{LogSink, Metrics, VERSION};

@@ -8,6 +8,7 @@ use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use crate::problem::Problem;
+use crate::server::Draining;
 use crate::telemetry::Metrics;
 
 /// A dependency that must be reachable before the server is ready (e.g. Redis).
@@ -67,9 +68,20 @@ impl OpsApi {
         })
     }
 
-    /// Readiness: every dependency (e.g. Redis for the sequence stepper) is reachable.
+    /// Readiness: the server is not shutting down, and every dependency (e.g. Redis for the
+    /// sequence stepper) is reachable.
     #[oai(path = "/ready", method = "get")]
-    async fn ready(&self) -> ReadyResponse {
+    async fn ready(&self, request: &poem::Request) -> ReadyResponse {
+        // The server marks every request while it drains: the proxy must stop routing here.
+        if request
+            .data::<Draining>()
+            .is_some_and(Draining::is_draining)
+        {
+            return ReadyResponse::NotReady(Json(Problem::from_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: shutting down",
+            )));
+        }
         let mut failures = Vec::new();
         for check in self.checks.iter() {
             if let Err(reason) = check.check().await {

@@ -100,6 +100,22 @@ pub enum ProblemResponse {
     // make every result large.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Box<Problem>>),
+    /// Every computation slot is busy and the queue is full (`reason: overloaded`): retry
+    /// after the seconds `Retry-After` gives.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(
+        Json<Box<Problem>>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
+}
+
+impl ProblemResponse {
+    /// A `503` answer with `Retry-After` (whole seconds, at least 1).
+    pub fn unavailable(problem: Problem, retry_after: std::time::Duration) -> Self {
+        ProblemResponse::Unavailable(Json(Box::new(problem)), retry_after.as_secs().max(1))
+    }
 }
 
 impl From<Problem> for ProblemResponse {

@@ -75,7 +75,7 @@ fn serve(
         };
         let address = args.address(default_port);
         let app = match Application::bind(address, endpoint) {
-            Ok(app) => app,
+            Ok(app) => app.with_settings(args.settings()),
             Err(error) => return fail(service, format!("cannot listen on {address}: {error}")),
         };
         tracing::info!(address = %app.address(), version = VERSION, "listening");

@@ -6,7 +6,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mathapi_service::Application;
+use mathapi_service::{Application, ServerSettings};
 use poem::Response;
 use poem::endpoint::BoxEndpoint;
 use serde_json::Value;
@@ -29,14 +29,25 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(endpoint: BoxEndpoint<'static, Response>) -> TestApp {
-        let app = Application::bind("127.0.0.1:0".parse().unwrap(), endpoint).expect("bind");
+        Self::spawn_with(endpoint, ServerSettings::default(), Duration::from_secs(5)).await
+    }
+
+    /// Serves `endpoint` with `settings`, giving in-flight requests `grace` at shutdown.
+    pub async fn spawn_with(
+        endpoint: BoxEndpoint<'static, Response>,
+        settings: ServerSettings,
+        grace: Duration,
+    ) -> TestApp {
+        let app = Application::bind("127.0.0.1:0".parse().unwrap(), endpoint)
+            .expect("bind")
+            .with_settings(settings);
         let address = app.address();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(
             async {
                 let _ = stopped.await;
             },
-            Duration::from_secs(5),
+            grace,
         ));
         TestApp {
             address,
@@ -70,11 +81,16 @@ impl TestApp {
         json_of(self.get(path).await).await
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
+    /// Starts the graceful shutdown (the drain) without waiting for it.
+    pub fn begin_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
         if let Some(server) = self.server.take() {
             tokio::time::timeout(TIMEOUT, server)
                 .await
@@ -122,7 +138,26 @@ impl RunningBinary {
     /// Starts `program` (a path from `env!("CARGO_BIN_EXE_...")`) and waits for its
     /// `listening` log line.
     pub async fn start(program: &str, args: &[&str], env: &[(&str, &str)]) -> RunningBinary {
-        let mut child = Command::new(program)
+        Self::start_wrapped(&[], program, args, env).await
+    }
+
+    /// Like [`RunningBinary::start`], run through `wrapper` (e.g. `["prlimit",
+    /// "--nofile=64", "--"]`); the wrapper must exec the program, so the pid is its own.
+    pub async fn start_wrapped(
+        wrapper: &[&str],
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> RunningBinary {
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(program);
+                command
+            }
+            None => Command::new(program),
+        };
+        let mut child = command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .envs(env.iter().copied())

@@ -36,7 +36,15 @@ pub(crate) fn error_response(error: poem::Error, failed: &Failed<'_>) -> Respons
         }
         _ => error.to_string(),
     };
-    let mut response = problem_response(Problem::from_status(status, detail), failed);
+    let problem = match status {
+        // poem's own 400s (a path segment that is not UTF-8 once decoded, `%FF`) get a
+        // reason like every other 400 of ours.
+        StatusCode::BAD_REQUEST => {
+            Problem::typed(status, "malformed_request", "Bad request", detail)
+        }
+        _ => Problem::from_status(status, detail),
+    };
+    let mut response = problem_response(problem, failed);
     if let Some(pattern) = pattern {
         response.set_data(pattern);
     }

@@ -5,9 +5,11 @@
 //! - `routes`: published route templates, for the `http_route` label and log field;
 //! - `trailing_slash`: `/fibonacci/10/` and `/fibonacci/10` are one route;
 //! - `errors`: errors and panics as problem documents;
-//! - `caching`: math answers from the render cache, immutable, with `ETag` and `304`.
+//! - `caching`: math answers from the render cache, immutable, with `ETag` and `304`;
+//! - `conformance`: `Host` rules, `Allow` on 405, `OPTIONS`.
 
 mod caching;
+mod conformance;
 mod errors;
 mod routes;
 mod trailing_slash;
@@ -22,9 +24,9 @@ use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
 
 use crate::render_cache::RenderCache;
-use crate::request_id;
 use crate::request_log::RequestRecord;
 use crate::telemetry::{Metrics, fields, method_label};
+use crate::{request_id, request_log};
 use caching::Conditional;
 use errors::{Failed, error_response, panic_response};
 
@@ -132,7 +134,10 @@ impl<E: Endpoint> ObserveEndpoint<E> {
     ) -> (Response, RequestRecord, Option<Arc<str>>) {
         let conditional = Conditional::of(&req);
         let path = trailing_slash::normal_path(&incoming.path);
-        if let Some(hit) = caching::from_cache(&self.cache, &conditional, &path) {
+        // A request the server refuses (a bad `Host`) is refused even for a cached path.
+        if conformance::host_problem(&req).is_none()
+            && let Some(hit) = caching::from_cache(&self.cache, &conditional, &path)
+        {
             return hit;
         }
         let span = request_span(&incoming.id);
@@ -154,6 +159,9 @@ impl<E: Endpoint> ObserveEndpoint<E> {
     /// The inner endpoint's answer to the normalized request, with every error and panic
     /// turned into a problem document.
     async fn answer(&self, req: Request, incoming: &Incoming) -> Response {
+        if let Some(answer) = self.refuse_or_answer_early(&req, incoming) {
+            return answer;
+        }
         let outcome = AssertUnwindSafe(self.inner.call(trailing_slash::normalize(req)))
             .catch_unwind()
             .await;
@@ -162,11 +170,22 @@ impl<E: Endpoint> ObserveEndpoint<E> {
             path: &incoming.path,
             request_id: &incoming.id,
         };
-        match outcome {
+        let mut response = match outcome {
             Ok(Ok(output)) => output.into_response(),
             Ok(Err(error)) => error_response(error, &failed()),
             Err(panic) => panic_response(&*panic, &failed()),
+        };
+        conformance::add_allow(&mut response, &incoming.path, &self.routes);
+        response
+    }
+
+    /// The answer given before routing, if any: `400` for a bad `Host`, `204` for `OPTIONS`.
+    fn refuse_or_answer_early(&self, req: &Request, incoming: &Incoming) -> Option<Response> {
+        if let Some(problem) = conformance::host_problem(req) {
+            request_log::note_problem(&problem);
+            return Some(problem.with_instance(&incoming.path).into_response());
         }
+        conformance::options_answer(req, &self.routes)
     }
 
     /// The published template of the route that answered; `None` when none matched.
@@ -218,7 +237,11 @@ fn log_completed(c: &Completed<'_>) {
             )
         };
     }
-    if c.status >= 500 {
+    // A shed request is the server protecting itself, not a failure: counted in
+    // `mathapi_shed_requests_total`, and logged at `info` so that a flood of them is batched
+    // instead of costing a write each (error lines are written at once).
+    let shed = c.record.reason.as_deref() == Some(crate::limits::ShedReason::Overloaded.as_str());
+    if c.status >= 500 && !shed {
         request_completed!(error);
     } else {
         request_completed!(info);

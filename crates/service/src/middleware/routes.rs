@@ -1,5 +1,6 @@
 //! Route templates as published in the OpenAPI document, by poem's route pattern: metrics
-//! and logs name a route as the document does.
+//! and logs name a route as the document does, and a `405` or `OPTIONS` answer lists the
+//! methods the document gives a path (`Allow`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,10 +11,19 @@ use std::sync::Arc;
 /// that back. Templates are shared (`Arc<str>`), so naming a request's route allocates
 /// nothing.
 #[derive(Debug, Clone, Default)]
-pub struct RouteTemplates(HashMap<String, Arc<str>>);
+pub struct RouteTemplates {
+    by_pattern: HashMap<String, Arc<str>>,
+    /// Each published template's segments, with the `Allow` value of its methods.
+    allowed: Vec<(Vec<String>, String)>,
+}
+
+/// Methods in the order an `Allow` header lists them.
+const METHODS: [&str; 8] = [
+    "get", "head", "post", "put", "patch", "delete", "options", "trace",
+];
 
 impl RouteTemplates {
-    /// Reads the path templates of an OpenAPI document (JSON).
+    /// Reads the path templates of an OpenAPI document (JSON), and their methods.
     pub fn from_spec(spec: &str) -> Self {
         let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
         let Some(paths) = doc["paths"].as_object() else {
@@ -23,7 +33,35 @@ impl RouteTemplates {
             .keys()
             .map(|template| (poem_pattern(template), Arc::from(template.as_str())))
             .collect();
-        RouteTemplates(by_pattern)
+        let allowed = paths
+            .iter()
+            .map(|(template, item)| (segments(template), allow_value(item)))
+            .collect();
+        RouteTemplates {
+            by_pattern,
+            allowed,
+        }
+    }
+
+    /// The `Allow` value for a request path: the methods published for the template it
+    /// matches (with `HEAD` wherever `GET` is, as poem answers it, and `OPTIONS`), or for
+    /// the published template it is a prefix of (poem's hidden routes, e.g.
+    /// `/ackermann/{m}`, which answer "n is missing"). `None` for an unpublished path.
+    pub fn allowed(&self, path: &str) -> Option<String> {
+        let path = segments(path);
+        // `/fibonacci/next` matches `/fibonacci/{n}/` too: the most literal template wins.
+        let exact = self
+            .allowed
+            .iter()
+            .filter(|(template, _)| template.len() == path.len() && matches(template, &path))
+            .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count());
+        exact
+            .or_else(|| {
+                self.allowed
+                    .iter()
+                    .find(|(template, _)| template.len() > path.len() && matches(template, &path))
+            })
+            .map(|(_, allow)| allow.clone())
     }
 
     /// The template for poem's `pattern`; `None` when no route matched.
@@ -31,7 +69,7 @@ impl RouteTemplates {
         if pattern.is_empty() {
             return None;
         }
-        if let Some(template) = self.0.get(pattern) {
+        if let Some(template) = self.by_pattern.get(pattern) {
             return Some(template.clone());
         }
         self.prefix_of_published(pattern)
@@ -47,7 +85,10 @@ impl RouteTemplates {
         }
         let prefix = format!("{pattern}/");
         let depth = pattern.split('/').count();
-        let (_, template) = self.0.iter().find(|(p, _)| p.starts_with(&prefix))?;
+        let (_, template) = self
+            .by_pattern
+            .iter()
+            .find(|(p, _)| p.starts_with(&prefix))?;
         Some(
             template
                 .split('/')
@@ -56,6 +97,33 @@ impl RouteTemplates {
                 .join("/"),
         )
     }
+}
+
+/// A path's non-empty segments: `/fibonacci/10/` and `/fibonacci/10` are one path.
+fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `path` matches the first segments of `template` (`{n}` matches any segment).
+fn matches(template: &[String], path: &[String]) -> bool {
+    template
+        .iter()
+        .zip(path)
+        .all(|(t, p)| t == p || t.starts_with('{'))
+}
+
+/// The `Allow` value of a path item of the document.
+fn allow_value(item: &serde_json::Value) -> String {
+    let published = |m: &str| item.get(m).is_some();
+    let listed: Vec<String> = METHODS
+        .iter()
+        .filter(|&&m| published(m) || (m == "head" && published("get")) || m == "options")
+        .map(|m| m.to_ascii_uppercase())
+        .collect();
+    listed.join(", ")
 }
 
 /// The pattern poem-openapi registers for a published template:
@@ -125,5 +193,38 @@ mod tests {
             Some("/ackermann/{m}")
         );
         assert_eq!(template(""), None);
+    }
+
+    #[test]
+    fn allow_lists_the_published_methods_of_the_matching_path() {
+        let spec = r#"{"paths": {
+            "/ackermann/{m}/{n}/": {"get": {}},
+            "/fibonacci/next": {"post": {}, "get": {}},
+            "/fibonacci/reset": {"post": {}},
+            "/fibonacci/{n}/": {"get": {}}
+        }}"#;
+        let routes = RouteTemplates::from_spec(spec);
+        let allowed = |p: &str| routes.allowed(p);
+        assert_eq!(
+            allowed("/ackermann/3/4/").as_deref(),
+            Some("GET, HEAD, OPTIONS")
+        );
+        assert_eq!(
+            allowed("/ackermann/3").as_deref(),
+            Some("GET, HEAD, OPTIONS")
+        );
+        assert_eq!(
+            allowed("/fibonacci/next").as_deref(),
+            Some("GET, HEAD, POST, OPTIONS")
+        );
+        assert_eq!(
+            allowed("/fibonacci/reset").as_deref(),
+            Some("POST, OPTIONS")
+        );
+        assert_eq!(
+            allowed("/fibonacci/10").as_deref(),
+            Some("GET, HEAD, OPTIONS")
+        );
+        assert_eq!(allowed("/nothing/here"), None);
     }
 }
