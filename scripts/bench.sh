@@ -4,13 +4,13 @@
 # little; the ratios are the result).
 #
 # Server pinned to core 0 (taskset), load generator on core 1. Writes target/bench/results.md.
-# Knobs: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_RATE (default 1000).
+# Knobs: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_RATE (default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-32}
-rate=${BENCH_RATE:-1000}
+rate=${BENCH_RATE:-10000}
 out=target/bench
 mkdir -p "$out"
 
@@ -84,11 +84,23 @@ log_lines=$(wc -l <"$out/mathapi.log")
 rm -f "$out/mathapi.log" # gigabytes; only its line count matters
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
 
-# What the logs cost: the same in-range request with logging off.
-RUST_LOG=off start mathapi-nolog target/release/mathapi --port $app_port --sequence-data-dir "$out/data"
+# What the logs cost: the same in-range request at warn (no request lines; metrics on).
+RUST_LOG=warn start mathapi-warn target/release/mathapi --port $app_port --sequence-data-dir "$out/data"
 app_pid=$started
 wait_port $app_port
 read -r nolog_rps nolog_p50 nolog_p99 _ < <(load "http://127.0.0.1:$app_port/fibonacci/400/")
+kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+
+# What the render cache saves: every request computes and renders (logs at info, to a file).
+start mathapi-nocache target/release/mathapi --port $app_port --sequence-data-dir "$out/data" \
+  --render-cache-bytes 0
+app_pid=$started
+wait_port $app_port
+declare -A nocache_rps
+for path in /fibonacci/400/ /factorial/400/; do
+  read -r "nocache_rps[$path]" _ _ _ < <(load "http://127.0.0.1:$app_port$path")
+done
+rm -f "$out/mathapi-nocache.log"
 
 read -r hello2 _ _ _ < <(load "http://127.0.0.1:$hello_port/hello")
 hello=$(( (hello1 + hello2) / 2 ))
@@ -152,7 +164,11 @@ store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redi
     echo "| \`$path\` | ${rps[$path]} | $ratio | ${p50[$path]} | ${p99[$path]} | ${paced_p50[$path]} | ${paced_p99[$path]} |"
   done
   nolog_ratio=$(python3 -c "print(f'{$nolog_rps / $hello:.2f}')")
-  echo "| \`/fibonacci/400/\`, RUST_LOG=off (metrics on) | $nolog_rps | $nolog_ratio | $nolog_p50 | $nolog_p99 | | |"
+  echo "| \`/fibonacci/400/\`, RUST_LOG=warn (metrics on) | $nolog_rps | $nolog_ratio | $nolog_p50 | $nolog_p99 | | |"
+  for path in /fibonacci/400/ /factorial/400/; do
+    ratio=$(python3 -c "print(f'{${nocache_rps[$path]} / $hello:.2f}')")
+    echo "| \`$path\`, render cache off (computed every time) | ${nocache_rps[$path]} | $ratio | | | | |"
+  done
   echo
   echo "Peak resident memory of \`mathapi\` over the whole run (VmHWM): $((rss_kb / 1024)) MiB."
   echo "It wrote $log_lines log lines (info level) to a file during the run."
