@@ -207,8 +207,18 @@ fn json_string(text: &str) -> String {
 
 /// Appends `text` as a JSON string (quoted, escaped as serde_json escapes it).
 fn push_json_string(out: &mut String, text: &str) {
-    // serde_json never fails to serialize a str.
-    if let Ok(quoted) = serde_json::to_string(text) {
+    // Nearly every value (names, ids, routes, numbers as text) needs no escaping: copy it
+    // straight in rather than through a temporary string.
+    let plain = text
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f);
+    if plain {
+        out.reserve(text.len() + 2);
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else if let Ok(quoted) = serde_json::to_string(text) {
+        // serde_json never fails to serialize a str.
         out.push_str(&quoted);
     }
 }
@@ -372,6 +382,25 @@ mod tests {
             .lines()
             .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
             .collect()
+    }
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_escapes_them() {
+        for text in [
+            "plain",
+            "",
+            "quote \" here",
+            "back\\slash",
+            "tab\t",
+            "nul\u{0}",
+            "del\u{7f}",
+            "é ✓ 🦀",
+            "\u{1b}[31m",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
     }
 
     #[test]
