@@ -9,7 +9,7 @@ TRAFFIC_ARGS ?= --duration 60s --rate 50
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test lint fmt bench soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz
+.PHONY: help run run-services test lint fmt bench request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ fmt: ## Format the code
 
 bench: ## Throughput and latency against a bare poem handler; writes target/bench/
 	scripts/bench.sh
+
+request-cost: ## Instructions per request under callgrind (repeatable on a busy machine)
+	scripts/request-cost.sh
 
 soak: ## 10 minutes at 1,000 requests/s of mixed traffic; RSS and fds to target/soak/samples.csv
 	scripts/soak.sh

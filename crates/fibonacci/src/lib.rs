@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use mathapi_math::fibonacci;
 use mathapi_service::{
-    Call, Cost, MathApi, Metrics, ParamBound, ProblemResponse, Readiness, ResponseExample,
+    Call, Cost, HeaderRule, MathApi, Metrics, ParamBound, ProblemResponse, Readiness,
+    ResponseExample,
 };
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
@@ -205,6 +206,10 @@ impl MathApi for FibonacciService {
 
     fn examples(&self) -> Vec<ResponseExample> {
         self.stepper().stepper().examples()
+    }
+
+    fn header_rules(&self) -> Vec<HeaderRule> {
+        vec![stepper::idempotency_key_rule()]
     }
 
     fn readiness(&self) -> Vec<Arc<dyn Readiness>> {

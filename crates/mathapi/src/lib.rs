@@ -73,6 +73,7 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
             ackermann.examples(),
         ]
         .concat(),
+        headers: fibonacci.header_rules(),
     };
     let service = OpenApiService::new(
         (

@@ -57,3 +57,41 @@ async fn the_combined_document_lists_each_operation_once() {
     // current; next, previous and reset by POST and (deprecated) GET.
     assert_eq!(sequence_operations, 7);
 }
+
+#[tokio::test]
+async fn the_documents_state_what_an_idempotency_key_may_be() {
+    let app = spawn(&[]).await;
+    for (document, path) in [
+        ("/openapi.json", "/fibonacci/next"),
+        ("/fibonacci/openapi.json", "/fibonacci/reset"),
+    ] {
+        let (status, _, doc) = app.get_json(document).await;
+        assert_eq!(status, 200);
+        let params = doc["paths"][path]["post"]["parameters"].as_array().unwrap();
+        let key = params
+            .iter()
+            .find(|p| p["name"] == "Idempotency-Key")
+            .unwrap_or_else(|| panic!("{document} {path}: no Idempotency-Key"));
+        assert_eq!(key["in"], "header");
+        assert_eq!(key["schema"]["minLength"], 1);
+        assert_eq!(key["schema"]["maxLength"], 255);
+        assert_eq!(key["schema"]["pattern"], "^[!-~]+$");
+    }
+    // What the document allows is accepted, and what it does not is refused.
+    let ok = app
+        .client
+        .post(app.url("/fibonacci/next"))
+        .header("Idempotency-Key", "~!azAZ09-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let refused = app
+        .client
+        .post(app.url("/fibonacci/next"))
+        .header("Idempotency-Key", "has space")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 400, Some("invalid_idempotency_key")).await;
+}

@@ -27,11 +27,17 @@ pub trait MathApi: OpenApi + Clone + Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Its bounds and examples, as its OpenAPI document states them.
+    /// Rules of request headers it checks itself, stated in its OpenAPI document.
+    fn header_rules(&self) -> Vec<HeaderRule> {
+        Vec::new()
+    }
+
+    /// Its bounds, examples and header rules, as its OpenAPI document states them.
     fn annotations(&self) -> Annotations {
         Annotations {
             bounds: self.bounds(),
             examples: self.examples(),
+            headers: self.header_rules(),
         }
     }
 
@@ -62,9 +68,24 @@ pub struct ResponseExample {
     pub value: Value,
 }
 
+/// The rule a request header follows: its JSON schema in the published document, so that the
+/// document says exactly what the handler accepts (poem-openapi documents a header taken as a
+/// `String` as any string).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderRule {
+    /// The header's name as documented, e.g. `Idempotency-Key`.
+    pub name: &'static str,
+    /// Its schema, e.g. `{"type": "string", "pattern": ...}`.
+    pub schema: Value,
+}
+
 /// What the published document adds to the generated one.
 #[derive(Debug, Clone, Default)]
 pub struct Annotations {
+    /// Ranges of path parameters.
     pub bounds: Vec<ParamBound>,
+    /// Example answers.
     pub examples: Vec<ResponseExample>,
+    /// Rules of request headers.
+    pub headers: Vec<HeaderRule>,
 }

@@ -93,6 +93,16 @@ fn published(spec: &str, notes: &Annotations) -> String {
                 else {
                     continue;
                 };
+                for param in params.iter_mut().filter(|p| p["in"] == "header") {
+                    let name = param["name"].as_str().unwrap_or_default();
+                    let rule = notes
+                        .headers
+                        .iter()
+                        .find(|rule| rule.name.eq_ignore_ascii_case(name));
+                    if let Some(rule) = rule {
+                        param["schema"] = rule.schema.clone();
+                    }
+                }
                 for param in params.iter_mut().filter(|p| p["in"] == "path") {
                     let bound = bounds
                         .iter()
@@ -171,7 +181,7 @@ mod tests {
         ];
         let notes = Annotations {
             bounds: bounds.to_vec(),
-            examples: Vec::new(),
+            ..Annotations::default()
         };
         let out: Value = serde_json::from_str(&published(&spec.to_string(), &notes)).unwrap();
         let fib = &out["paths"]["/fibonacci/{n}/"]["get"]["parameters"][0]["schema"];

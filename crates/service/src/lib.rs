@@ -46,7 +46,7 @@ mod request_log;
 mod server;
 pub mod telemetry;
 
-pub use api::{Annotations, MathApi, ParamBound, ResponseExample};
+pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample};
 pub use app::{api_docs, single_api_app, single_api_app_with_cache, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
 pub use call::{Call, SHED_REQUESTS};

@@ -146,6 +146,20 @@ impl StepperApi {
 /// The optional `Idempotency-Key` of a step.
 type IdempotencyKey = Header<Option<String>>;
 
+/// What the stepper accepts as an `Idempotency-Key` (`valid_idempotency_key`), for the
+/// published document: 1 to 255 visible ASCII characters.
+pub fn idempotency_key_rule() -> mathapi_service::HeaderRule {
+    mathapi_service::HeaderRule {
+        name: "Idempotency-Key",
+        schema: serde_json::json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": mathapi_sequence::MAX_KEY_LEN,
+            "pattern": "^[!-~]+$",
+        }),
+    }
+}
+
 #[OpenApi(tag = "StepperTags::Sequence")]
 impl StepperApi {
     /// The stepper's current position

@@ -32,7 +32,7 @@ use mathapi_service::{Metrics, Readiness, ResponseExample};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
 
-pub use api::{SequenceResponse, SequenceValue, StepperApi};
+pub use api::{SequenceResponse, SequenceValue, StepperApi, idempotency_key_rule};
 pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
 
 /// What a request asks of the stepper.

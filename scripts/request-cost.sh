@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by valgrind's callgrind: repeatable whatever else the
+# machine is doing (wall-clock ratios on a shared 2-core VM are not). For each case the server
+# runs under callgrind, gets 200 warm-up requests on one keep-alive connection, its counters
+# are zeroed, it answers N more, and the dump's total over N is the cost of one request in the
+# server process (user space: the kernel's share of the socket calls is not counted).
+#
+# usage: scripts/request-cost.sh [N]   (default 2000; writes target/bench/request-cost.md)
+# Compare another build with MATHAPI_BIN=path/to/mathapi (e.g. an older release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-2000}
+out=target/bench/request-cost
+mkdir -p "$out"
+command -v valgrind > /dev/null || { echo "request-cost needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+cargo build --release --bin mathapi --bin bench-hello 2>&1 | tail -1
+mathapi=${MATHAPI_BIN:-target/release/mathapi}
+
+cost() { # name path binary [args...]
+  local name=$1 path=$2 bin=$3; shift 3
+  local dir="$out/$name" port=$((19000 + RANDOM % 1000))
+  rm -rf "$dir" && mkdir -p "$dir"
+  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" --port "$port" "$@" \
+    > "$dir/stdout.log" 2> "$dir/valgrind.log" &
+  local pid=$!
+  for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port$path" 2> /dev/null && break; sleep 0.2; done
+  python3 - "$port" "$path" "$n" "$pid" << 'PY'
+import http.client, subprocess, sys
+port, path, n, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+connection = http.client.HTTPConnection("127.0.0.1", port)
+def burst(k):
+    for _ in range(k):
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        assert response.status in (200, 400), response.status
+burst(200)
+subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+burst(n)
+subprocess.run(["callgrind_control", "-d", "measured", pid], check=True, capture_output=True)
+PY
+  kill -9 "$pid" 2> /dev/null || true
+  wait "$pid" 2> /dev/null || true
+  local total
+  total=$(grep -h "^summary:\|^totals:" "$dir"/cg.out.* | head -1 | awk '{print $2}')
+  echo "$((total / n))"
+}
+
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+hello=$(cost hello /hello target/release/bench-hello)
+{
+  echo "# Instructions per request (callgrind, $n requests after 200 warm-up, one connection)"
+  echo
+  echo "| case | instructions/request | × bare handler (instructions) |"
+  echo "|------|---------------------:|------------------------------:|"
+  echo "| bare poem handler \`/hello\` | $hello | 1.00 |"
+  row() { # label instructions
+    echo "| $1 | $2 | $(python3 -c "print(f'{$hello / $2:.2f}')") |"
+  }
+  row "\`/fibonacci/400/\`, info (cache hit)" "$(cost fib-info /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/a")"
+  row "\`/fibonacci/400/\`, warn (cache hit)" "$(RUST_LOG=warn cost fib-warn /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/b")"
+  row "\`/fibonacci/400/\`, info, cache off" "$(cost fib-nocache /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/c" --render-cache-bytes 0)"
+  row "\`/factorial/400/\`, info, cache off" "$(cost fact-nocache /factorial/400/ "$mathapi" --sequence-data-dir "$data/d" --render-cache-bytes 0)"
+  row "\`/fibonacci/abc/\` (400), info" "$(cost bad-info /fibonacci/abc/ "$mathapi" --sequence-data-dir "$data/e")"
+} | tee target/bench/request-cost.md
