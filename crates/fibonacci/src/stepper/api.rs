@@ -147,16 +147,17 @@ impl StepperApi {
 type IdempotencyKey = Header<Option<String>>;
 
 /// What the stepper accepts as an `Idempotency-Key` (`valid_idempotency_key`), for the
-/// published document: 1 to 255 visible ASCII characters.
+/// published document: 1 to 255 visible ASCII characters. Whitespace around a field value is
+/// not part of it (RFC 9110 §5.5: the server never sees it), so the pattern allows it and the
+/// length is counted inside the pattern.
 pub fn idempotency_key_rule() -> mathapi_service::HeaderRule {
+    let pattern = format!(
+        "^[ \\t]*[!-~]{{1,{}}}[ \\t]*$",
+        mathapi_sequence::MAX_KEY_LEN
+    );
     mathapi_service::HeaderRule {
         name: "Idempotency-Key",
-        schema: serde_json::json!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": mathapi_sequence::MAX_KEY_LEN,
-            "pattern": "^[!-~]+$",
-        }),
+        schema: serde_json::json!({"type": "string", "pattern": pattern}),
     }
 }
 
