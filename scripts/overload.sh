@@ -20,7 +20,9 @@ mkdir -p "$OUT"
 DATA=$(mktemp -d)
 SERVER=""
 cleanup() {
-  [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null || true
+  if [[ -n $SERVER ]]; then
+    kill "$SERVER" 2>/dev/null || true
+  fi
   rm -rf "$DATA"
 }
 trap cleanup EXIT
