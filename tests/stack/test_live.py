@@ -393,6 +393,9 @@ def request_lines(service_logs: dict[str, list[dict]]) -> list[dict]:
             if line.get("msg") == "request completed"]
 
 
+MATH_FUNCTIONS = ("fibonacci", "factorial", "ackermann")
+
+
 def test_contract_v2_one_line_per_request(service_logs: dict[str, list[dict]]) -> None:
     spans = [line["msg"] for lines in service_logs.values() for line in lines
              if re.match(r"^\[\w+ - (START|END)\]", line.get("msg", ""))]
@@ -403,10 +406,14 @@ def test_contract_v2_one_line_per_request(service_logs: dict[str, list[dict]]) -
     assert len(ids) == len(set(ids)), "a request id on more than one request line"
     for line in lines:
         assert isinstance(line["http_status"], int) and isinstance(line["latency_ms"], float)
-        assert line["level"] == (50 if line["http_status"] >= 500 else 30), line
+        # 5xx lines are errors, except shed requests (503 overloaded): the server protecting
+        # itself is routine, logged at info so that a flood of them stays batched.
+        shed = line.get("reason") == "overloaded"
+        assert line["level"] == (50 if line["http_status"] >= 500 and not shed else 30), line
         assert line["http_method"] in STANDARD_METHODS, line
         assert "elapsed_milliseconds" not in line, line
-        if line.get("function") and line["http_status"] < 400:
+        # Math answers say how the render cache served them; the stepper is never cached.
+        if line.get("function") in MATH_FUNCTIONS and line["http_status"] == 200:
             assert line["cache"] in ("hit", "miss"), line
         if "compute_ms" in line:
             assert isinstance(line["compute_ms"], float), line

@@ -34,12 +34,16 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_owned())
 }
 
-/// The value of one sample on the metrics page, e.g. `mathapi_render_cache_bytes`.
+/// The value of one sample on the metrics page, e.g. `mathapi_render_cache_bytes`; the name
+/// must match exactly (an exporter suffix would make it another series).
 fn sample(metrics: &Metrics, series: &str) -> f64 {
     metrics
         .render()
         .lines()
-        .find(|line| line.starts_with(series))
+        .find(|line| {
+            line.strip_prefix(series)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
         .and_then(|line| line.rsplit_once(' '))
         .map_or(0.0, |(_, value)| value.parse().unwrap())
 }

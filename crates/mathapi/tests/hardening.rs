@@ -283,7 +283,7 @@ async fn at_the_fd_limit_accept_errors_back_off_are_logged_and_service_resumes()
     }
     let warned = server.wait_for_log(|r| r["msg"] == "accept failed").await;
     assert!(
-        warned["error"]
+        warned["detail"]
             .as_str()
             .unwrap()
             .contains("Too many open files"),

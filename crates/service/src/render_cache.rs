@@ -133,7 +133,7 @@ impl RenderCache {
             let weighed = Arc::downgrade(store);
             metrics
                 .meter()
-                .u64_observable_gauge("mathapi.render_cache.bytes")
+                .u64_observable_gauge("mathapi.render_cache")
                 .with_unit("By")
                 .with_description("Bytes the render cache holds, as weighed against its budget.")
                 .with_callback(move |gauge| {

@@ -189,9 +189,12 @@ async fn drain(
     grace: Duration,
 ) {
     let open = max_connections - slots.available_permits();
+    // The log contract's `detail` carries the numbers (docs/observability.md).
     tracing::info!(
-        open_connections = open,
-        grace_s = grace.as_secs_f64(),
+        detail = %format!(
+            "{open} connections open; {:.1} s for them to finish",
+            grace.as_secs_f64()
+        ),
         "draining"
     );
     // Every connection holds a slot: all slots back means all connections closed.
@@ -199,8 +202,10 @@ async fn drain(
     if tokio::time::timeout(grace, all_closed).await.is_err() {
         let open = max_connections - slots.available_permits();
         tracing::warn!(
-            abandoned_connections = open,
-            abandoned_requests = shared.in_flight.load(Ordering::Relaxed),
+            detail = %format!(
+                "{open} connections and {} requests abandoned",
+                shared.in_flight.load(Ordering::Relaxed)
+            ),
             "grace period over; abandoning open connections"
         );
         phase.send_replace(Phase::Abandoned);
@@ -254,9 +259,11 @@ impl AcceptBackoff {
             .is_none_or(|at| at.elapsed() >= ACCEPT_LOG_INTERVAL)
         {
             tracing::warn!(
-                error = %error,
-                suppressed = self.suppressed,
-                retry_in_ms = delay.as_millis() as u64,
+                detail = %format!(
+                    "{error}; {} more since the last report; retrying in {} ms",
+                    self.suppressed,
+                    delay.as_millis()
+                ),
                 "accept failed"
             );
             self.last_logged = Some(Instant::now());
