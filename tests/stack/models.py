@@ -35,6 +35,9 @@ PIPELINE = ROOT / "configs" / "logstash" / "pipeline" / "mathapi.conf"
 # run of the services produces them. Each must still be a documented log field.
 RARE_LOG_FIELDS = {
     "error.message": "bunyan `panic`, logged only when a handler panics",
+    "mathapi.operation": "stepper `operation`: only on storage warnings and errors at info "
+                         "(conflicts log at debug since log contract v2)",
+    "mathapi.sequence_index": "stepper `index`: only at debug, and on a recovery at start",
 }
 
 # Elasticsearch mapping type -> does a JSON value fit it.

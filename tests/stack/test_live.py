@@ -162,13 +162,20 @@ def walk_rounds(live: Live, seconds: float) -> None:
         time.sleep(0.2)
 
 
+# Valid n for /ackermann/{m}/{n}/ in the live run (the default limit, 4, gives 20 arguments).
+ACKERMANN_MAX_N = 1000
+
+
 def start_backends(live: Live, redis_url: str) -> None:
     """The three services with their compose environment, on their live ports."""
     (live.work / "fibonacci").mkdir()
     for b in BACKENDS:
         env = {**compose_env(b.name), "MATHAPI_REDIS_URL": redis_url,
                # The check reaches the stepper's end (a 409) quickly.
-               "MATHAPI_SEQUENCE_MAX_INDEX": "5"}
+               "MATHAPI_SEQUENCE_MAX_INDEX": "5",
+               # Enough distinct valid Ackermann arguments that the render cache does not
+               # answer them all within a second, so its computation panels have data.
+               "MATHAPI_ACKERMANN_MAX_N": str(ACKERMANN_MAX_N)}
         live.start(b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
                             str(live.ports.backends[b.name])], env, cwd=live.work / "fibonacci")
     for b in BACKENDS:
@@ -207,6 +214,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         wait_http(f"{state.web}/fibonacci/1/", 30)
         state.start("traffic", [str(RELEASE / "mathapi-traffic"), "--url", state.web,
                                 "--rate", "40", "--duration", f"{TRAFFIC_SECONDS}s",
+                                "--ackermann-max-n", str(ACKERMANN_MAX_N),
                                 "--concurrency", "4", "--error-share", "0.25", "--no-progress",
                                 "--check", "--summary-json", str(work / "traffic.json")])
         state.traffic_started = time.monotonic()
