@@ -1,25 +1,13 @@
 //! The all-in-one server over real HTTP, in-process on a random port: every route, every
 //! error class, the documents, and the metrics.
 
-use clap::Parser;
 use mathapi_service::Metrics;
 use mathapi_testing::{TestApp, assert_problem};
 use serde_json::{Value, json};
 
-async fn spawn_with(flags: &[&str]) -> (TestApp, Metrics) {
-    // Each app gets its own sequence data directory: two stores cannot share one.
-    let data = tempfile::tempdir().unwrap();
-    let data_flags = ["--sequence-data-dir", data.path().to_str().unwrap()];
-    let argv = std::iter::once("mathapi")
-        .chain(data_flags)
-        .chain(flags.iter().copied());
-    let args = mathapi::Args::try_parse_from(argv).unwrap();
-    let metrics = Metrics::new("mathapi").unwrap();
-    let app = TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
-        .await
-        .holding(data);
-    (app, metrics)
-}
+mod support;
+
+use support::spawn_app as spawn_with;
 
 async fn spawn() -> (TestApp, Metrics) {
     spawn_with(&[]).await

@@ -3,29 +3,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use clap::Parser;
 use mathapi_service::{LogSink, Metrics};
-use mathapi_testing::TestApp;
 use serde_json::Value;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-async fn spawn_with(flags: &[&str]) -> (TestApp, Metrics) {
-    let data = tempfile::tempdir().unwrap();
-    let argv = [
-        "mathapi",
-        "--sequence-data-dir",
-        data.path().to_str().unwrap(),
-    ]
-    .into_iter()
-    .chain(flags.iter().copied());
-    let args = mathapi::Args::try_parse_from(argv).unwrap();
-    let metrics = Metrics::new("mathapi").unwrap();
-    let app = TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
-        .await
-        .holding(data);
-    (app, metrics)
-}
+mod support;
+
+use support::spawn_app as spawn_with;
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response

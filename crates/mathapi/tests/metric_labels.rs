@@ -4,24 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use clap::Parser;
 use mathapi_service::Metrics;
 use mathapi_testing::TestApp;
 use reqwest::Method;
 
+mod support;
+
 async fn spawn() -> (TestApp, Metrics) {
-    let data = tempfile::tempdir().unwrap();
-    let args = mathapi::Args::try_parse_from([
-        "mathapi",
-        "--sequence-data-dir",
-        data.path().to_str().unwrap(),
-    ])
-    .unwrap();
-    let metrics = Metrics::new("mathapi").unwrap();
-    let app = TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
-        .await
-        .holding(data);
-    (app, metrics)
+    support::spawn_app(&[]).await
 }
 
 /// The series on `/metrics`: every sample line's name and labels, without its value.

@@ -2,26 +2,16 @@
 //! served with, which routes answer other origins, and that cross-origin writes change
 //! nothing.
 
-use clap::Parser;
-use mathapi_service::Metrics;
 use mathapi_testing::{TestApp, assert_problem, json_of};
 use reqwest::Method;
 use serde_json::json;
 
 const FOREIGN: &str = "http://elsewhere.example";
 
+mod support;
+
 async fn spawn() -> TestApp {
-    let data = tempfile::tempdir().unwrap();
-    let argv = [
-        "mathapi",
-        "--sequence-data-dir",
-        data.path().to_str().unwrap(),
-    ];
-    let args = mathapi::Args::try_parse_from(argv).unwrap();
-    let metrics = Metrics::new("mathapi").unwrap();
-    TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
-        .await
-        .holding(data)
+    support::spawn_app(&[]).await.0
 }
 
 /// `method path`, sent as a page on another origin would.

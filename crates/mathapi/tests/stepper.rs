@@ -1,23 +1,12 @@
 //! The all-in-one server and the stepper: `/ready` collects every API's dependencies (the
 //! stepper's storage among them), and the combined document lists each operation once.
 
-use clap::Parser;
-use mathapi_service::Metrics;
 use mathapi_testing::{TestApp, assert_problem};
 
+mod support;
+
 async fn spawn(flags: &[&str]) -> TestApp {
-    let data = tempfile::tempdir().unwrap();
-    let mut argv = vec![
-        "mathapi",
-        "--sequence-data-dir",
-        data.path().to_str().unwrap(),
-    ];
-    argv.extend_from_slice(flags);
-    let args = mathapi::Args::try_parse_from(argv).unwrap();
-    let metrics = Metrics::new("mathapi").unwrap();
-    TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
-        .await
-        .holding(data)
+    support::spawn_app(flags).await.0
 }
 
 #[tokio::test]
