@@ -2,13 +2,12 @@
 //! stepper" list, reproduced over real HTTP against real stores (files, a real
 //! redis-server, the real binary).
 
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use mathapi_fibonacci::{
     Backend, FibonacciArgs, FibonacciService, OpenError, SequenceArgs, SyncHook,
 };
-use mathapi_sequence::testing::RedisServer;
+use mathapi_sequence::testing::{Freezer, RedisServer};
 use mathapi_sequence::{DEFAULT_REDIS_KEY, STATE_FILE_NAME};
 use mathapi_service::{Metrics, single_api_app};
 use mathapi_testing::{RunningBinary, TestApp, assert_problem, json_of};
@@ -293,27 +292,6 @@ async fn a_recovery_from_the_older_slot_is_logged_and_counted() {
     )
     .await;
     assert_eq!(body["index"], 4);
-}
-
-/// A disk that stalls in `fdatasync` until thawed, as `fsfreeze` makes it.
-#[derive(Clone, Default)]
-struct Freezer(Arc<(Mutex<bool>, Condvar)>);
-
-impl Freezer {
-    fn set(&self, frozen: bool) {
-        *self.0.0.lock().unwrap() = frozen;
-        self.0.1.notify_all();
-    }
-
-    fn hook(&self) -> SyncHook {
-        let freezer = self.clone();
-        Arc::new(move || {
-            let (frozen, thawed) = &*freezer.0;
-            let _unused = thawed
-                .wait_while(frozen.lock().unwrap(), |frozen| *frozen)
-                .unwrap();
-        })
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,42 @@
-//! Test support (feature `test-util`): a real `redis-server` on a free localhost port.
+//! Test support (feature `test-util`): a real `redis-server` on a free localhost port, and a
+//! disk that stalls in `fdatasync` on demand ([`Freezer`]).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+use crate::SyncHook;
+
+/// A disk that stalls in `fdatasync` until thawed, as `fsfreeze` makes it: its [`hook`]
+/// (the embedded store's sync hook) blocks the committing thread while frozen.
+///
+/// [`hook`]: Freezer::hook
+#[derive(Clone, Default)]
+pub struct Freezer(Arc<(Mutex<bool>, Condvar)>);
+
+impl Freezer {
+    /// Freezes (`true`) or thaws (`false`) the disk.
+    pub fn set(&self, frozen: bool) {
+        *self.0.0.lock().unwrap() = frozen;
+        self.0.1.notify_all();
+    }
+
+    /// The hook that waits, before each sync, while the disk is frozen.
+    pub fn hook(&self) -> SyncHook {
+        let freezer = self.clone();
+        Arc::new(move || {
+            let (frozen, thawed) = &*freezer.0;
+            let _unused = thawed
+                .wait_while(frozen.lock().unwrap(), |frozen| *frozen)
+                .unwrap();
+        })
+    }
+}
 
 /// A `redis-server` child process with append-only persistence (`appendfsync always`) in its
 /// own directory, killed when dropped.

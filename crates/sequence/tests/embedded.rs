@@ -6,13 +6,13 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use mathapi_sequence::testing::Freezer;
 use mathapi_sequence::{
     CommitHook, EmbeddedStore, IdempotencyLimits, LOCK_FILE_NAME, OpenError, QUEUE_CAPACITY,
     Recovery, STATE_FILE_NAME, SequenceError, SequenceStore, Step, Store, StoreConfig,
-    StoreOptions, SyncHook,
+    StoreOptions,
 };
 
 fn open(dir: &std::path::Path) -> EmbeddedStore {
@@ -489,27 +489,6 @@ async fn idempotency_records_are_bounded_in_count_and_time() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     // Past the window "a" is forgotten too.
     assert_eq!(store.apply(next, Some("a")).await.unwrap(), 5);
-}
-
-/// A disk that stalls in `fdatasync` until thawed, as `fsfreeze` makes it.
-#[derive(Clone, Default)]
-struct Freezer(Arc<(Mutex<bool>, Condvar)>);
-
-impl Freezer {
-    fn set(&self, frozen: bool) {
-        *self.0.0.lock().unwrap() = frozen;
-        self.0.1.notify_all();
-    }
-
-    fn hook(&self) -> SyncHook {
-        let freezer = self.clone();
-        Arc::new(move || {
-            let (frozen, thawed) = &*freezer.0;
-            let _unused = thawed
-                .wait_while(frozen.lock().unwrap(), |frozen| *frozen)
-                .unwrap();
-        })
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
