@@ -38,6 +38,7 @@ RARE_LOG_FIELDS = {
     "mathapi.operation": "stepper `operation`: only on storage warnings and errors at info "
                          "(conflicts log at debug since log contract v2)",
     "mathapi.sequence_index": "stepper `index`: only at debug, and on a recovery at start",
+    "mathapi.fault": "`fault`: only on requests a demonstration fault hit (`--fault-file`)",
 }
 
 # Elasticsearch mapping type -> does a JSON value fit it.

@@ -93,3 +93,33 @@ async fn the_binary_takes_its_limit_from_a_flag() {
         .unwrap();
     assert_problem(refused, 400, Some("out_of_range")).await;
 }
+
+#[tokio::test]
+async fn the_binary_takes_faults_for_its_own_function_only() {
+    let dir = std::env::temp_dir().join(format!("factorial-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("faults.json");
+    // A service process serves one function: a fault for another one is a mistake.
+    std::fs::write(&file, r#"{"fibonacci": {"error_rate": 1}}"#).unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_factorial"))
+        .args(["--port", "0", "--fault-file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown function \"fibonacci\""));
+
+    std::fs::write(&file, r#"{"factorial": {"error_rate": 1}}"#).unwrap();
+    let server = RunningBinary::start(
+        env!("CARGO_BIN_EXE_factorial"),
+        &[],
+        &[("MATHAPI_FAULT_FILE", file.to_str().unwrap())],
+    )
+    .await;
+    let failed = mathapi_testing::client()
+        .get(server.url("/factorial/3/"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(failed, 500, Some("injected_fault")).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

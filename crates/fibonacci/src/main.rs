@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         ServiceCli::<FibonacciArgs>::parse_for(FibonacciService::NAME, FibonacciService::TITLE);
     run(
         FibonacciService::NAME,
+        &[FibonacciService::NAME],
         FibonacciService::DEFAULT_PORT,
         &cli.server,
         |metrics| {

@@ -103,7 +103,12 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
 
 /// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
 pub fn serve(args: &Args) -> ExitCode {
-    mathapi_service::run(NAME, DEFAULT_PORT, &args.server, |metrics| {
+    let functions = [
+        FibonacciService::NAME,
+        FactorialApi::NAME,
+        AckermannApi::NAME,
+    ];
+    mathapi_service::run(NAME, &functions, DEFAULT_PORT, &args.server, |metrics| {
         app(args, metrics).map_err(|e| e.to_string())
     })
 }

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::fault::FaultArgs;
 use crate::limits::{ComputeSettings, default_concurrency};
 use crate::server::ServerSettings;
 
@@ -68,6 +69,10 @@ pub struct ServerArgs {
     #[arg(long, env = "MATHAPI_COMPUTE_QUEUE", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub compute_queue: u64,
+
+    /// Fault injection for demonstrations (off unless a fault file is given).
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 impl ServerArgs {

@@ -35,7 +35,7 @@ impl Docs {
         let ui = bytes::Bytes::from(self.ui);
         route
             .at(
-                format!("{prefix}/openapi.json"),
+                format!("{prefix}/{SPEC_SEGMENT}"),
                 make_sync(move |_| {
                     Response::builder()
                         .content_type("application/json")
@@ -43,7 +43,7 @@ impl Docs {
                 }),
             )
             .at(
-                format!("{prefix}/docs"),
+                format!("{prefix}/{UI_SEGMENT}"),
                 make_sync(move |_| {
                     Response::builder()
                         .content_type("text/html; charset=utf-8")
@@ -51,6 +51,21 @@ impl Docs {
                 }),
             )
     }
+}
+
+/// The last segment of the Swagger UI page [`Docs::mount`] adds under a prefix.
+const UI_SEGMENT: &str = "docs";
+/// The last segment of the OpenAPI document [`Docs::mount`] adds under a prefix.
+const SPEC_SEGMENT: &str = "openapi.json";
+
+/// Whether `path` is one of the pages [`Docs::mount`] adds (`/fibonacci/docs`,
+/// `/fibonacci/openapi.json`): a path parameter of the API would match them too.
+pub(crate) fn is_documentation(path: &str) -> bool {
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    matches!(
+        (segments.next(), segments.next(), segments.next()),
+        (Some(_), Some(UI_SEGMENT | SPEC_SEGMENT), None)
+    )
 }
 
 /// The document as published: paths with parameters end in `/` (the published API's form;
@@ -155,6 +170,21 @@ fn document_caching(operation: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documentation_paths_are_told_from_api_paths() {
+        for path in [
+            "/fibonacci/docs",
+            "/fibonacci/openapi.json",
+            "/factorial/docs/",
+        ] {
+            assert!(is_documentation(path), "{path}");
+        }
+        for path in ["/fibonacci/10/", "/docs", "/fibonacci/docs/x", "/health"] {
+            assert!(!is_documentation(path), "{path}");
+        }
+    }
+
     use crate::api::ParamBound;
 
     #[test]

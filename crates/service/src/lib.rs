@@ -26,6 +26,7 @@
 //! | `cli` | the flags every server shares ([`ServerArgs`]), a service's command line |
 //! | `cors` | cross-origin access: math routes public, stepper writes same-origin ([`MathCors`]) |
 //! | `server` | our accept loop on hyper-util: connection limits, timeouts, drain ([`Application`]) |
+//! | `fault` | injected latency and errors for demonstrations, reloaded on SIGHUP ([`FaultSwitch`]) |
 //! | `process` | the whole life of a server binary: logging, runtime, signals, exit codes |
 
 mod api;
@@ -35,6 +36,7 @@ mod call;
 mod cli;
 mod cors;
 mod docs;
+mod fault;
 mod limits;
 mod middleware;
 mod ops;
@@ -53,6 +55,9 @@ pub use call::{Call, SHED_REQUESTS};
 pub use cli::{ServerArgs, ServiceCli};
 pub use cors::MathCors;
 pub use docs::Docs;
+pub use fault::{
+    Fault, FaultArgs, FaultError, FaultSettings, FaultSwitch, Injected, MAX_LATENCY_MS,
+};
 pub use limits::{ComputeSettings, Cost};
 pub use middleware::{Observe, RouteTemplates};
 pub use ops::{OpsApi, Readiness};

@@ -3,12 +3,13 @@
 
 use std::process::ExitCode;
 
-use poem::Response;
 use poem::endpoint::BoxEndpoint;
+use poem::{EndpointExt, Response};
 
 use crate::api::MathApi;
 use crate::app::single_api_app_with_cache;
 use crate::cli::{ServerArgs, ServiceCli};
+use crate::fault::{FaultArgs, FaultError, FaultSwitch, reload_on_sighup};
 use crate::render_cache::RenderCache;
 use crate::server::Application;
 use crate::telemetry::{self, LogSink, Metrics, VERSION};
@@ -19,23 +20,31 @@ pub fn run_service<A: MathApi, T: clap::Args>(
     open: impl FnOnce(&T, &Metrics) -> Result<A, String>,
 ) -> ExitCode {
     let cli = ServiceCli::<T>::parse_for(A::NAME, A::TITLE);
-    run(A::NAME, A::DEFAULT_PORT, &cli.server, |metrics| {
-        let cache = RenderCache::new(cli.server.render_cache_bytes, metrics);
-        Ok(single_api_app_with_cache(
-            open(&cli.service, metrics)?,
-            metrics,
-            cache,
-        ))
-    })
+    run(
+        A::NAME,
+        &[A::NAME],
+        A::DEFAULT_PORT,
+        &cli.server,
+        |metrics| {
+            let cache = RenderCache::new(cli.server.render_cache_bytes, metrics);
+            Ok(single_api_app_with_cache(
+                open(&cli.service, metrics)?,
+                metrics,
+                cache,
+            ))
+        },
+    )
 }
 
 /// The whole life of a server binary: logging, metrics, bind, serve, graceful shutdown.
 ///
-/// `build` gets the process's metrics and returns the app. Exit code 0 after a clean
+/// `functions` are the ones the app serves (the first segment of their paths): the fault
+/// file may name only those. `build` gets the process's metrics and returns the app. Exit code 0 after a clean
 /// shutdown, 1 if start-up fails (the reason goes to stderr and the log). Log lines still
 /// buffered are written before it returns, and on a panic.
 pub fn run(
     service: &'static str,
+    functions: &[&'static str],
     default_port: u16,
     args: &ServerArgs,
     build: impl FnOnce(&Metrics) -> Result<BoxEndpoint<'static, Response>, String>,
@@ -46,13 +55,14 @@ pub fn run(
         return ExitCode::FAILURE;
     }
     flush_on_panic(sink.clone());
-    let code = serve(service, default_port, args, build);
+    let code = serve(service, functions, default_port, args, build);
     sink.flush();
     code
 }
 
 fn serve(
     service: &'static str,
+    functions: &[&'static str],
     default_port: u16,
     args: &ServerArgs,
     build: impl FnOnce(&Metrics) -> Result<BoxEndpoint<'static, Response>, String>,
@@ -73,6 +83,17 @@ fn serve(
             Ok(endpoint) => endpoint,
             Err(error) => return fail(service, error),
         };
+        let endpoint = match fault_switch(&args.faults, functions, &metrics) {
+            Ok(Some(switch)) => {
+                tokio::spawn(reload_on_sighup(Some(switch.clone()), metrics.clone()));
+                endpoint.data(switch).boxed()
+            }
+            Ok(None) => {
+                tokio::spawn(reload_on_sighup(None, metrics.clone()));
+                endpoint
+            }
+            Err(error) => return fail(service, format!("fault file refused: {error}")),
+        };
         let address = args.address(default_port);
         let app = match Application::bind(address, endpoint) {
             Ok(app) => app.with_settings(args.settings()),
@@ -90,6 +111,18 @@ fn serve(
             Err(error) => fail(service, format!("server error: {error}")),
         }
     })
+}
+
+/// The process's fault switch when it was started with a fault file.
+fn fault_switch(
+    args: &FaultArgs,
+    functions: &[&'static str],
+    metrics: &Metrics,
+) -> Result<Option<FaultSwitch>, FaultError> {
+    args.fault_file
+        .clone()
+        .map(|file| FaultSwitch::open(file, functions, metrics))
+        .transpose()
 }
 
 /// A panic that takes the process down must not take its last log lines with it. (Panics in

@@ -36,6 +36,8 @@ pub struct RequestRecord {
     pub reason: Option<String>,
     /// The problem's detail.
     pub detail: Option<String>,
+    /// The fault injected for a demonstration (`latency`, `error`, `latency+error`).
+    pub fault: Option<&'static str>,
     /// Whether the answer is a computed math result, which never changes: the middleware
     /// may cache it and marks it immutable.
     pub cacheable: bool,

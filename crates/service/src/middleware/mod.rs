@@ -7,6 +7,10 @@
 //! - `errors`: errors and panics as problem documents;
 //! - `caching`: math answers from the render cache, immutable, with `ETag` and `304`;
 //! - `conformance`: `Host` rules, `Allow` on 405, `OPTIONS`.
+//!
+//! A process started with a fault file hands its [`FaultSwitch`] to the middleware as request
+//! data; faults are injected before the cache is consulted, so cached answers slow down and
+//! fail too.
 
 mod caching;
 mod conformance;
@@ -19,10 +23,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use poem::http::HeaderValue;
+use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
 
+use crate::fault::{FaultSwitch, Injected};
+use crate::problem::Problem;
 use crate::render_cache::RenderCache;
 use crate::request_log::RequestRecord;
 use crate::telemetry::{Metrics, fields, method_label};
@@ -126,18 +132,61 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 
 impl<E: Endpoint> ObserveEndpoint<E> {
     /// The answer, from the cache or the inner endpoint, with what the log line says about
-    /// it and the route that answered.
+    /// it and the route that answered; delayed or replaced by an injected fault when the
+    /// process has a fault switch (docs/stack.md).
     async fn respond(
         &self,
         req: Request,
         incoming: &Incoming,
     ) -> (Response, RequestRecord, Option<Arc<str>>) {
+        // A request the server refuses (a bad `Host`) is refused before anything else.
+        let host_ok = conformance::host_problem(&req).is_none();
+        let injected = match host_ok {
+            true => self.faults_for(&req, &incoming.path),
+            false => None,
+        };
+        let Some((function, route, injected)) = injected else {
+            return self.cached_or_answered(req, incoming, host_ok).await;
+        };
+        if let Some(latency) = injected.latency {
+            tokio::time::sleep(latency).await;
+        }
+        if injected.error {
+            return injected_error(incoming, function, route, injected);
+        }
+        let (response, mut record, route) = self.cached_or_answered(req, incoming, host_ok).await;
+        record.fault = injected.label();
+        (response, record, route)
+    }
+
+    /// The faults to inject into a request to a published route of a function with a
+    /// fault (not its documentation), with that function and route; `None` without a fault switch (the usual case:
+    /// one lookup in the request's data).
+    fn faults_for(&self, req: &Request, path: &str) -> Option<(&'static str, Arc<str>, Injected)> {
+        let switch = req.data::<FaultSwitch>()?;
+        if crate::docs::is_documentation(path) {
+            return None;
+        }
+        let route = self.routes.published(path)?;
+        let function = switch.function(route.split('/').find(|s| !s.is_empty())?)?;
+        let injected = switch.draw(function);
+        injected
+            .label()
+            .is_some()
+            .then_some((function, route, injected))
+    }
+
+    /// The answer from the cache, or the inner endpoint's, with what the log line says about
+    /// it and the route that answered.
+    async fn cached_or_answered(
+        &self,
+        req: Request,
+        incoming: &Incoming,
+        host_ok: bool,
+    ) -> (Response, RequestRecord, Option<Arc<str>>) {
         let conditional = Conditional::of(&req);
         let path = trailing_slash::normal_path(&incoming.path);
-        // A request the server refuses (a bad `Host`) is refused even for a cached path.
-        if conformance::host_problem(&req).is_none()
-            && let Some(hit) = caching::from_cache(&self.cache, &conditional, &path)
-        {
+        if host_ok && let Some(hit) = caching::from_cache(&self.cache, &conditional, &path) {
             return hit;
         }
         let span = request_span(&incoming.id);
@@ -202,6 +251,31 @@ fn request_span(request_id: &str) -> Span {
     tracing::info_span!(fields::REQUEST_SPAN, { fields::REQUEST_ID } = request_id)
 }
 
+/// The answer to a request a fault was injected into: a `500` problem document, logged and
+/// counted like any other server error.
+fn injected_error(
+    incoming: &Incoming,
+    function: &'static str,
+    route: Arc<str>,
+    injected: Injected,
+) -> (Response, RequestRecord, Option<Arc<str>>) {
+    let problem = Problem::typed(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "injected_fault",
+        "Injected fault",
+        "an error injected for a demonstration by this server's fault file",
+    )
+    .with_instance(&incoming.path);
+    let record = RequestRecord {
+        function: Some(function),
+        reason: problem.reason.clone(),
+        detail: Some(problem.detail.clone()),
+        fault: injected.label(),
+        ..RequestRecord::default()
+    };
+    (problem.into_response(), record, Some(route))
+}
+
 /// The path as logged: cut at [`LOGGED_PATH_LIMIT`] bytes (on a character boundary).
 fn logged_path(path: &str) -> &str {
     if path.len() <= LOGGED_PATH_LIMIT {
@@ -233,6 +307,7 @@ fn log_completed(c: &Completed<'_>) {
                 { fields::CACHE } = c.record.cache,
                 { fields::REASON } = c.record.reason.as_deref(),
                 { fields::DETAIL } = c.record.detail.as_deref(),
+                { fields::FAULT } = c.record.fault,
                 "request completed"
             )
         };

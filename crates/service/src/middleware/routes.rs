@@ -13,8 +13,9 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Default)]
 pub struct RouteTemplates {
     by_pattern: HashMap<String, Arc<str>>,
-    /// Each published template's segments, with the `Allow` value of its methods.
-    allowed: Vec<(Vec<String>, String)>,
+    /// Each published template's segments, with the `Allow` value of its methods and the
+    /// template itself.
+    allowed: Vec<(Vec<String>, String, Arc<str>)>,
 }
 
 /// Methods in the order an `Allow` header lists them.
@@ -35,7 +36,10 @@ impl RouteTemplates {
             .collect();
         let allowed = paths
             .iter()
-            .map(|(template, item)| (segments(template), allow_value(item)))
+            .map(|(template, item)| {
+                let shared = Arc::from(template.as_str());
+                (segments(template), allow_value(item), shared)
+            })
             .collect();
         RouteTemplates {
             by_pattern,
@@ -49,19 +53,28 @@ impl RouteTemplates {
     /// `/ackermann/{m}`, which answer "n is missing"). `None` for an unpublished path.
     pub fn allowed(&self, path: &str) -> Option<String> {
         let path = segments(path);
-        // `/fibonacci/next` matches `/fibonacci/{n}/` too: the most literal template wins.
-        let exact = self
-            .allowed
-            .iter()
-            .filter(|(template, _)| template.len() == path.len() && matches(template, &path))
-            .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count());
-        exact
+        self.exact_match(&path)
             .or_else(|| {
-                self.allowed
-                    .iter()
-                    .find(|(template, _)| template.len() > path.len() && matches(template, &path))
+                self.allowed.iter().find(|(template, _, _)| {
+                    template.len() > path.len() && matches(template, &path)
+                })
             })
-            .map(|(_, allow)| allow.clone())
+            .map(|(_, allow, _)| allow.clone())
+    }
+
+    /// The published template a request path matches exactly; `None` for any other path
+    /// (documentation, operational endpoints, unknown paths).
+    pub fn published(&self, path: &str) -> Option<Arc<str>> {
+        self.exact_match(&segments(path))
+            .map(|(_, _, template)| template.clone())
+    }
+
+    /// `/fibonacci/next` matches `/fibonacci/{n}/` too: the most literal template wins.
+    fn exact_match(&self, path: &[String]) -> Option<&(Vec<String>, String, Arc<str>)> {
+        self.allowed
+            .iter()
+            .filter(|(template, _, _)| template.len() == path.len() && matches(template, path))
+            .max_by_key(|(template, _, _)| template.iter().filter(|t| !t.starts_with('{')).count())
     }
 
     /// The template for poem's `pattern`; `None` when no route matched.
@@ -226,5 +239,28 @@ mod tests {
             Some("GET, HEAD, OPTIONS")
         );
         assert_eq!(allowed("/nothing/here"), None);
+    }
+
+    #[test]
+    fn published_finds_the_template_a_path_matches_exactly() {
+        let spec =
+            r#"{"paths": {"/fibonacci/next": {"post": {}}, "/fibonacci/{n}/": {"get": {}}}}"#;
+        let routes = RouteTemplates::from_spec(spec);
+        let published = |p: &str| routes.published(p).map(|t| t.to_string());
+        assert_eq!(
+            published("/fibonacci/10/").as_deref(),
+            Some("/fibonacci/{n}/")
+        );
+        assert_eq!(
+            published("/fibonacci/10").as_deref(),
+            Some("/fibonacci/{n}/")
+        );
+        assert_eq!(
+            published("/fibonacci/next").as_deref(),
+            Some("/fibonacci/next")
+        );
+        assert_eq!(published("/fibonacci"), None);
+        assert_eq!(published("/fibonacci/1/2"), None);
+        assert_eq!(published("/health"), None);
     }
 }

@@ -36,3 +36,6 @@ pub const CACHE: &str = "cache";
 pub const REASON: &str = "reason";
 /// What went wrong, in words.
 pub const DETAIL: &str = "detail";
+/// The fault injected into the request for a demonstration: `latency`, `error` or
+/// `latency+error` (absent when none).
+pub const FAULT: &str = "fault";

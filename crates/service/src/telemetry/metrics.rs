@@ -31,6 +31,8 @@ const ROUTE: Key = Key::from_static_str("http.route");
 const STATUS: Key = Key::from_static_str("http.response.status_code");
 const FUNCTION: Key = Key::from_static_str("function");
 const REASON: Key = Key::from_static_str("reason");
+const KIND: Key = Key::from_static_str("kind");
+const OUTCOME: Key = Key::from_static_str("outcome");
 
 /// The `http.request.method` value: the method itself when it is one of the standard ones,
 /// `_OTHER` otherwise (as the HTTP semantic conventions say), so made-up methods cannot add
@@ -74,6 +76,8 @@ struct Instruments {
     active_requests: UpDownCounter<i64>,
     computation_duration: Histogram<f64>,
     rejected_inputs: Counter<u64>,
+    injected_faults: Counter<u64>,
+    fault_reloads: Counter<u64>,
 }
 
 impl Metrics {
@@ -124,6 +128,14 @@ impl Metrics {
             .u64_counter("mathapi.rejected_inputs")
             .with_description("Arguments refused with 400, by function and reason.")
             .build();
+        let injected_faults = meter
+            .u64_counter("mathapi.injected_faults")
+            .with_description("Faults injected for a demonstration, by function and kind.")
+            .build();
+        let fault_reloads = meter
+            .u64_counter("mathapi.fault_reloads")
+            .with_description("Fault-file reloads on SIGHUP, by outcome.")
+            .build();
         meter
             .u64_gauge("mathapi.build_info")
             .with_description("Always 1; the labels name the running build.")
@@ -145,6 +157,8 @@ impl Metrics {
                 active_requests,
                 computation_duration,
                 rejected_inputs,
+                injected_faults,
+                fault_reloads,
             }),
         })
     }
@@ -215,5 +229,20 @@ impl Metrics {
                 KeyValue::new(REASON, reason),
             ],
         );
+    }
+
+    /// A fault was injected into a request to `function`; `kind` is `latency` or `error`.
+    pub(crate) fn record_injected_fault(&self, function: &'static str, kind: &'static str) {
+        self.inner.injected_faults.add(
+            1,
+            &[KeyValue::new(FUNCTION, function), KeyValue::new(KIND, kind)],
+        );
+    }
+
+    /// The fault file was read again; `outcome` is `applied`, `refused` or `disabled`.
+    pub(crate) fn record_fault_reload(&self, outcome: &'static str) {
+        self.inner
+            .fault_reloads
+            .add(1, &[KeyValue::new(OUTCOME, outcome)]);
     }
 }
