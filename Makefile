@@ -9,7 +9,7 @@ TRAFFIC_ARGS ?= --duration 60s --rate 50
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test lint fmt bench request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz
+.PHONY: help run run-services test lint fmt bench request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ schemathesis: ## schemathesis --checks all, every phase, on every service's docu
 
 demo: ## The whole stack in Docker: services, Traefik, Prometheus, Grafana, ELK
 	scripts/demo.sh
+
+demo-incident: ## In the running stack: a fault on, the alert fires, where to look, fault off, alert resolves
+	scripts/demo-incident.sh
+
+demo-incident-native: ## The same incident without Docker: services, Traefik, Prometheus natively (~5 min)
+	scripts/demo-incident.sh --native
 
 generate-traffic: ## Valid and invalid requests against TRAFFIC_URL
 	$(CARGO) run --release --bin mathapi-traffic -- --url $(TRAFFIC_URL) $(TRAFFIC_ARGS)

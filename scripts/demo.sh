@@ -56,6 +56,10 @@ if [[ -r /proc/sys/vm/max_map_count ]] && (($(cat /proc/sys/vm/max_map_count) < 
     "wants 262144: sudo sysctl -w vm.max_map_count=262144 (see docs/stack.md)" >&2
 fi
 
+# The services' fault files (docker-compose.yml mounts it): created here so that Docker does
+# not create it owned by root. Empty: no faults until `make demo-incident` writes one.
+mkdir -p target/demo-faults
+
 echo "demo: building the mathapi image"
 "${compose[@]}" build
 
@@ -123,4 +127,5 @@ mathapi is up:
   Traefik dashboard    http://127.0.0.1:8080/dashboard/ (on the Docker host only)
 
 More traffic: make generate-traffic   Logs: make logs   Stop: make down
+An incident to watch (alerts, traces, logs): make demo-incident
 EOF
