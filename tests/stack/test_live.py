@@ -433,6 +433,18 @@ def test_traefik_exports_a_trace_per_request(live: Live, traced_requests: dict[s
     assert [line.get("TraceId") for line in access] == [roots[0].trace_id], access
 
 
+def test_admin_tools_are_not_traced(live: Live) -> None:
+    # Their routers turn tracing off (configs/traefik/dynamic.yml): the UIs' polling must not
+    # fill the trace store. An API request sent after it shows the export has caught up.
+    admin_id, api_id = f"trace-admin-{os.getpid()}", f"trace-after-admin-{os.getpid()}"
+    assert http("GET", f"{live.web}/prometheus/-/ready", auth=ADMIN,
+                headers={"X-Request-Id": admin_id})[0] == 200
+    assert http("GET", f"{live.web}/factorial/3/", headers={"X-Request-Id": api_id})[0] == 200
+    assert traefik_trace(live, api_id), "the API request's trace never arrived"
+    assert [s for s in live.otlp.spans()
+            if admin_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])] == []
+
+
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
 def test_service_span_is_traefiks_child_and_its_log_line_has_the_trace_id(
         live: Live, traced_requests: dict[str, str], backend) -> None:  # noqa: ANN001
