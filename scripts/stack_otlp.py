@@ -25,6 +25,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 TRACES_PATH = "/v1/traces"
 MAX_BODY_BYTES = 8 * 2**20
 MAX_SPANS = 200_000
+# Traefik and each service keep one or two connections open; a bound on the handler threads.
+MAX_CONNECTIONS = 16
 PROTOBUF = "application/x-protobuf"
 
 
@@ -88,6 +90,29 @@ def spans_of(request: ExportTraceServiceRequest) -> list[Span]:
     return spans
 
 
+class BoundedServer(ThreadingHTTPServer):
+    """A threading HTTP server that serves at most MAX_CONNECTIONS connections at a time and
+    closes any beyond them unanswered."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address) -> None:  # noqa: ANN001
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 class OtlpReceiver:
     """The receiver: `start()`, export to `endpoint`, read `spans()`, `stop()`."""
 
@@ -96,8 +121,7 @@ class OtlpReceiver:
         self._spans: list[Span] = []
         self.dropped = 0
         self.requests = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = BoundedServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -136,6 +160,9 @@ class OtlpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # A silent client gives its connection slot back after this many seconds.
+            timeout = 30
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 if self.path.split("?")[0] != TRACES_PATH:
                     return self._answer(404, b"not found", "text/plain")

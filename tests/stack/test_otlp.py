@@ -5,6 +5,8 @@ holds its bounds against oversized, compressed and malformed bodies."""
 from __future__ import annotations
 
 import gzip
+import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -107,3 +109,21 @@ def test_kept_spans_are_bounded(receiver: OtlpReceiver, monkeypatch: pytest.Monk
     body = export_request("traefik", [(i, 0, "GET") for i in range(1, 6)])
     assert post(receiver.endpoint, body)[0] == 200
     assert len(receiver.spans()) == 3 and receiver.dropped == 2
+
+
+def test_connections_are_bounded(receiver: OtlpReceiver) -> None:
+    port = int(receiver.base_url.rsplit(":", 1)[1])
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5)
+            for _ in range(stack_otlp.MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.5)  # every idle connection holds its slot
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+            assert extra.recv(1) == b"", "a connection beyond the bound was kept open"
+        for conn in idle:
+            conn.close()
+        time.sleep(0.5)  # closed: their slots are free again
+        body = export_request("traefik", [(1, 0, "GET")])
+        assert post(receiver.endpoint, body)[0] == 200
+    finally:
+        for conn in idle:
+            conn.close()
