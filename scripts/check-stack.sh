@@ -6,14 +6,17 @@
 #   (the real Compose binary), hadolint, yamllint, shellcheck on every script, the GitHub
 #   workflow schema, promtool check config / check rules / test rules, every dashboard query
 #   parsed by promtool, the generated dashboards and manifests up to date and marked, the
-#   compose <-> Traefik <-> Prometheus wiring, the review fixes (public URL, admin auth,
+#   compose <-> Traefik <-> Prometheus <-> Jaeger wiring, the review fixes (public URL, admin auth,
 #   Redis password, CPU limits, Grafana start period), the Logstash pipeline against the index
 #   template and the log contract, the Kibana objects against the template.
 # live (test_live.py): the release services on loopback with their compose environment, the
 #   stepper on a real redis-server with a password, the real Traefik and Prometheus with the
 #   repository's configs, mathapi-traffic through Traefik; every dashboard query and recording
 #   rule returns data, the dashboard's p99 agrees with the client's, admin paths need the
-#   password, and the services' real log lines fit contract v2, the pipeline and the template.
+#   password, and the services' real log lines fit contract v2, the pipeline and the template;
+#   Traefik and the services export their spans to a local OTLP/HTTP receiver
+#   (scripts/stack_otlp.py) standing in for Jaeger: one trace per request, Traefik's span the
+#   ancestor of the service's, the trace_id on the service's request line.
 #
 # Installs its tools when missing (scripts/install-stack-tools.sh). Every process it starts
 # is stopped at the end; every wait is bounded. Extra arguments go to pytest.

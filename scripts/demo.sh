@@ -6,7 +6,7 @@
 # Environment: COMPOSE (default "docker compose"), DEMO_TRAFFIC_DURATION (default 30s; 0 skips
 # the traffic), DEMO_WAIT_SECONDS (default 600), MATHAPI_BIND_ADDRESS (default 127.0.0.1),
 # MATHAPI_PUBLIC_URL (default http://localhost:8000; trailing slashes are removed),
-# MATHAPI_ADMIN_USER / MATHAPI_ADMIN_PASSWORD (basic auth of Grafana, Kibana, Prometheus;
+# MATHAPI_ADMIN_USER / MATHAPI_ADMIN_PASSWORD (basic auth of Grafana, Kibana, Prometheus, Jaeger;
 # default admin/admin, refused when MATHAPI_BIND_ADDRESS is not a loopback address),
 # MATHAPI_REDIS_PASSWORD (default mathapi-local).
 set -euo pipefail
@@ -124,6 +124,7 @@ mathapi is up:
   Grafana              ${base}/grafana/   (dashboard "mathapi overview"; basic auth MATHAPI_ADMIN_USER)
   Kibana               ${base}/kibana/    (dashboard "mathapi logs")
   Prometheus           ${base}/prometheus/
+  Jaeger               ${base}/jaeger/    (the traces; same basic auth)
   Traefik dashboard    http://127.0.0.1:8080/dashboard/ (on the Docker host only)
 
 More traffic: make generate-traffic   Logs: make logs   Stop: make down

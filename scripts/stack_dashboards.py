@@ -80,7 +80,8 @@ def targets(*pairs: tuple[str, str]) -> list[dict]:
 
 
 def timeseries(layout: Layout, title: str, description: str, unit: str, tgts: list[dict],
-               w: int = 8, h: int = 8, max_value: float | None = None) -> dict:
+               w: int = 8, h: int = 8, max_value: float | None = None,
+               links: list[dict] | None = None) -> dict:
     panel_id, pos = layout.place(w, h)
     defaults: dict = {
         "unit": unit,
@@ -88,6 +89,8 @@ def timeseries(layout: Layout, title: str, description: str, unit: str, tgts: li
         "custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
                    "spanNulls": False},
     }
+    if links:
+        defaults["links"] = links
     if max_value is not None:
         defaults["max"] = max_value
     return {
@@ -151,6 +154,23 @@ def row(layout: Layout, title: str, repeat: str | None = None) -> dict:
     return panel
 
 
+# The provisioned Jaeger datasource (configs/grafana/provisioning/datasources/jaeger.yml).
+# A data link to it opens Grafana's Explore on the panel's time range. Not a link to Jaeger's
+# own UI: Grafana prefixes root-relative link URLs with its sub-path (/grafana), and the
+# stack's public URL is not known when the dashboard is generated.
+JAEGER_DATASOURCE = {"type": "jaeger", "uid": "jaeger"}
+
+
+def trace_links() -> list[dict]:
+    """The data link of a latency panel: the backend's traces over the panel's time range,
+    searched through the Jaeger datasource."""
+    return [{"title": "Traces of ${backend} (Jaeger, this time range)", "url": "",
+             "internal": {"datasourceUid": JAEGER_DATASOURCE["uid"],
+                          "datasourceName": "Jaeger",
+                          "query": {"refId": "A", "queryType": "search",
+                                    "service": "${backend}", "limit": 50}}}]
+
+
 ALL_JOBS = "|".join(BACKENDS)
 API = f"/({ALL_JOBS})/.+"
 TRAEFIK = 'service="$backend@file"'
@@ -211,18 +231,19 @@ def grafana_dashboard() -> dict:
     layout.newline()
     panels.append(timeseries(
         layout, "Latency: service view",
-        "Server-side duration of API requests, from the service's own histogram.", "s",
+        "Server-side duration of API requests, from the service's own histogram. Click a "
+        "point for the backend's traces (Jaeger).", "s",
         targets(*[(f'job:http_server_request_duration_seconds:p{q}_rate1m{{job="$backend"}}',
                    f"p{q}") for q in (50, 95, 99)]),
-        w=12))
+        w=12, links=trace_links()))
     panels.append(timeseries(
         layout, "Latency: Traefik view",
         "Duration as Traefik measures it (same bucket boundaries): the gap to the service "
-        "view is the proxy's overhead.", "s",
+        "view is the proxy's overhead. Click a point for the backend's traces (Jaeger).", "s",
         targets(*[(f'histogram_quantile(0.{q}, sum by (le) (rate('
                    f'traefik_service_request_duration_seconds_bucket{{{TRAEFIK}}}[1m])))',
                    f"p{q}") for q in (50, 95, 99)]),
-        w=12))
+        w=12, links=trace_links()))
     layout.newline()
     panels.append(timeseries(
         layout, "Computation time per function",
@@ -310,6 +331,8 @@ def grafana_dashboard() -> dict:
 # ---------------------------------------------------------------------------------------
 
 DATA_VIEW_ID = "mathapi-logs"
+# Replaced by configs/setup/kibana-setup.sh with MATHAPI_PUBLIC_URL at import time.
+PUBLIC_URL_PLACEHOLDER = "@MATHAPI_PUBLIC_URL@"
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 # Log contract v2: one "request completed" line per request carries everything (status,
 # latency, function, arguments, compute time, reason/detail of a refusal).
@@ -418,7 +441,12 @@ def kibana_objects() -> list[dict]:
         "timeFieldName": "@timestamp",
         "fields": "[]",
         "fieldAttrs": "{}",
-        "fieldFormatMap": "{}",
+        # trace.id (sampled requests) as a link to the trace in Jaeger under Traefik;
+        # kibana-setup puts the stack's public URL in place of the placeholder.
+        "fieldFormatMap": json.dumps({"trace.id": {"id": "url", "params": {
+            "type": "a", "urlTemplate": f"{PUBLIC_URL_PLACEHOLDER}/jaeger/trace/{{{{value}}}}",
+            "labelTemplate": "{{value}}", "openLinkInCurrentTab": False}}},
+            separators=(",", ":")),
         "runtimeFieldMap": "{}",
         "sourceFilters": "[]",
     }, [], "8.0.0")]
@@ -426,13 +454,13 @@ def kibana_objects() -> list[dict]:
     searches = [
         saved_search("mathapi-all-logs", "mathapi: all logs", "Every log line of every service.",
                      "", ["service.name", "log.level", "message", "url.path",
-                          "http.response.status_code", "http.latency_ms"],
+                          "http.response.status_code", "http.latency_ms", "trace.id"],
                      [["@timestamp", "desc"]]),
         saved_search("mathapi-errors", "mathapi: errors",
                      "Error and fatal lines, and requests answered 5xx.",
                      "log.level:(error or fatal) or http.response.status_code >= 500",
                      ["service.name", "log.level", "message", "error.message", "url.path",
-                      "http.request.id"], [["@timestamp", "desc"]]),
+                      "http.request.id", "trace.id"], [["@timestamp", "desc"]]),
         saved_search("mathapi-slow-computations", "mathapi: slow computations",
                      "Computations that took 10 ms or more, slowest first.",
                      f"{COMPUTED} and mathapi.compute_ms >= 10",

@@ -8,6 +8,12 @@ Layout of what it writes (one file per concern, each marked as generated), apps/
   monitoring.yaml         ServiceMonitors for the backends and for Traefik
   prometheus-rules.yaml   PrometheusRule built from configs/prometheus/rules/*.yml
   grafana-dashboards.yaml ConfigMap for the Grafana sidecar from dashboards/grafana/*.json
+  tracing.yaml            ConfigMap mathapi-tracing: the backends' OTEL_* settings (the
+                          production overlay patches its endpoint)
+traefik/generated/ (Helm values for the Traefik chart, which these manifests do not install):
+  values-local.yaml, values-production.yaml
+                          Traefik's tracing (configs/traefik/traefik.yml) and latency buckets
+                          as command-line flags, exporting where that overlay's backends do
 and logging/generated/:
   logging.yaml            Filebeat's config, the Logstash pipeline and the Elasticsearch index
                           template (the compose files, byte for byte) as ConfigMaps
@@ -39,6 +45,8 @@ from stack_model import (  # noqa: E402
 
 BASE = ROOT / "deploy" / "kubernetes" / "base"
 APPS_OUT = BASE / "apps" / "generated"
+TRAEFIK_OUT = BASE / "traefik" / "generated"
+TRAEFIK_STATIC = ROOT / "configs" / "traefik" / "traefik.yml"
 LOGGING_OUT = BASE / "logging" / "generated"
 RULES = ROOT / "configs" / "prometheus" / "rules"
 DASHBOARDS = ROOT / "dashboards" / "grafana"
@@ -66,6 +74,28 @@ CHECKOV_SKIPS_BACKEND = {
     "CKV_K8S_43": "images are pinned by release tag (kustomize images:), the issue's policy; "
     "digests are set at release time by the deploying pipeline",
 }
+
+
+# Where each overlay's spans go (OTLP/HTTP base URL). local: a Jaeger in namespace
+# observability (docs/kubernetes.md shows how to run one); production: a placeholder for the
+# collector the operator runs, set in overlays/production/tracing.yaml (the suite checks that
+# the overlay and the Traefik values agree with this table).
+TRACE_ENDPOINTS = {
+    "local": "http://jaeger.observability.svc:4318",
+    "production": "http://otel-collector.observability.svc:4318",
+}
+TRACING_CONFIGMAP = "mathapi-tracing"
+
+
+def tracing_settings() -> dict[str, str]:
+    """The backends' OTEL_* variables (as in docker-compose.yml), base: the local endpoint.
+    Sampling is parent-based: Traefik's sample rate decides."""
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": TRACE_ENDPOINTS["local"],
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+    }
 
 
 def labels(name: str) -> dict[str, str]:
@@ -102,6 +132,10 @@ def container(b: Backend) -> dict:
         "env": [
             {"name": "RUST_LOG", "value": "info,poem=warn"},
             {"name": "MATHAPI_SHUTDOWN_TIMEOUT", "value": str(SHUTDOWN_TIMEOUT_S)},
+            # From one ConfigMap, so that an overlay changes the endpoint in one place.
+            *({"name": key, "valueFrom": {"configMapKeyRef": {"name": TRACING_CONFIGMAP,
+                                                               "key": key}}}
+              for key in tracing_settings()),
         ],
         "ports": [{"name": "http", "containerPort": b.port, "protocol": "TCP"}],
         # Startup: up to 30 s to listen; liveness only after that.
@@ -314,6 +348,36 @@ def grafana_dashboards() -> dict:
     return config_map("mathapi-grafana-dashboards", files, {"grafana_dashboard": "1"})
 
 
+def tracing_config_map() -> dict:
+    """ConfigMap mathapi-tracing: the OTEL_* variables every backend reads."""
+    return config_map(TRACING_CONFIGMAP, tracing_settings(), {})
+
+
+def traefik_values(overlay: str) -> dict:
+    """Helm values for the Traefik chart: configs/traefik/traefik.yml's tracing and latency
+    buckets as Traefik flags (additionalArguments: the same names whatever the chart's
+    version), exporting to the overlay's endpoint."""
+    static = yaml.safe_load(TRAEFIK_STATIC.read_text())
+    tracing = static["tracing"]
+    flags = [
+        "--tracing=true",
+        f"--tracing.serviceName={tracing['serviceName']}",
+        f"--tracing.sampleRate={tracing['sampleRate']}",
+        f"--tracing.capturedRequestHeaders={','.join(tracing['capturedRequestHeaders'])}",
+        f"--tracing.otlp.http.endpoint={TRACE_ENDPOINTS[overlay]}/v1/traces",
+        "--metrics.prometheus.buckets="
+        + ",".join(f"{b:.5f}".rstrip("0").rstrip(".")
+                   for b in static["metrics"]["prometheus"]["buckets"]),
+    ]
+    return {"additionalArguments": flags}
+
+
+def values_document(values: dict) -> str:
+    """A Helm values file with the generated mark on top."""
+    head = f"# {GENERATED_MARK.format(script='scripts/stack_k8s.py')}\n"
+    return head + yaml.safe_dump(values, sort_keys=False, width=100)
+
+
 def filebeat_config() -> str:
     """Filebeat on a node: the stdout of the backends' containers in the mathapi namespace,
     undecoded, to the same Logstash pipeline as compose."""
@@ -362,6 +426,9 @@ def render() -> dict[Path, str]:
         APPS_OUT / "monitoring.yaml": document(monitoring_objects()),
         APPS_OUT / "prometheus-rules.yaml": document([prometheus_rule()]),
         APPS_OUT / "grafana-dashboards.yaml": document([grafana_dashboards()]),
+        APPS_OUT / "tracing.yaml": document([tracing_config_map()]),
+        **{TRAEFIK_OUT / f"values-{overlay}.yaml": values_document(traefik_values(overlay))
+           for overlay in TRACE_ENDPOINTS},
         LOGGING_OUT / "logging.yaml": document(logging_objects()),
     }
 

@@ -1,6 +1,7 @@
 """Running the stack's real components natively on loopback, for the live checks and `make
-capacity`: free ports, the repository's Traefik and Prometheus configs pointed at 127.0.0.1,
-and HTTP polling. The live test suite (tests/stack/test_live.py) and scripts/stack_capacity.py
+capacity`: free ports, the repository's Traefik and Prometheus configs pointed at 127.0.0.1
+(Traefik's trace export at a local OTLP receiver, scripts/stack_otlp.py, or off), and HTTP
+polling. The live test suite (tests/stack/test_live.py) and scripts/stack_capacity.py
 both use it, so both run exactly the repository's configs.
 """
 
@@ -45,9 +46,12 @@ class LivePorts:
                    free_port(), free_port())
 
 
-def write_live_configs(out: Path, ports: LivePorts, scrape_interval: str = "1s") -> None:
+def write_live_configs(out: Path, ports: LivePorts, scrape_interval: str = "1s",
+                       otlp_endpoint: str | None = None) -> None:
     """The repository's Prometheus and Traefik configs, with 127.0.0.1 addresses, in `out`:
-    prometheus.yml, traefik.yml, dynamic.yml. Everything else is the repository's."""
+    prometheus.yml, traefik.yml, dynamic.yml. Traefik exports its spans to `otlp_endpoint`
+    (the full /v1/traces URL); without one its tracing is off (nothing would receive it).
+    Everything else is the repository's."""
     prometheus = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     prometheus["global"].update(scrape_interval=scrape_interval, scrape_timeout=scrape_interval,
                                 evaluation_interval=scrape_interval)
@@ -64,6 +68,10 @@ def write_live_configs(out: Path, ports: LivePorts, scrape_interval: str = "1s")
     static["entryPoints"]["traefik"]["address"] = f"127.0.0.1:{ports.traefik_api}"
     static["entryPoints"]["metrics"]["address"] = f"127.0.0.1:{ports.traefik_metrics}"
     static["providers"]["file"]["filename"] = str(out / "dynamic.yml")
+    if otlp_endpoint:
+        static["tracing"]["otlp"]["http"]["endpoint"] = otlp_endpoint
+    else:
+        del static["tracing"]
     (out / "traefik.yml").write_text(yaml.safe_dump(static, sort_keys=False))
 
     dynamic = yaml.safe_load(TRAEFIK_DYNAMIC.read_text())

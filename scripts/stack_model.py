@@ -45,7 +45,7 @@ READY_PATH = "/ready"
 METRICS_PATH = "/metrics"
 
 # Admin tools behind Traefik's admin-auth middleware (configs/traefik/dynamic.yml).
-ADMIN_PREFIXES: tuple[str, ...] = ("/grafana", "/kibana", "/prometheus")
+ADMIN_PREFIXES: tuple[str, ...] = ("/grafana", "/kibana", "/prometheus", "/jaeger")
 
 # Log/metric contract v2: the services' http_server_request_duration_seconds and Traefik's
 # request histograms share these boundaries (seconds).

@@ -6,6 +6,7 @@ Layout of tests/stack/:
   test_static.py       linters, validators, wiring and pipeline cross-checks     (static)
   test_compose.py      the compose review fixes, shared buckets, generated files   (static)
   test_capacity.py     the capacity model's arithmetic (docs/scaling.md)           (static)
+  test_otlp.py         the live check's OTLP receiver (scripts/stack_otlp.py)      (static)
   test_live.py         one session fixture runs the stack natively; what it shows  (live)
   test_kubernetes.py   deploy/kubernetes: render, schemas, CRDs, checkov, contract (k8s)
   k8s_contract.py      helper run inside fresh namespaces by the contract test
@@ -38,7 +39,8 @@ K8S_DIR = ROOT / "deploy" / "kubernetes"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "k8s: the Kubernetes checks (make check-k8s)")
     config.addinivalue_line("markers", "static: the stack's static checks (no process started)")
-    config.addinivalue_line("markers", "live: starts the real services, Traefik, Prometheus")
+    config.addinivalue_line("markers", "live: starts the real services, Traefik, Prometheus "
+                                       "and an OTLP receiver")
 
 
 def tool(name: str) -> str:

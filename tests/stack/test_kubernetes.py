@@ -10,6 +10,9 @@ import json
 import re
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import kubernetes_validate
@@ -18,7 +21,9 @@ import yaml
 from conftest import K8S_DIR, ROOT, TOOLS, objects_of, tool
 
 import stack_k8s
+from stack_live import free_port, wait_http
 from stack_model import BACKENDS, GENERATED_MARK, HEALTH_PATH, METRICS_PATH, READY_PATH
+from stack_otlp import OtlpReceiver
 
 pytestmark = pytest.mark.k8s
 
@@ -306,14 +311,20 @@ def expand(value: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), value)
 
 
-def container_env(c: dict) -> dict[str, str]:
-    """The env the kubelet gives the container (secrets: the test's stand-in value)."""
+def container_env(c: dict, objects: list[dict]) -> dict[str, str]:
+    """The env the kubelet gives the container (ConfigMap keys resolved from the overlay's
+    ConfigMaps; secrets: the test's stand-in value)."""
     env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
+    config_maps = objects_of(objects, "ConfigMap")
     for e in c.get("env", []):
+        source = e.get("valueFrom", {})
         if "value" in e:
             env[e["name"]] = expand(e["value"], env)
-        elif "secretKeyRef" in e.get("valueFrom", {}):
+        elif "secretKeyRef" in source:
             env[e["name"]] = TEST_SECRET
+        elif "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            env[e["name"]] = config_maps[ref["name"]]["data"][ref["key"]]
     return env
 
 
@@ -323,7 +334,7 @@ def contract_spec(objects: list[dict]) -> dict:
     for name, dep in backend_deployments(objects).items():
         pod = dep["spec"]["template"]["spec"]
         (c,) = containers(dep)
-        env = container_env(c)
+        env = container_env(c, objects)
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         writable += [m["mountPath"] for m in c.get("volumeMounts", [])]
         probes = [{"kind": kind, "port": ports[c[f"{kind}Probe"]["httpGet"]["port"]],
@@ -389,3 +400,73 @@ def test_pod_security_levels(rendered: dict[str, list[dict]], overlay: str) -> N
         if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
             expected = "mathapi-logging" if obj["metadata"]["name"] == "filebeat" else "mathapi"
             assert obj["metadata"]["namespace"] == expected, obj["metadata"]["name"]
+
+
+# ------------------------------------------------------------------ traces
+
+OTEL_KEYS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_SAMPLER",
+             "OTEL_TRACES_SAMPLER_ARG")
+
+
+def test_backends_export_traces_where_the_overlay_says(rendered: dict[str, list[dict]],
+                                                       overlay: str) -> None:
+    for name, dep in backend_deployments(rendered[overlay]).items():
+        (c,) = containers(dep)
+        env = container_env(c, rendered[overlay])
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == stack_k8s.TRACE_ENDPOINTS[overlay], name
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf", name
+        # Parent-based: Traefik's sample rate (its values file) is the cluster's.
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio", name
+        assert 0 <= float(env["OTEL_TRACES_SAMPLER_ARG"]) <= 1, name
+        assert set(OTEL_KEYS) <= set(env_of(c)), name
+    assert stack_k8s.TRACE_ENDPOINTS["production"] != stack_k8s.TRACE_ENDPOINTS["local"]
+
+
+def traefik_flags(overlay: str) -> list[str]:
+    """The Traefik chart's additionalArguments for an overlay."""
+    path = K8S_DIR / "base" / "traefik" / "generated" / f"values-{overlay}.yaml"
+    return yaml.safe_load(path.read_text())["additionalArguments"]
+
+
+def test_traefik_values_export_where_the_backends_do(overlay: str) -> None:
+    flags = dict(f.split("=", 1) for f in traefik_flags(overlay))
+    assert flags["--tracing.otlp.http.endpoint"] == \
+        stack_k8s.TRACE_ENDPOINTS[overlay] + "/v1/traces"
+    static = yaml.safe_load((ROOT / "configs/traefik/traefik.yml").read_text())
+    assert float(flags["--tracing.sampleRate"]) == float(static["tracing"]["sampleRate"])
+    buckets = [float(b) for b in flags["--metrics.prometheus.buckets"].split(",")]
+    assert buckets == static["metrics"]["prometheus"]["buckets"]
+
+
+def test_traefik_runs_with_the_values_flags_and_exports_spans(tmp_path: Path) -> None:
+    # The real Traefik with exactly the chart's additionalArguments (the endpoint pointed at a
+    # local receiver, the entrypoints on loopback): it accepts every flag and its span of a
+    # request, with the captured X-Request-Id, arrives over OTLP/HTTP.
+    receiver = OtlpReceiver().start()
+    web, api = free_port(), free_port()
+    flags = [f"--tracing.otlp.http.endpoint={receiver.endpoint}"
+             if f.startswith("--tracing.otlp.http.endpoint=") else f
+             for f in traefik_flags("local")]
+    log = (tmp_path / "traefik.log").open("wb")
+    traefik = subprocess.Popen(
+        [tool("traefik"), *flags, f"--entryPoints.web.address=127.0.0.1:{web}",
+         f"--entryPoints.traefik.address=127.0.0.1:{api}", "--ping=true"],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{api}/ping", 30)
+        request = urllib.request.Request(f"http://127.0.0.1:{web}/fibonacci/1/",
+                                         headers={"X-Request-Id": "k8s-values-check"})
+        with pytest.raises(urllib.error.HTTPError):  # no routes: 404, still traced
+            urllib.request.urlopen(request, timeout=5)
+        deadline = time.monotonic() + 20
+        while True:
+            spans = [s for s in receiver.spans() if s.service == "traefik" and "k8s-values-check"
+                     in s.attributes.get("http.request.header.x-request-id", [])]
+            if spans or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert spans, (tmp_path / "traefik.log").read_text()[-2000:]
+    finally:
+        traefik.terminate()
+        traefik.wait(timeout=15)
+        receiver.stop()

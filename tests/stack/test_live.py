@@ -2,12 +2,15 @@
 their compose environment, fibonacci's stepper on a real redis-server with a password, the
 real Traefik and the real Prometheus with the repository's configs (scripts/stack_live.py),
 `mathapi-traffic` sending valid and invalid requests through Traefik while the stepper is
-walked. One session fixture starts it all; the tests read what it produced; the last ones
+walked, and an OTLP/HTTP receiver (scripts/stack_otlp.py) standing in for Jaeger: Traefik and
+the services export their spans to it. One session fixture starts it all; the tests read what it produced; the last ones
 stop the services with SIGTERM and read their logs.
 
 The log tests hold the services to log contract v2 (one "request completed" line per request,
 docs/observability.md) and the p99 test needs contract v2's histogram buckets: against
-binaries that predate them, those tests fail and say so.
+binaries that predate them, those tests fail and say so. Likewise the trace test of the
+services' side (their span a child of Traefik's, trace_id on their request line) needs the
+services' OTLP export; Traefik's side is checked on its own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -43,6 +47,7 @@ from models import (
 
 from stack_live import LivePorts, free_port, wait_http, write_live_configs
 from stack_model import BACKEND_NAMES, BACKENDS
+from stack_otlp import OtlpReceiver, Span, ancestors
 
 pytestmark = pytest.mark.live
 
@@ -59,6 +64,7 @@ class Live:
 
     work: Path
     ports: LivePorts
+    otlp: OtlpReceiver
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     sequence_failures: list[str] = field(default_factory=list)
     sequence_rounds: int = 0
@@ -104,9 +110,9 @@ class Live:
 
 
 def http(method: str, url: str, auth: tuple[str, str] | None = None,
-         timeout: float = 5) -> tuple[int, Message, bytes]:
+         timeout: float = 5, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
     """One request: status, headers (case-insensitive), body (4xx/5xx are answers)."""
-    request = urllib.request.Request(url, method=method)
+    request = urllib.request.Request(url, method=method, headers=headers or {})
     if auth:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
@@ -175,7 +181,9 @@ def start_backends(live: Live, redis_url: str) -> None:
                "MATHAPI_SEQUENCE_MAX_INDEX": "5",
                # Enough distinct valid Ackermann arguments that the render cache does not
                # answer them all within a second, so its computation panels have data.
-               "MATHAPI_ACKERMANN_MAX_N": str(ACKERMANN_MAX_N)}
+               "MATHAPI_ACKERMANN_MAX_N": str(ACKERMANN_MAX_N),
+               # Jaeger's receiver in compose; the local one here.
+               "OTEL_EXPORTER_OTLP_ENDPOINT": live.otlp.base_url}
         live.start(b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
                             str(live.ports.backends[b.name])], env, cwd=live.work / "fibonacci")
     for b in BACKENDS:
@@ -191,7 +199,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     (work / "logs").mkdir()
     (work / "redis").mkdir()
     (work / "prometheus").mkdir()
-    state = Live(work, LivePorts.allocate())
+    state = Live(work, LivePorts.allocate(), OtlpReceiver().start())
     try:
         redis_port, password = free_port(), f"live-{os.getpid()}"
         state.start("redis", [tool("redis-server"), "--bind", "127.0.0.1", "--port",
@@ -200,7 +208,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
                               "--requirepass", password])
         time.sleep(0.5)
         start_backends(state, f"redis://:{password}@127.0.0.1:{redis_port}")
-        write_live_configs(work, state.ports)
+        write_live_configs(work, state.ports, otlp_endpoint=state.otlp.endpoint)
         state.start("traefik", [tool("traefik"), f"--configFile={work / 'traefik.yml'}"],
                     {"MATHAPI_ADMIN_USER": ADMIN[0], "MATHAPI_ADMIN_PASSWORD": ADMIN[1]})
         state.start("prometheus", [tool("prometheus"), f"--config.file={work / 'prometheus.yml'}",
@@ -224,6 +232,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         yield state
     finally:
         state.stop(list(state.processes), seconds=15)
+        state.otlp.stop()
 
 
 # ------------------------------------------------------------------ while it runs
@@ -237,7 +246,7 @@ def test_metrics_content_type_prometheus_accepts(live: Live, backend: str) -> No
     assert re.match(r"^(text/plain|application/openmetrics-text)", content_type), content_type
 
 
-@pytest.mark.parametrize("path", ["/prometheus/-/ready", "/grafana/", "/kibana/"])
+@pytest.mark.parametrize("path", ["/prometheus/-/ready", "/grafana/", "/kibana/", "/jaeger/"])
 def test_admin_paths_need_the_admin_password(live: Live, path: str) -> None:
     assert http("GET", live.web + path)[0] == 401
     assert http("GET", live.web + path, auth=("admin", "admin"))[0] == 401
@@ -357,6 +366,124 @@ def test_service_view_p99_agrees_with_the_request_lines(live: Live, backend: str
     assert len(latencies) > 100, f"{backend}: no request lines (log contract v2)"
     truth = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     within_twice(dashboard, truth, f"{backend} service view vs its request lines")
+
+
+# ------------------------------------------------------------------ traces
+
+SERVER, CLIENT = 2, 3  # opentelemetry.proto.trace.v1.Span.SpanKind
+# Traefik and the services export in batches (every 5 s by default).
+TRACE_WAIT_SECONDS = 30
+REQUEST_ID_ATTRIBUTE = "http.request.header.x-request-id"  # Traefik's capturedRequestHeaders
+
+
+@pytest.fixture(scope="module")
+def traced_requests(live: Live) -> dict[str, str]:
+    """backend -> the X-Request-Id of one request sent to it through Traefik."""
+    ids = {}
+    for b in BACKENDS:
+        request_id = f"trace-check-{b.name}-{os.getpid()}"
+        code, _h, raw = http("GET", live.web + b.sample_path, headers={"X-Request-Id": request_id})
+        assert code == 200, raw
+        ids[b.name] = request_id
+    return ids
+
+
+def wait_for_spans(live: Live, found: Callable[[list[Span]], list[Span]]) -> list[Span]:
+    """What `found` picks from the received spans, once it picks something (or [] after
+    TRACE_WAIT_SECONDS)."""
+    deadline = time.monotonic() + TRACE_WAIT_SECONDS
+    while True:
+        picked = found(live.otlp.spans())
+        if picked or time.monotonic() > deadline:
+            return picked
+        time.sleep(0.5)
+
+
+def traefik_trace(live: Live, request_id: str) -> list[Span]:
+    """Every span of the one trace Traefik started for `request_id` (found by the captured
+    X-Request-Id), waiting for Traefik's export."""
+    def of_request(spans: list[Span]) -> list[Span]:
+        trace_ids = {s.trace_id for s in spans if s.service == "traefik"
+                     and request_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])}
+        assert len(trace_ids) <= 1, f"{request_id}: Traefik spans in traces {trace_ids}"
+        return [s for s in spans if s.trace_id in trace_ids]
+    return wait_for_spans(live, of_request)
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_traefik_exports_a_trace_per_request(live: Live, traced_requests: dict[str, str],
+                                             backend: str) -> None:
+    # Traefik's half of the trace, checkable without the services' export: its server span
+    # is the root (the request came without a traceparent) and its client span, the one whose
+    # context goes to the service in `traceparent`, descends from it.
+    spans = traefik_trace(live, traced_requests[backend])
+    assert spans, f"no Traefik span carries {traced_requests[backend]} ({live.otlp.requests} "\
+                  f"exports, {len(live.otlp.spans())} spans received)"
+    by_id = {s.span_id: s for s in spans}
+    traefik = [s for s in spans if s.service == "traefik"]
+    roots = [s for s in traefik if s.kind == SERVER and not s.parent_span_id]
+    assert len(roots) == 1, [(s.name, s.kind, s.parent_span_id) for s in traefik]
+    clients = [s for s in traefik if s.kind == CLIENT]
+    assert clients, [(s.name, s.kind) for s in traefik]
+    assert all(roots[0] in ancestors(c, by_id) for c in clients)
+    assert live.otlp.dropped == 0
+    # Traefik's access log line of the request names the same trace.
+    access = [json.loads(line) for line in live.log("traefik").read_text().splitlines()
+              if traced_requests[backend] in line and '"RequestPath"' in line]
+    assert [line.get("TraceId") for line in access] == [roots[0].trace_id], access
+
+
+def test_admin_tools_are_not_traced(live: Live) -> None:
+    # Their routers turn tracing off (configs/traefik/dynamic.yml): the UIs' polling must not
+    # fill the trace store. An API request sent after it shows the export has caught up.
+    admin_id, api_id = f"trace-admin-{os.getpid()}", f"trace-after-admin-{os.getpid()}"
+    assert http("GET", f"{live.web}/prometheus/-/ready", auth=ADMIN,
+                headers={"X-Request-Id": admin_id})[0] == 200
+    assert http("GET", f"{live.web}/factorial/3/", headers={"X-Request-Id": api_id})[0] == 200
+    assert traefik_trace(live, api_id), "the API request's trace never arrived"
+    assert [s for s in live.otlp.spans()
+            if admin_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])] == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
+def test_service_span_is_traefiks_child_and_its_log_line_has_the_trace_id(
+        live: Live, traced_requests: dict[str, str], backend) -> None:  # noqa: ANN001
+    # Needs the services' OTLP export (OTEL_EXPORTER_OTLP_ENDPOINT) and trace_id/span_id on
+    # their log lines: against binaries that predate them this fails and says so.
+    request_id = traced_requests[backend.name]
+
+    def with_service_span(spans: list[Span]) -> list[Span]:
+        trace = {s.trace_id for s in spans if s.service == "traefik"
+                 and request_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])}
+        spans = [s for s in spans if s.trace_id in trace]
+        return spans if any(s.service == backend.name for s in spans) else []
+
+    spans = wait_for_spans(live, with_service_span)
+    assert spans, f"{backend.name}: no span of the service in the trace of {request_id} "\
+                  "(the services' OTLP export)"
+    by_id = {s.span_id: s for s in spans}
+    root = next(s for s in spans if s.service == "traefik" and not s.parent_span_id)
+    servers = [s for s in spans if s.service == backend.name and s.kind == SERVER]
+    assert len(servers) == 1, [(s.name, s.kind) for s in spans if s.service == backend.name]
+    server = servers[0]
+    assert by_id[server.parent_span_id].service == "traefik", "parent is not Traefik's span"
+    assert root in ancestors(server, by_id)
+    route = str(server.attributes.get("http.route", ""))
+    assert route.startswith(f"/{backend.name}/") and server.name == f"GET {route}", server
+    assert server.attributes.get("http.request.method") == "GET", server
+    assert server.attributes.get("http.response.status_code") == 200, server
+
+    lines = [json.loads(line) for line in live.log(backend.name).read_text().splitlines()
+             if request_id in line]
+    completed = [line for line in lines if line.get("msg") == "request completed"]
+    assert len(completed) == 1, lines
+    assert completed[0].get("trace_id") == server.trace_id, completed[0]
+    own = {s.span_id for s in spans if s.service == backend.name}
+    assert completed[0].get("span_id") in own, completed[0]
+    if "compute_ms" in completed[0]:
+        computations = [s for s in spans if s.service == backend.name
+                        and s.name == "computation"]
+        assert computations and all(server in ancestors(c, by_id) for c in computations)
 
 
 # ------------------------------------------------------------------ after SIGTERM: the logs

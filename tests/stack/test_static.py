@@ -286,3 +286,113 @@ def test_rejected_inputs_search_reads_the_request_line() -> None:
     text = query["query"]["query"]
     assert 'message:"request completed"' in text and "http.response.status_code" in text
     assert "mathapi.reason" in text
+
+
+# ------------------------------------------------------------------ traces
+
+JAEGER_CONFIG = ROOT / "configs" / "jaeger" / "config.yml"
+
+
+@pytest.fixture(scope="module")
+def jaeger() -> dict:
+    """configs/jaeger/config.yml."""
+    return yaml.safe_load(JAEGER_CONFIG.read_text())
+
+
+def port_of(endpoint: str) -> int:
+    """The port of a host:port or URL."""
+    return int(re.search(r":(\d+)(?:/|$)", endpoint).group(1))
+
+
+def test_jaeger_receives_otlp_http_and_stores_a_bounded_number_of_traces(
+        compose: dict, jaeger: dict) -> None:
+    service = compose["services"]["jaeger"]
+    assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", service["image"])
+    assert not service.get("ports"), "the receiver and UI stay on the compose network"
+    assert int(service["deploy"]["resources"]["limits"]["memory"]) <= 512 * 2**20
+    mounts = {v["target"]: v["source"] for v in service["volumes"]}
+    config_path = service["command"][service["command"].index("--config") + 1]
+    assert mounts[str(Path(config_path).parent)] == str(JAEGER_CONFIG.parent)
+    pipeline = jaeger["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"]
+    assert port_of(jaeger["receivers"]["otlp"]["protocols"]["http"]["endpoint"]) == 4318
+    backends = jaeger["extensions"]["jaeger_storage"]["backends"]
+    store = jaeger["extensions"]["jaeger_query"]["storage"]["traces"]
+    assert jaeger["exporters"][pipeline["exporters"][0]]["trace_storage"] == store
+    assert 0 < backends[store]["memory"]["max_traces"] <= 50_000
+    assert jaeger["extensions"]["jaeger_query"]["base_path"] == "/jaeger"
+    health = jaeger["extensions"]["healthcheckv2"]["http"]["endpoint"]
+    assert f"127.0.0.1:{port_of(health)}/status" in " ".join(service["healthcheck"]["test"])
+
+
+def test_traefik_exports_to_jaeger_and_routes_its_ui(traefik: tuple[dict, dict],
+                                                     jaeger: dict) -> None:
+    static, dynamic = traefik
+    tracing = static["tracing"]
+    receiver = port_of(jaeger["receivers"]["otlp"]["protocols"]["http"]["endpoint"])
+    assert tracing["otlp"]["http"]["endpoint"] == f"http://jaeger:{receiver}/v1/traces"
+    assert tracing["serviceName"] == "traefik"
+    assert 0 < float(tracing["sampleRate"]) <= 1
+    assert "X-Request-Id" in tracing["capturedRequestHeaders"]
+    ui = port_of(jaeger["extensions"]["jaeger_query"]["http"]["endpoint"])
+    assert dynamic["services"]["jaeger"]["loadBalancer"]["servers"] == [
+        {"url": f"http://jaeger:{ui}"}]
+    router = dynamic["routers"]["jaeger"]
+    assert router["middlewares"] == ["admin-auth"]
+    assert "PathPrefix(`/jaeger/`)" in router["rule"]
+    for prefix in ADMIN_PREFIXES:  # the tools' own UI calls are not traced
+        assert dynamic["routers"][prefix.strip("/")]["observability"] == {"tracing": False}
+    for b in BACKENDS:
+        assert "observability" not in dynamic["routers"][b.name], "the APIs are traced"
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
+def test_every_service_exports_parent_based_traces_to_jaeger(backend, compose: dict,  # noqa: ANN001
+                                                             jaeger: dict) -> None:
+    env = compose["services"][backend.name]["environment"]
+    receiver = port_of(jaeger["receivers"]["otlp"]["protocols"]["http"]["endpoint"])
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://jaeger:{receiver}"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    # Parent-based: Traefik's head decision (its sampleRate) is the stack's.
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert 0 <= float(env["OTEL_TRACES_SAMPLER_ARG"]) <= 1
+
+
+def test_grafana_jaeger_datasource_points_at_the_query_base_path(jaeger: dict) -> None:
+    sources = {ds["uid"]: ds for p in GRAFANA_DATASOURCES.glob("*.yml")
+               for ds in yaml.safe_load(p.read_text()).get("datasources", [])}
+    ui = port_of(jaeger["extensions"]["jaeger_query"]["http"]["endpoint"])
+    base = jaeger["extensions"]["jaeger_query"]["base_path"]
+    assert sources["jaeger"]["type"] == "jaeger"
+    assert sources["jaeger"]["url"] == f"http://jaeger:{ui}{base}"
+
+
+def test_trace_ids_reach_elasticsearch_and_link_to_jaeger(pipeline: Pipeline) -> None:
+    assert pipeline.renames["trace_id"] == "trace.id"
+    assert pipeline.renames["span_id"] == "span.id"
+    fields = template_fields()
+    assert fields["trace.id"] == fields["span.id"] == "keyword"
+    view = next(o for o in kibana_objects() if o["type"] == "index-pattern")
+    link = json.loads(view["attributes"]["fieldFormatMap"])["trace.id"]
+    assert link["id"] == "url"
+    assert link["params"]["urlTemplate"] == "@MATHAPI_PUBLIC_URL@/jaeger/trace/{{value}}"
+    # kibana-setup replaces the placeholder with the public URL before the import.
+    setup = (ROOT / "configs/setup/kibana-setup.sh").read_text()
+    assert "placeholder='@MATHAPI_PUBLIC_URL@'" in setup
+
+
+def test_latency_panels_link_to_the_backends_traces() -> None:
+    sources = {ds["uid"]: ds["type"] for p in GRAFANA_DATASOURCES.glob("*.yml")
+               for ds in yaml.safe_load(p.read_text()).get("datasources", [])}
+    latency = [panel for dashboard in dashboards().values()
+               for panel in grafana_panels(dashboard) if panel["title"].startswith("Latency:")]
+    assert len(latency) == 2
+    for panel in latency:
+        links = panel["fieldConfig"]["defaults"]["links"]
+        internal = [link["internal"] for link in links if "internal" in link]
+        assert internal, panel["title"]
+        assert sources[internal[0]["datasourceUid"]] == "jaeger"
+        # The repeated row's backend: the service.name its spans carry (OTEL_SERVICE_NAME's
+        # default is the binary's name, which is the backend's).
+        assert internal[0]["query"]["service"] == "${backend}"
+        assert internal[0]["query"]["queryType"] == "search"
