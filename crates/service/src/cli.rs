@@ -68,6 +68,9 @@ pub struct ServerArgs {
     #[arg(long, env = "MATHAPI_COMPUTE_QUEUE", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub compute_queue: u64,
+
+    #[command(flatten)]
+    pub tracing: crate::telemetry::TracingArgs,
 }
 
 impl ServerArgs {

@@ -25,6 +25,7 @@ use tracing::{Instrument, Span};
 
 use crate::render_cache::RenderCache;
 use crate::request_log::RequestRecord;
+use crate::telemetry::traces::{self, TraceIds};
 use crate::telemetry::{Metrics, fields, method_label};
 use crate::{request_id, request_log};
 use caching::Conditional;
@@ -81,6 +82,8 @@ struct Incoming {
     id: String,
     method: &'static str,
     path: String,
+    /// The ids of a sampled trace, for the log line.
+    trace: Option<TraceIds>,
 }
 
 /// What the log line and the metrics say about a request once it is answered.
@@ -97,13 +100,29 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let started = Instant::now();
-        let incoming = Incoming {
+        let mut incoming = Incoming {
             id: request_id::of_request(&req),
             method: method_label(req.method()),
             path: req.uri().path().to_owned(),
+            trace: None,
         };
         self.metrics.request_started(incoming.method);
-        let (mut response, record, route) = self.respond(req, &incoming).await;
+        // With traces on, the span starts before the cache lookup: hits are traced too.
+        let traced = traces::is_on().then(|| {
+            let (span, ids) = traces::server_span(
+                req.headers(),
+                &incoming.id,
+                incoming.method,
+                logged_path(&incoming.path),
+            );
+            incoming.trace = ids;
+            span
+        });
+        let (mut response, record, route) = self.respond(req, &incoming, traced.clone()).await;
+        if let Some(span) = traced {
+            let status = response.status().as_u16();
+            traces::finish_server_span(&span, incoming.method, route.as_deref(), status);
+        }
 
         let completed = Completed {
             incoming: &incoming,
@@ -131,6 +150,7 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         &self,
         req: Request,
         incoming: &Incoming,
+        traced: Option<Span>,
     ) -> (Response, RequestRecord, Option<Arc<str>>) {
         let conditional = Conditional::of(&req);
         let path = trailing_slash::normal_path(&incoming.path);
@@ -140,7 +160,7 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         {
             return hit;
         }
-        let span = request_span(&incoming.id);
+        let span = traced.unwrap_or_else(|| request_span(&incoming.id));
         let (response, mut record) =
             RequestRecord::collect(self.answer(req, incoming).instrument(span)).await;
         let route = self.route_of(&response);
@@ -220,6 +240,8 @@ fn log_completed(c: &Completed<'_>) {
         ($level:ident) => {
             tracing::$level!(
                 { fields::REQUEST_ID } = c.incoming.id.as_str(),
+                { fields::TRACE_ID } = c.incoming.trace.as_ref().map(|t| t.trace_id.as_str()),
+                { fields::SPAN_ID } = c.incoming.trace.as_ref().map(|t| t.span_id.as_str()),
                 { fields::HTTP_METHOD } = c.incoming.method,
                 { fields::URL_PATH } = logged_path(&c.incoming.path),
                 { fields::HTTP_ROUTE } = c.route.as_deref(),

@@ -234,7 +234,9 @@ impl<'a> JsonMembers<'a> {
     }
 
     fn key(&mut self, field: &Field) -> bool {
-        if RESERVED.contains(&field.name()) {
+        let name = field.name();
+        // `otel.*` fields configure the exported span (name, kind): not log fields.
+        if RESERVED.contains(&name) || name.starts_with("otel.") {
             return false;
         }
         self.out.push(',');
