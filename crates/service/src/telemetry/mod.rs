@@ -20,8 +20,8 @@ pub mod traces;
 
 pub use log_sink::LogSink;
 pub use logging::{TelemetryError, init_logging, subscriber, traced_subscriber};
-pub use traces::{Traces, TracingArgs};
 pub use metrics::{HTTP_DURATION_BUCKETS, Metrics, method_label};
+pub use traces::{Traces, TracingArgs};
 
 /// The version every binary reports (`mathapi_build_info`, `target_info`, OpenAPI).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

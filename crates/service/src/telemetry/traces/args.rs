@@ -40,15 +40,15 @@ pub struct TracingArgs {
 
     /// Finished spans waiting for export; more are dropped and counted in
     /// `mathapi_trace_spans_dropped_total`.
-    #[arg(long, env = "MATHAPI_OTEL_QUEUE_SIZE", default_value_t = 2048,
+    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 2048,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub otel_queue_size: u32,
 
-    /// Seconds one export may take before it is abandoned (a collector that never answers
-    /// cannot hold the exporter).
-    #[arg(long, env = "MATHAPI_OTEL_EXPORT_TIMEOUT", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=60))]
-    pub otel_export_timeout: u64,
+    /// Milliseconds one export may take before it is abandoned (a collector that never
+    /// answers cannot hold the exporter).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TIMEOUT", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub otel_export_timeout_ms: u64,
 }
 
 /// The samplers of the OpenTelemetry specification (`OTEL_TRACES_SAMPLER`) this SDK has.
@@ -173,7 +173,10 @@ mod tests {
     #[test]
     fn the_default_sampler_follows_the_parent_and_keeps_every_new_trace() {
         let args = parse(&[]).unwrap();
-        assert_eq!(args.otel_traces_sampler, SamplerName::ParentbasedTraceidratio);
+        assert_eq!(
+            args.otel_traces_sampler,
+            SamplerName::ParentbasedTraceidratio
+        );
         assert!(matches!(
             args.sampler(),
             Sampler::ParentBased(root) if matches!(*root, Sampler::TraceIdRatioBased(r) if r == 1.0)

@@ -48,12 +48,6 @@ pub fn is_on() -> bool {
 /// Longest a graceful shutdown waits for the last spans to be exported.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
-/// Spans exported in one request to the collector.
-const BATCH_SIZE: usize = 512;
-
-/// How long a finished span waits for a full batch before it is sent anyway.
-const SCHEDULED_DELAY: Duration = Duration::from_secs(1);
-
 /// The running trace export of a process.
 pub struct Traces {
     provider: SdkTracerProvider,
@@ -72,7 +66,7 @@ impl Traces {
         let Some(url) = args.traces_url() else {
             return Ok(None);
         };
-        let timeout = Duration::from_secs(args.otel_export_timeout);
+        let timeout = Duration::from_millis(args.otel_export_timeout_ms);
         let client = ExportClient::new(timeout).map_err(|e| TracesError(e.to_string()))?;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
@@ -84,12 +78,11 @@ impl Traces {
             .map_err(|e| TracesError(e.to_string()))?;
         let counts = Arc::new(QueueCounts::default());
         let bound = args.otel_queue_size as usize;
+        // Batch size and delay: the SDK's defaults (512 spans, 5 s) or `OTEL_BSP_*`.
         let batch = BatchSpanProcessor::builder(CountingExporter::new(exporter, counts.clone()))
             .with_batch_config(
                 BatchConfigBuilder::default()
                     .with_max_queue_size(bound)
-                    .with_max_export_batch_size(BATCH_SIZE.min(bound))
-                    .with_scheduled_delay(SCHEDULED_DELAY)
                     .build(),
             )
             .build();

@@ -67,7 +67,11 @@ pub(crate) fn server_span(
 /// last handle to it is dropped.
 pub(crate) fn finish_server_span(span: &Span, method: &str, route: Option<&str>, status: u16) {
     if let Some(route) = route {
-        span.record("otel.name", format!("{method} {route}"));
+        // The span has started (its ids were needed for the log lines): renamed directly, as
+        // `otel.name` only names a span not yet started.
+        span.context()
+            .span()
+            .update_name(format!("{method} {route}"));
         span.set_attribute("http.route", route.to_owned());
     }
     span.set_attribute("http.response.status_code", i64::from(status));
