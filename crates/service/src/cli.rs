@@ -70,7 +70,7 @@ pub struct ServerArgs {
     pub compute_queue: u64,
 
     #[command(flatten)]
-    pub tracing: crate::telemetry::TracingArgs,
+    pub tracing: Box<crate::telemetry::TracingArgs>,
 }
 
 impl ServerArgs {

@@ -119,6 +119,9 @@ fn http_url(text: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use opentelemetry::Context;
+    use opentelemetry::trace::{SpanKind, TraceId};
+    use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
 
     #[derive(Debug, Parser)]
     struct Cli {
@@ -170,18 +173,69 @@ mod tests {
         }
     }
 
+    /// The decision `sampler` makes for a new span whose parent (if any) was sampled or not.
+    fn decides(sampler: &Sampler, parent_sampled: Option<bool>) -> SamplingDecision {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceState};
+        let trace_id = TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128);
+        let parent = parent_sampled.map(|sampled| {
+            let flags = if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            };
+            Context::new().with_remote_span_context(SpanContext::new(
+                trace_id,
+                SpanId::from(7_u64),
+                flags,
+                true,
+                TraceState::default(),
+            ))
+        });
+        sampler
+            .should_sample(
+                parent.as_ref(),
+                trace_id,
+                "GET",
+                &SpanKind::Server,
+                &[],
+                &[],
+            )
+            .decision
+    }
+
     #[test]
     fn the_default_sampler_follows_the_parent_and_keeps_every_new_trace() {
-        let args = parse(&[]).unwrap();
+        let sampler = parse(&[]).unwrap().sampler();
+        assert_eq!(decides(&sampler, None), SamplingDecision::RecordAndSample);
         assert_eq!(
-            args.otel_traces_sampler,
-            SamplerName::ParentbasedTraceidratio
+            decides(&sampler, Some(true)),
+            SamplingDecision::RecordAndSample
         );
-        assert!(matches!(
-            args.sampler(),
-            Sampler::ParentBased(root) if matches!(*root, Sampler::TraceIdRatioBased(r) if r == 1.0)
-        ));
-        let spec = parse(&["--otel-traces-sampler", "parentbased_always_off"]).unwrap();
-        assert_eq!(spec.otel_traces_sampler, SamplerName::ParentbasedAlwaysOff);
+        assert_eq!(decides(&sampler, Some(false)), SamplingDecision::Drop);
+    }
+
+    #[test]
+    fn the_ratio_applies_to_new_traces_only() {
+        let none = parse(&["--otel-traces-sampler-arg", "0"])
+            .unwrap()
+            .sampler();
+        assert_eq!(decides(&none, None), SamplingDecision::Drop);
+        assert_eq!(
+            decides(&none, Some(true)),
+            SamplingDecision::RecordAndSample
+        );
+        let plain = parse(&[
+            "--otel-traces-sampler",
+            "traceidratio",
+            "--otel-traces-sampler-arg",
+            "0",
+        ])
+        .unwrap()
+        .sampler();
+        assert_eq!(decides(&plain, Some(true)), SamplingDecision::Drop);
+        let off = parse(&["--otel-traces-sampler", "always_off"])
+            .unwrap()
+            .sampler();
+        assert_eq!(decides(&off, None), SamplingDecision::Drop);
     }
 }
