@@ -274,3 +274,43 @@ async fn unsupported_trace_settings_are_refused_at_start_up() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_line_inside_a_sampled_request_carries_its_trace_and_span_ids() {
+    let receiver = OtlpReceiver::start().await;
+    // At `debug` the computation span writes START and END lines inside the request span.
+    let (server, _data) = start(
+        &[
+            "--otel-endpoint",
+            &receiver.endpoint(),
+            "--log-level",
+            "debug",
+        ],
+        FAST,
+    )
+    .await;
+    let id = get_traced(&server, "/factorial/25/", (TRACE_A, PARENT_A, "01")).await;
+    let spans = receiver.wait_for_spans(2).await;
+    let request = spans
+        .iter()
+        .find(|s| s.kind == SERVER && s.trace_id == TRACE_A)
+        .expect("server span");
+    completed_line(&server, &id).await;
+    let lines: Vec<Value> = server
+        .lines()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["request_id"] == id.as_str())
+        .collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|r| r["msg"].as_str()).collect();
+    assert!(
+        messages.contains(&"[COMPUTATION - START]") && messages.contains(&"request completed"),
+        "{messages:?}"
+    );
+    for line in &lines {
+        assert_eq!(line["trace_id"], TRACE_A, "{line}");
+        assert_eq!(line["span_id"], request.span_id.as_str(), "{line}");
+        let keys = line.as_object().unwrap().keys();
+        assert!(!keys.into_iter().any(|k| k.starts_with("otel.")), "{line}");
+    }
+}
