@@ -68,10 +68,13 @@ hello=$(cost hello /hello target/release/bench-hello)
   }
   row "\`/fibonacci/400/\`, info (cache hit)" "$(cost fib-info /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/a")"
   row "\`/fibonacci/400/\`, warn (cache hit)" "$(RUST_LOG=warn cost fib-warn /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/b")"
-  # shellcheck disable=SC2046 # traced's words are separate flags
-  row "\`/fibonacci/400/\`, info, traces 1 %" "$(cost fib-traced-1 /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/t1" $(traced 0.01))"
-  # shellcheck disable=SC2046
-  row "\`/fibonacci/400/\`, info, traces 100 %" "$(cost fib-traced-100 /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/t100" $(traced 1.0))"
+  # Older builds (MATHAPI_BIN) may not have traces.
+  if "$mathapi" --help | grep -q -- --otel-endpoint; then
+    # shellcheck disable=SC2046 # traced's words are separate flags
+    row "\`/fibonacci/400/\`, info, traces 1 %" "$(cost fib-traced-1 /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/t1" $(traced 0.01))"
+    # shellcheck disable=SC2046
+    row "\`/fibonacci/400/\`, info, traces 100 %" "$(cost fib-traced-100 /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/t100" $(traced 1.0))"
+  fi
   row "\`/fibonacci/400/\`, info, cache off" "$(cost fib-nocache /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/c" --render-cache-bytes 0)"
   row "\`/factorial/400/\`, info, cache off" "$(cost fact-nocache /factorial/400/ "$mathapi" --sequence-data-dir "$data/d" --render-cache-bytes 0)"
   row "\`/fibonacci/abc/\` (400), info" "$(cost bad-info /fibonacci/abc/ "$mathapi" --sequence-data-dir "$data/e")"

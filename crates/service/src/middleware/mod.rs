@@ -119,7 +119,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             span
         });
         let (mut response, record, route) = self.respond(req, &incoming, traced.clone()).await;
-        if let Some(span) = traced {
+        if let Some(span) = traced.filter(|_| incoming.trace.is_some()) {
             let status = response.status().as_u16();
             traces::finish_server_span(&span, incoming.method, route.as_deref(), status);
         }

@@ -44,15 +44,18 @@ pub(crate) fn server_span(
     // Fails only without the OpenTelemetry layer (tracing off), where there is no span to
     // parent.
     let _ = span.set_parent(parent);
-    span.set_attribute("http.request.method", method);
-    span.set_attribute("url.path", path.to_owned());
-    span.set_attribute("mathapi.request_id", request_id.to_owned());
+    // Starts the span: the sampler decides here. (It sees no attributes; none of the
+    // specification's samplers looks at them.)
     let context = span.context();
     let otel = context.span();
     let ids = otel.span_context();
     if !ids.is_sampled() {
+        // Nothing more to spend on a span that is not exported.
         return (span, None);
     }
+    span.set_attribute("http.request.method", method);
+    span.set_attribute("url.path", path.to_owned());
+    span.set_attribute("mathapi.request_id", request_id.to_owned());
     let ids = TraceIds {
         trace_id: ids.trace_id().to_string(),
         span_id: ids.span_id().to_string(),
@@ -62,8 +65,8 @@ pub(crate) fn server_span(
     (span, Some(ids))
 }
 
-/// Completes the server span with what the answer says: its name `{method} {route}`, the
-/// route, the status code, and an error status for a 5xx answer. The span ends when the
+/// Completes a sampled server span with what the answer says: its name `{method} {route}`,
+/// the route, the status code, and an error status for a 5xx answer. The span ends when the
 /// last handle to it is dropped.
 pub(crate) fn finish_server_span(span: &Span, method: &str, route: Option<&str>, status: u16) {
     if let Some(route) = route {
