@@ -234,40 +234,63 @@ fn logged_path(path: &str) -> &str {
     &path[..cut]
 }
 
-/// Writes the request's one line: `info`, or `error` for a 5xx answer.
+/// The `request completed` line of `$c`, with `$ids` (fields) after `request_id`.
+macro_rules! request_line {
+    ($c:expr $(, $($ids:tt)+)?) => {{
+        let c = $c;
+        macro_rules! request_completed {
+            ($level:ident) => {
+                tracing::$level!(
+                    { fields::REQUEST_ID } = c.incoming.id.as_str(),
+                    $($($ids)+)?
+                    { fields::HTTP_METHOD } = c.incoming.method,
+                    { fields::URL_PATH } = logged_path(&c.incoming.path),
+                    { fields::HTTP_ROUTE } = c.route.as_deref(),
+                    { fields::HTTP_STATUS } = c.status,
+                    // Microsecond precision is all a latency needs, and keeps the number short.
+                    { fields::LATENCY_MS } = c.elapsed.as_micros() as f64 / 1e3,
+                    { fields::FUNCTION } = c.record.function,
+                    { fields::ARGUMENTS } = c.record.arguments.as_deref(),
+                    { fields::COMPUTE_MS } = c.record.compute_ms(),
+                    { fields::RESULT_DIGITS } = c.record.result_digits,
+                    { fields::CACHE } = c.record.cache,
+                    { fields::REASON } = c.record.reason.as_deref(),
+                    { fields::DETAIL } = c.record.detail.as_deref(),
+                    "request completed"
+                )
+            };
+        }
+        // A shed request is the server protecting itself, not a failure: counted in
+        // `mathapi_shed_requests_total`, and logged at `info` so that a flood of them is
+        // batched instead of costing a write each (error lines are written at once).
+        let shed =
+            c.record.reason.as_deref() == Some(crate::limits::ShedReason::Overloaded.as_str());
+        if c.status >= 500 && !shed {
+            request_completed!(error);
+        } else {
+            request_completed!(info);
+        }
+    }};
+}
+
+/// Writes the request's one line: `info`, or `error` for a 5xx answer; with the trace's ids
+/// when the request is sampled.
 fn log_completed(c: &Completed<'_>) {
-    macro_rules! request_completed {
-        ($level:ident) => {
-            tracing::$level!(
-                { fields::REQUEST_ID } = c.incoming.id.as_str(),
-                { fields::TRACE_ID } = c.incoming.trace.as_ref().map(|t| t.trace_id.as_str()),
-                { fields::SPAN_ID } = c.incoming.trace.as_ref().map(|t| t.span_id.as_str()),
-                { fields::HTTP_METHOD } = c.incoming.method,
-                { fields::URL_PATH } = logged_path(&c.incoming.path),
-                { fields::HTTP_ROUTE } = c.route.as_deref(),
-                { fields::HTTP_STATUS } = c.status,
-                // Microsecond precision is all a latency needs, and keeps the number short.
-                { fields::LATENCY_MS } = c.elapsed.as_micros() as f64 / 1e3,
-                { fields::FUNCTION } = c.record.function,
-                { fields::ARGUMENTS } = c.record.arguments.as_deref(),
-                { fields::COMPUTE_MS } = c.record.compute_ms(),
-                { fields::RESULT_DIGITS } = c.record.result_digits,
-                { fields::CACHE } = c.record.cache,
-                { fields::REASON } = c.record.reason.as_deref(),
-                { fields::DETAIL } = c.record.detail.as_deref(),
-                "request completed"
-            )
-        };
+    // Untraced lines keep their own callsite, without the two id fields: they cost exactly
+    // what they did before traces existed.
+    match &c.incoming.trace {
+        Some(ids) => log_completed_with(c, &ids.trace_id, &ids.span_id),
+        None => request_line!(c),
     }
-    // A shed request is the server protecting itself, not a failure: counted in
-    // `mathapi_shed_requests_total`, and logged at `info` so that a flood of them is batched
-    // instead of costing a write each (error lines are written at once).
-    let shed = c.record.reason.as_deref() == Some(crate::limits::ShedReason::Overloaded.as_str());
-    if c.status >= 500 && !shed {
-        request_completed!(error);
-    } else {
-        request_completed!(info);
-    }
+}
+
+/// [`log_completed`] with the `trace_id` and `span_id` of a sampled request.
+fn log_completed_with(c: &Completed<'_>, trace_id: &str, span_id: &str) {
+    request_line!(
+        c,
+        { fields::TRACE_ID } = trace_id,
+        { fields::SPAN_ID } = span_id,
+    );
 }
 
 fn set_request_id(response: &mut Response, id: &str) {
