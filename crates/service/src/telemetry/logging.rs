@@ -1,5 +1,6 @@
 //! The process-wide logger: Bunyan JSON lines ([`BunyanLayer`]), one `request completed`
-//! line per request at `info`.
+//! line per request at `info`; with traces on, the OpenTelemetry layer next to it
+//! ([`traced_subscriber`]).
 //!
 //! At `info` the request span exists only so that the lines logged while a request is handled
 //! carry its `request_id`; spans write `START`/`END` lines of their own only at `debug` or
