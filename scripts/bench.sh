@@ -99,7 +99,7 @@ sink_pid=$!
 pids+=("$sink_pid")
 wait_port $sink_port count
 ratios=(0.01 1.0)
-declare -A traced_rps traced_p50 traced_p99 traced_dropped
+declare -A traced_rps traced_p50 traced_p99 traced_dropped traced_rss_kb
 for ratio in "${ratios[@]}"; do
   start "mathapi-traced-$ratio" target/release/mathapi --port $app_port --sequence-data-dir "$out/data" \
     --otel-endpoint "http://127.0.0.1:$sink_port" --otel-traces-sampler traceidratio \
@@ -110,6 +110,7 @@ for ratio in "${ratios[@]}"; do
     < <(load "http://127.0.0.1:$app_port/fibonacci/400/")
   traced_dropped[$ratio]=$(curl -fsS "http://127.0.0.1:$app_port/metrics" \
     | awk '/^mathapi_trace_spans_dropped_total/ { print $2 }')
+  traced_rss_kb[$ratio]=$(awk '/VmHWM/ { print $2 }' "/proc/$app_pid/status")
   kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
   rm -f "$out/mathapi-traced-$ratio.log"
 done
@@ -203,6 +204,7 @@ store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redi
   echo "It wrote $log_lines log lines (info level) to a file during the run."
   echo "Traced runs: the OTLP sink got $sink_requests export requests ($sink_bytes bytes); spans dropped"
   echo "(export queue full): $(for r in "${ratios[@]}"; do printf '%s at ratio %s; ' "${traced_dropped[$r]:-0}" "$r"; done)"
+  echo "peak resident memory: $(for r in "${ratios[@]}"; do printf '%s MiB at ratio %s; ' "$((traced_rss_kb[$r] / 1024))" "$r"; done)"
   echo
   echo "Sequence stepper: durable \`POST /fibonacci/next\` over the whole default walk (0 to $steps),"
   echo "$connections concurrent connections, server on one core; median of three walks:"
