@@ -82,3 +82,89 @@ pub(crate) fn finish_server_span(span: &Span, method: &str, route: Option<&str>,
         span.set_status(Status::error(""));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanKind, Status, TracerProvider as _};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Runs `make_spans` with the OpenTelemetry layer over an in-memory exporter, and returns
+    /// the spans it finished.
+    fn exported(make_spans: impl FnOnce()) -> Vec<SpanData> {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, make_spans);
+        exporter.get_finished_spans().unwrap()
+    }
+
+    fn traceparent(value: &str) -> poem::http::HeaderMap {
+        let mut headers = poem::http::HeaderMap::new();
+        headers.insert("traceparent", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_failed_request_is_an_error_span_named_by_its_route() {
+        let headers = traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let mut ids = None;
+        let spans = exported(|| {
+            let (span, sampled) = server_span(&headers, "req-1", "GET", "/fibonacci/7/");
+            finish_server_span(&span, "GET", Some("/fibonacci/{n}/"), 503);
+            ids = sampled;
+        });
+        let [span] = &spans[..] else {
+            panic!("{spans:#?}")
+        };
+        let ids = ids.expect("sampled");
+        assert_eq!(span.name, "GET /fibonacci/{n}/");
+        assert_eq!(span.span_kind, SpanKind::Server);
+        assert!(
+            matches!(span.status, Status::Error { .. }),
+            "{:?}",
+            span.status
+        );
+        assert_eq!(
+            span.span_context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(ids.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ids.span_id, span.span_context.span_id().to_string());
+        assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+        let attribute = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(
+            attribute("http.response.status_code").as_deref(),
+            Some("503")
+        );
+        assert_eq!(attribute("http.route").as_deref(), Some("/fibonacci/{n}/"));
+        assert_eq!(attribute("mathapi.request_id").as_deref(), Some("req-1"));
+    }
+
+    #[test]
+    fn a_request_no_route_matched_is_named_by_its_method_and_not_an_error() {
+        let spans = exported(|| {
+            let (span, _) = server_span(&poem::http::HeaderMap::new(), "req-2", "POST", "/x");
+            finish_server_span(&span, "POST", None, 404);
+        });
+        let [span] = &spans[..] else {
+            panic!("{spans:#?}")
+        };
+        assert_eq!(span.name, "POST");
+        assert_eq!(
+            span.parent_span_id.to_string(),
+            "0000000000000000",
+            "a root"
+        );
+        assert!(!matches!(span.status, Status::Error { .. }));
+    }
+}
