@@ -21,7 +21,7 @@ need oha "cargo install oha --locked"
 (( $(nproc) >= 2 )) || { echo "make bench needs two cores (server and load apart)" >&2; exit 1; }
 
 need redis-server "apt-get install redis-server"
-cargo build --release --bin mathapi --bin bench-hello 2>&1 | tail -1
+cargo build --release --bin mathapi --bin bench-hello --bin otlp-sink 2>&1 | tail -1
 cargo build --release -p mathapi-sequence --example sequence_bench 2>&1 | tail -1
 
 pids=()
@@ -90,6 +90,32 @@ app_pid=$started
 wait_port $app_port
 read -r nolog_rps nolog_p50 nolog_p99 _ < <(load "http://127.0.0.1:$app_port/fibonacci/400/")
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+
+# What traces cost: the same request (logs at info) with its spans exported over OTLP/HTTP to
+# a sink that only counts them (on the load core), keeping 1 % and 100 % of the traces.
+sink_port=14318
+taskset -c 1 target/release/otlp-sink --port $sink_port >"$out/otlp-sink.log" 2>&1 &
+sink_pid=$!
+pids+=("$sink_pid")
+wait_port $sink_port count
+ratios=(0.01 1.0)
+declare -A traced_rps traced_p50 traced_p99 traced_dropped traced_rss_kb
+for ratio in "${ratios[@]}"; do
+  start "mathapi-traced-$ratio" target/release/mathapi --port $app_port --sequence-data-dir "$out/data" \
+    --otel-endpoint "http://127.0.0.1:$sink_port" --otel-traces-sampler traceidratio \
+    --otel-traces-sampler-arg "$ratio"
+  app_pid=$started
+  wait_port $app_port
+  read -r "traced_rps[$ratio]" "traced_p50[$ratio]" "traced_p99[$ratio]" _ \
+    < <(load "http://127.0.0.1:$app_port/fibonacci/400/")
+  traced_dropped[$ratio]=$(curl -fsS "http://127.0.0.1:$app_port/metrics" \
+    | awk '/^mathapi_trace_spans_dropped_total/ { print $2 }')
+  traced_rss_kb[$ratio]=$(awk '/VmHWM/ { print $2 }' "/proc/$app_pid/status")
+  kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+  rm -f "$out/mathapi-traced-$ratio.log"
+done
+read -r sink_requests sink_bytes < <(curl -fsS "http://127.0.0.1:$sink_port/count")
+kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
 
 # What the render cache saves: every request computes and renders (logs at info, to a file).
 start mathapi-nocache target/release/mathapi --port $app_port --sequence-data-dir "$out/data" \
@@ -165,6 +191,10 @@ store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redi
   done
   nolog_ratio=$(python3 -c "print(f'{$nolog_rps / $hello:.2f}')")
   echo "| \`/fibonacci/400/\`, RUST_LOG=warn (metrics on) | $nolog_rps | $nolog_ratio | $nolog_p50 | $nolog_p99 | | |"
+  for ratio in "${ratios[@]}"; do
+    traced_ratio=$(python3 -c "print(f'{${traced_rps[$ratio]} / $hello:.2f}')")
+    echo "| \`/fibonacci/400/\`, traces exported, ratio $ratio | ${traced_rps[$ratio]} | $traced_ratio | ${traced_p50[$ratio]} | ${traced_p99[$ratio]} | | |"
+  done
   for path in /fibonacci/400/ /factorial/400/; do
     ratio=$(python3 -c "print(f'{${nocache_rps[$path]} / $hello:.2f}')")
     echo "| \`$path\`, render cache off (computed every time) | ${nocache_rps[$path]} | $ratio | | | | |"
@@ -172,6 +202,9 @@ store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redi
   echo
   echo "Peak resident memory of \`mathapi\` over the whole run (VmHWM): $((rss_kb / 1024)) MiB."
   echo "It wrote $log_lines log lines (info level) to a file during the run."
+  echo "Traced runs: the OTLP sink got $sink_requests export requests ($sink_bytes bytes); spans dropped"
+  echo "(export queue full): $(for r in "${ratios[@]}"; do printf '%s at ratio %s; ' "${traced_dropped[$r]:-0}" "$r"; done)"
+  echo "peak resident memory: $(for r in "${ratios[@]}"; do printf '%s MiB at ratio %s; ' "$((traced_rss_kb[$r] / 1024))" "$r"; done)"
   echo
   echo "Sequence stepper: durable \`POST /fibonacci/next\` over the whole default walk (0 to $steps),"
   echo "$connections concurrent connections, server on one core; median of three walks:"

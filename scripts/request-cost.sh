@@ -13,7 +13,7 @@ n=${1:-2000}
 out=target/bench/request-cost
 mkdir -p "$out"
 command -v valgrind > /dev/null || { echo "request-cost needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-cargo build --release --bin mathapi --bin bench-hello 2>&1 | tail -1
+cargo build --release --bin mathapi --bin bench-hello --bin otlp-sink 2>&1 | tail -1
 mathapi=${MATHAPI_BIN:-target/release/mathapi}
 
 cost() { # name path binary [args...]
@@ -47,7 +47,15 @@ PY
 }
 
 data=$(mktemp -d)
-trap 'rm -rf "$data"' EXIT
+# Traced cases export to a sink that only counts (not under callgrind).
+sink_port=$((18000 + RANDOM % 1000))
+target/release/otlp-sink --port "$sink_port" > /dev/null 2>&1 &
+sink_pid=$!
+trap 'kill "$sink_pid" 2> /dev/null || true; rm -rf "$data"' EXIT
+traced() { # ratio
+  echo --otel-endpoint "http://127.0.0.1:$sink_port" --otel-traces-sampler traceidratio \
+    --otel-traces-sampler-arg "$1"
+}
 hello=$(cost hello /hello target/release/bench-hello)
 {
   echo "# Instructions per request (callgrind, $n requests after 200 warm-up, one connection)"
@@ -60,6 +68,13 @@ hello=$(cost hello /hello target/release/bench-hello)
   }
   row "\`/fibonacci/400/\`, info (cache hit)" "$(cost fib-info /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/a")"
   row "\`/fibonacci/400/\`, warn (cache hit)" "$(RUST_LOG=warn cost fib-warn /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/b")"
+  # Older builds (MATHAPI_BIN) may not have traces.
+  if "$mathapi" --help | grep -q -- --otel-endpoint; then
+    # shellcheck disable=SC2046 # traced's words are separate flags
+    row "\`/fibonacci/400/\`, info, traces 1 %" "$(cost fib-traced-1 /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/t1" $(traced 0.01))"
+    # shellcheck disable=SC2046
+    row "\`/fibonacci/400/\`, info, traces 100 %" "$(cost fib-traced-100 /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/t100" $(traced 1.0))"
+  fi
   row "\`/fibonacci/400/\`, info, cache off" "$(cost fib-nocache /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/c" --render-cache-bytes 0)"
   row "\`/factorial/400/\`, info, cache off" "$(cost fact-nocache /factorial/400/ "$mathapi" --sequence-data-dir "$data/d" --render-cache-bytes 0)"
   row "\`/fibonacci/abc/\` (400), info" "$(cost bad-info /fibonacci/abc/ "$mathapi" --sequence-data-dir "$data/e")"

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from stack_live import LivePorts, wait_http, write_live_configs
 from stack_model import BACKEND_NAMES, BACKENDS, ROOT
+from stack_otlp import OtlpReceiver
 
 # The alert the demonstration waits for, and the fault that fires it: a quarter of the
 # service's API requests fail (the alert's threshold is 5% for 2 minutes) and every one of
@@ -231,12 +232,14 @@ def run_incident(switch: NativeSwitch | ComposeSwitch, prometheus: Prometheus, b
 
 class NativeStack:
     """The release services (each with its fault file), Traefik and Prometheus with the
-    repository's configs on loopback, and mathapi-traffic through Traefik: what the Docker
-    stack runs, minus the containers. Every process is stopped on exit."""
+    repository's configs on loopback, mathapi-traffic through Traefik, and an OTLP receiver
+    (scripts/stack_otlp.py) standing in for Jaeger: what the Docker stack runs, minus the
+    containers. Every process is stopped on exit."""
 
     def __init__(self, work: Path, traffic_rate: int = 40) -> None:
         self.work, self.traffic_rate = work, traffic_rate
         self.ports = LivePorts.allocate()
+        self.otlp = OtlpReceiver()
         self.processes: dict[str, subprocess.Popen] = {}
         self.fault_files = {name: work / "faults" / f"{name}.json" for name in BACKEND_NAMES}
 
@@ -267,6 +270,7 @@ class NativeStack:
                 raise SystemExit(f"{RELEASE / binary} missing: cargo build --release --bins")
         for sub in ("logs", "faults", "prometheus"):
             (self.work / sub).mkdir(parents=True, exist_ok=True)
+        self.otlp.start()
         try:
             self._start_all()
         except BaseException:
@@ -279,10 +283,14 @@ class NativeStack:
             self.start(b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
                                 str(self.ports.backends[b.name])],
                        {"MATHAPI_FAULT_FILE": str(self.fault_files[b.name]),
-                        "RUST_LOG": "info,poem=warn"})
+                        "RUST_LOG": "info,poem=warn",
+                        # As in compose: children of Traefik's sampled spans are exported.
+                        "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp.base_url,
+                        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                        "OTEL_TRACES_SAMPLER_ARG": "1.0"})
         for b in BACKENDS:
             wait_http(f"http://127.0.0.1:{self.ports.backends[b.name]}/ready", 30)
-        write_live_configs(self.work, self.ports)
+        write_live_configs(self.work, self.ports, otlp_endpoint=self.otlp.endpoint)
         self.start("traefik", [tool_path("traefik"), f"--configFile={self.work / 'traefik.yml'}"],
                    {"MATHAPI_ADMIN_USER": "admin", "MATHAPI_ADMIN_PASSWORD": "admin"})
         prometheus = self.prometheus.base
@@ -311,6 +319,7 @@ class NativeStack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.otlp.stop()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

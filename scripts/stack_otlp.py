@@ -59,6 +59,8 @@ class Span:
     kind: int  # opentelemetry.proto.trace.v1.Span.SpanKind
     service: str  # the resource's service.name
     attributes: dict[str, object] = field(hash=False)
+    duration_ns: int = 0  # end minus start, as the exporter timed it
+    status_code: int = 0  # opentelemetry.proto.trace.v1.Status.StatusCode (2: ERROR)
 
 
 def any_value(value: AnyValue) -> object:
@@ -86,7 +88,9 @@ def spans_of(request: ExportTraceServiceRequest) -> list[Span]:
             for span in scope_spans.spans:
                 spans.append(Span(span.trace_id.hex(), span.span_id.hex(),
                                   span.parent_span_id.hex(), span.name, span.kind, service,
-                                  attributes_of(span.attributes)))
+                                  attributes_of(span.attributes),
+                                  span.end_time_unix_nano - span.start_time_unix_nano,
+                                  span.status.code))
     return spans
 
 

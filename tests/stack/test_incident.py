@@ -115,3 +115,19 @@ def test_other_services_are_untouched(incident) -> None:  # noqa: ANN001
         records = log_records(stack.log(name))
         assert not [r for r in records if "fault" in r], name
         assert metrics_page(stack, name).count("mathapi_injected_faults_total{") == 0
+
+
+def test_the_slow_and_failing_requests_are_traced(incident) -> None:  # noqa: ANN001
+    # Needs the services' OTLP export (merged with the traces work).
+    stack, _report, _said, _metrics = incident
+    spans = stack.otlp.spans()
+    traefik_traces = {s.trace_id for s in spans if s.service == "traefik"}
+    server = [s for s in spans if s.service == SERVICE and s.name == "GET /factorial/{n}/"]
+    assert server, f"{len(spans)} spans received, none of {SERVICE}'s server spans"
+    slow = [s for s in server if s.duration_ns >= FAULT.latency_ms * 1_000_000]
+    failed = [s for s in slow if s.attributes.get("http.response.status_code") == 500]
+    assert slow and failed, f"{len(server)} server spans, {len(slow)} slow, {len(failed)} failed"
+    # An injected 500 is a failed span (status ERROR), inside a trace Traefik started.
+    for span in failed:
+        assert span.status_code == 2, span
+        assert span.trace_id in traefik_traces, span

@@ -52,7 +52,8 @@ impl<'a> Call<'a> {
     /// Runs the computation (including rendering the decimal string), timed for the metrics
     /// and the log line; `cost` says whether it may run inline or must go through the
     /// compute limit ([`crate::limits`]), which may shed it with a `503`. At `debug`, a
-    /// `computation` span also shows it on its own lines.
+    /// `computation` span also shows it on its own lines; with traces on, it is exported as
+    /// a child of the request's span.
     pub async fn compute(
         &self,
         cost: Cost,
@@ -61,8 +62,15 @@ impl<'a> Call<'a> {
         let span = tracing::debug_span!(
             fields::COMPUTATION_SPAN,
             { fields::FUNCTION } = self.function,
+            { fields::ARGUMENTS } = tracing::field::Empty,
             { fields::RESULT_DIGITS } = tracing::field::Empty
         );
+        // A disabled span (the usual case: `info` logs, no traces) costs no copy.
+        if !span.is_disabled() {
+            request_log::with_arguments(|arguments| {
+                span.record(fields::ARGUMENTS, arguments);
+            });
+        }
         let timed = {
             let span = span.clone();
             move || {

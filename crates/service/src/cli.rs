@@ -73,6 +73,9 @@ pub struct ServerArgs {
     /// Fault injection for demonstrations (off unless a fault file is given).
     #[command(flatten)]
     pub faults: FaultArgs,
+
+    #[command(flatten)]
+    pub tracing: Box<crate::telemetry::TracingArgs>,
 }
 
 impl ServerArgs {

@@ -22,7 +22,7 @@
 //! | [`request_id`] | which client request ids are kept, and new ones |
 //! | `request_log` | what a handler tells the request's log line (function, timings, …) |
 //! | `render_cache` | rendered math answers kept under a byte budget ([`RenderCache`]) |
-//! | [`telemetry`] | logging (Bunyan lines through a buffered sink) and metrics |
+//! | [`telemetry`] | logging (Bunyan lines through a buffered sink), metrics, and OTLP traces when configured |
 //! | `cli` | the flags every server shares ([`ServerArgs`]), a service's command line |
 //! | `cors` | cross-origin access: math routes public, stepper writes same-origin ([`MathCors`]) |
 //! | `server` | our accept loop on hyper-util: connection limits, timeouts, drain ([`Application`]) |

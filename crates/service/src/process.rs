@@ -12,7 +12,7 @@ use crate::cli::{ServerArgs, ServiceCli};
 use crate::fault::{FaultArgs, FaultError, FaultSwitch, reload_on_sighup};
 use crate::render_cache::RenderCache;
 use crate::server::Application;
-use crate::telemetry::{self, LogSink, Metrics, VERSION};
+use crate::telemetry::{self, LogSink, Metrics, Traces, VERSION};
 
 /// `main` of a one-API service: parses the server flags and the service's own (`T`), opens
 /// the API with `open`, and serves it (see [`run`]).
@@ -36,12 +36,14 @@ pub fn run_service<A: MathApi, T: clap::Args>(
     )
 }
 
-/// The whole life of a server binary: logging, metrics, bind, serve, graceful shutdown.
+/// The whole life of a server binary: logging, traces, metrics, bind, serve, graceful
+/// shutdown.
 ///
 /// `functions` are the ones the app serves (the first segment of their paths): the fault
 /// file may name only those. `build` gets the process's metrics and returns the app. Exit code 0 after a clean
 /// shutdown, 1 if start-up fails (the reason goes to stderr and the log). Log lines still
-/// buffered are written before it returns, and on a panic.
+/// buffered are written before it returns, and on a panic; so are the spans still queued
+/// for export (within a few seconds).
 pub fn run(
     service: &'static str,
     functions: &[&'static str],
@@ -50,12 +52,32 @@ pub fn run(
     build: impl FnOnce(&Metrics) -> Result<BoxEndpoint<'static, Response>, String>,
 ) -> ExitCode {
     let sink = LogSink::stdout();
-    if let Err(error) = telemetry::init_logging(service, &args.log_level, sink.clone()) {
+    let traces = match Traces::start(service, &args.tracing) {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("{service}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) =
+        telemetry::init_logging(service, &args.log_level, sink.clone(), traces.as_ref())
+    {
         eprintln!("{service}: {error}");
         return ExitCode::FAILURE;
     }
     flush_on_panic(sink.clone());
-    let code = serve(service, functions, default_port, args, build);
+    let code = serve(
+        service,
+        functions,
+        default_port,
+        args,
+        traces.as_ref(),
+        build,
+    );
+    // After the drain: the spans of the last requests are queued by now.
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
     sink.flush();
     code
 }
@@ -65,6 +87,7 @@ fn serve(
     functions: &[&'static str],
     default_port: u16,
     args: &ServerArgs,
+    traces: Option<&Traces>,
     build: impl FnOnce(&Metrics) -> Result<BoxEndpoint<'static, Response>, String>,
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -79,6 +102,9 @@ fn serve(
             Ok(metrics) => metrics,
             Err(error) => return fail(service, error.to_string()),
         };
+        if let Some(traces) = traces {
+            traces.observe_into(&metrics);
+        }
         let endpoint = match build(&metrics) {
             Ok(endpoint) => endpoint,
             Err(error) => return fail(service, error),

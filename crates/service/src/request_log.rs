@@ -79,6 +79,15 @@ pub fn note_call(function: &'static str, arguments: &str) {
     });
 }
 
+/// Runs `use_arguments` on the arguments noted so far, if any.
+pub(crate) fn with_arguments(use_arguments: impl FnOnce(&str)) {
+    let _ = CURRENT.try_with(|record| {
+        if let Some(arguments) = record.borrow().arguments.as_deref() {
+            use_arguments(arguments);
+        }
+    });
+}
+
 /// Notes a successful computation: its duration, the size of its result, and that the
 /// answer may be cached.
 pub(crate) fn note_computation(duration: Duration, result_digits: usize) {

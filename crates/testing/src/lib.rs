@@ -1,6 +1,8 @@
 //! Test helpers shared by the crates' integration tests: our servers on random ports over
 //! real HTTP (in-process or as the real binaries), with their log lines captured.
 
+pub mod otlp;
+
 use std::net::SocketAddr;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};

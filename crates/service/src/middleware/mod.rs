@@ -31,6 +31,7 @@ use crate::fault::{FaultSwitch, Injected};
 use crate::problem::Problem;
 use crate::render_cache::RenderCache;
 use crate::request_log::RequestRecord;
+use crate::telemetry::traces::{self, TraceIds};
 use crate::telemetry::{Metrics, fields, method_label};
 use crate::{request_id, request_log};
 use caching::Conditional;
@@ -87,6 +88,8 @@ struct Incoming {
     id: String,
     method: &'static str,
     path: String,
+    /// The ids of a sampled trace, for the log line.
+    trace: Option<TraceIds>,
 }
 
 /// What the log line and the metrics say about a request once it is answered.
@@ -103,13 +106,29 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let started = Instant::now();
-        let incoming = Incoming {
+        let mut incoming = Incoming {
             id: request_id::of_request(&req),
             method: method_label(req.method()),
             path: req.uri().path().to_owned(),
+            trace: None,
         };
         self.metrics.request_started(incoming.method);
-        let (mut response, record, route) = self.respond(req, &incoming).await;
+        // With traces on, the span starts before the cache lookup: hits are traced too.
+        let traced = traces::is_on().then(|| {
+            let (span, ids) = traces::server_span(
+                req.headers(),
+                &incoming.id,
+                incoming.method,
+                logged_path(&incoming.path),
+            );
+            incoming.trace = ids;
+            span
+        });
+        let (mut response, record, route) = self.respond(req, &incoming, traced.clone()).await;
+        if let Some(span) = traced.filter(|_| incoming.trace.is_some()) {
+            let status = response.status().as_u16();
+            traces::finish_server_span(&span, incoming.method, route.as_deref(), status);
+        }
 
         let completed = Completed {
             incoming: &incoming,
@@ -138,6 +157,7 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         &self,
         req: Request,
         incoming: &Incoming,
+        traced: Option<Span>,
     ) -> (Response, RequestRecord, Option<Arc<str>>) {
         // A request the server refuses (a bad `Host`) is refused before anything else.
         let host_ok = conformance::host_problem(&req).is_none();
@@ -146,7 +166,9 @@ impl<E: Endpoint> ObserveEndpoint<E> {
             false => None,
         };
         let Some((function, route, injected)) = injected else {
-            return self.cached_or_answered(req, incoming, host_ok).await;
+            return self
+                .cached_or_answered(req, incoming, host_ok, traced)
+                .await;
         };
         if let Some(latency) = injected.latency {
             tokio::time::sleep(latency).await;
@@ -154,7 +176,9 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         if injected.error {
             return injected_error(incoming, function, route, injected);
         }
-        let (response, mut record, route) = self.cached_or_answered(req, incoming, host_ok).await;
+        let (response, mut record, route) = self
+            .cached_or_answered(req, incoming, host_ok, traced)
+            .await;
         record.fault = injected.label();
         (response, record, route)
     }
@@ -183,13 +207,14 @@ impl<E: Endpoint> ObserveEndpoint<E> {
         req: Request,
         incoming: &Incoming,
         host_ok: bool,
+        traced: Option<Span>,
     ) -> (Response, RequestRecord, Option<Arc<str>>) {
         let conditional = Conditional::of(&req);
         let path = trailing_slash::normal_path(&incoming.path);
         if host_ok && let Some(hit) = caching::from_cache(&self.cache, &conditional, &path) {
             return hit;
         }
-        let span = request_span(&incoming.id);
+        let span = traced.unwrap_or_else(|| request_span(&incoming.id));
         let (response, mut record) =
             RequestRecord::collect(self.answer(req, incoming).instrument(span)).await;
         let route = self.route_of(&response);
@@ -288,39 +313,64 @@ fn logged_path(path: &str) -> &str {
     &path[..cut]
 }
 
-/// Writes the request's one line: `info`, or `error` for a 5xx answer.
+/// The `request completed` line of `$c`, with `$ids` (fields) after `request_id`.
+macro_rules! request_line {
+    ($c:expr $(, $($ids:tt)+)?) => {{
+        let c = $c;
+        macro_rules! request_completed {
+            ($level:ident) => {
+                tracing::$level!(
+                    { fields::REQUEST_ID } = c.incoming.id.as_str(),
+                    $($($ids)+)?
+                    { fields::HTTP_METHOD } = c.incoming.method,
+                    { fields::URL_PATH } = logged_path(&c.incoming.path),
+                    { fields::HTTP_ROUTE } = c.route.as_deref(),
+                    { fields::HTTP_STATUS } = c.status,
+                    // Microsecond precision is all a latency needs, and keeps the number short.
+                    { fields::LATENCY_MS } = c.elapsed.as_micros() as f64 / 1e3,
+                    { fields::FUNCTION } = c.record.function,
+                    { fields::ARGUMENTS } = c.record.arguments.as_deref(),
+                    { fields::COMPUTE_MS } = c.record.compute_ms(),
+                    { fields::RESULT_DIGITS } = c.record.result_digits,
+                    { fields::CACHE } = c.record.cache,
+                    { fields::REASON } = c.record.reason.as_deref(),
+                    { fields::DETAIL } = c.record.detail.as_deref(),
+                    { fields::FAULT } = c.record.fault,
+                    "request completed"
+                )
+            };
+        }
+        // A shed request is the server protecting itself, not a failure: counted in
+        // `mathapi_shed_requests_total`, and logged at `info` so that a flood of them is
+        // batched instead of costing a write each (error lines are written at once).
+        let shed =
+            c.record.reason.as_deref() == Some(crate::limits::ShedReason::Overloaded.as_str());
+        if c.status >= 500 && !shed {
+            request_completed!(error);
+        } else {
+            request_completed!(info);
+        }
+    }};
+}
+
+/// Writes the request's one line: `info`, or `error` for a 5xx answer; with the trace's ids
+/// when the request is sampled.
 fn log_completed(c: &Completed<'_>) {
-    macro_rules! request_completed {
-        ($level:ident) => {
-            tracing::$level!(
-                { fields::REQUEST_ID } = c.incoming.id.as_str(),
-                { fields::HTTP_METHOD } = c.incoming.method,
-                { fields::URL_PATH } = logged_path(&c.incoming.path),
-                { fields::HTTP_ROUTE } = c.route.as_deref(),
-                { fields::HTTP_STATUS } = c.status,
-                // Microsecond precision is all a latency needs, and keeps the number short.
-                { fields::LATENCY_MS } = c.elapsed.as_micros() as f64 / 1e3,
-                { fields::FUNCTION } = c.record.function,
-                { fields::ARGUMENTS } = c.record.arguments.as_deref(),
-                { fields::COMPUTE_MS } = c.record.compute_ms(),
-                { fields::RESULT_DIGITS } = c.record.result_digits,
-                { fields::CACHE } = c.record.cache,
-                { fields::REASON } = c.record.reason.as_deref(),
-                { fields::DETAIL } = c.record.detail.as_deref(),
-                { fields::FAULT } = c.record.fault,
-                "request completed"
-            )
-        };
+    // Untraced lines keep their own callsite, without the two id fields: they cost exactly
+    // what they did before traces existed.
+    match &c.incoming.trace {
+        Some(ids) => log_completed_with(c, &ids.trace_id, &ids.span_id),
+        None => request_line!(c),
     }
-    // A shed request is the server protecting itself, not a failure: counted in
-    // `mathapi_shed_requests_total`, and logged at `info` so that a flood of them is batched
-    // instead of costing a write each (error lines are written at once).
-    let shed = c.record.reason.as_deref() == Some(crate::limits::ShedReason::Overloaded.as_str());
-    if c.status >= 500 && !shed {
-        request_completed!(error);
-    } else {
-        request_completed!(info);
-    }
+}
+
+/// [`log_completed`] with the `trace_id` and `span_id` of a sampled request.
+fn log_completed_with(c: &Completed<'_>, trace_id: &str, span_id: &str) {
+    request_line!(
+        c,
+        { fields::TRACE_ID } = trace_id,
+        { fields::SPAN_ID } = span_id,
+    );
 }
 
 fn set_request_id(response: &mut Response, id: &str) {

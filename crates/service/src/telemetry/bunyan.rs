@@ -75,7 +75,7 @@ where
                 extensions.get::<SpanFields>().map(|f| f.json.clone())
             })
             .unwrap_or_default();
-        attrs.record(&mut JsonMembers::new(&mut json));
+        attrs.record(&mut JsonMembers::of_span(&mut json));
         span.extensions_mut().insert(SpanFields {
             json,
             opened: Instant::now(),
@@ -89,7 +89,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(fields) = extensions.get_mut::<SpanFields>() {
-            values.record(&mut JsonMembers::new(&mut fields.json));
+            values.record(&mut JsonMembers::of_span(&mut fields.json));
         }
     }
 
@@ -226,15 +226,29 @@ fn push_json_string(out: &mut String, text: &str) {
 /// Appends fields as JSON members: `,"key":value`.
 struct JsonMembers<'a> {
     out: &'a mut String,
+    /// Leave out `otel.*` fields: on spans they configure the exported span (its name and
+    /// kind), they are not log fields.
+    skip_otel: bool,
 }
 
 impl<'a> JsonMembers<'a> {
     fn new(out: &'a mut String) -> Self {
-        JsonMembers { out }
+        JsonMembers {
+            out,
+            skip_otel: false,
+        }
+    }
+
+    fn of_span(out: &'a mut String) -> Self {
+        JsonMembers {
+            out,
+            skip_otel: true,
+        }
     }
 
     fn key(&mut self, field: &Field) -> bool {
-        if RESERVED.contains(&field.name()) {
+        let name = field.name();
+        if RESERVED.contains(&name) || (self.skip_otel && name.starts_with("otel.")) {
             return false;
         }
         self.out.push(',');

@@ -4,7 +4,7 @@
 
 /// The span around a request: the lines logged while it is handled carry its fields.
 pub const REQUEST_SPAN: &str = "http_request";
-/// The span around a computation (`debug` only).
+/// The span around a computation (`debug` in the log; exported whenever tracing is on).
 pub const COMPUTATION_SPAN: &str = "computation";
 
 /// `msg` of the one line written per completed request.
@@ -39,3 +39,7 @@ pub const DETAIL: &str = "detail";
 /// The fault injected into the request for a demonstration: `latency`, `error` or
 /// `latency+error` (absent when none).
 pub const FAULT: &str = "fault";
+/// The W3C trace id (32 lower-case hex digits) of a sampled request, on its lines.
+pub const TRACE_ID: &str = "trace_id";
+/// The id (16 lower-case hex digits) of a sampled request's server span, on its lines.
+pub const SPAN_ID: &str = "span_id";

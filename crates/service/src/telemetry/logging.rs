@@ -1,5 +1,6 @@
 //! The process-wide logger: Bunyan JSON lines ([`BunyanLayer`]), one `request completed`
-//! line per request at `info`.
+//! line per request at `info`; with traces on, the OpenTelemetry layer next to it
+//! ([`traced_subscriber`]).
 //!
 //! At `info` the request span exists only so that the lines logged while a request is handled
 //! carry its `request_id`; spans write `START`/`END` lines of their own only at `debug` or
@@ -9,9 +10,10 @@
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{EnvFilter, Registry};
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use super::bunyan::BunyanLayer;
+use super::traces::Traces;
 
 /// Why telemetry could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,23 +45,54 @@ pub fn subscriber<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let env_filter = EnvFilter::try_new(filter).map_err(|source| TelemetryError::Filter {
-        filter: filter.to_owned(),
-        source,
-    })?;
     Ok(Registry::default()
-        .with(env_filter)
+        .with(env_filter(filter)?)
         .with(BunyanLayer::new(service, sink)))
 }
 
-/// Installs [`subscriber`] for the whole process. Dependencies that log through the `log`
-/// crate end up in the same stream.
-pub fn init_logging<W>(service: &str, filter: &str, sink: W) -> Result<(), TelemetryError>
+/// [`subscriber`] with span export next to the log lines. Here the log filter is the log
+/// layer's own, not the whole subscriber's: spans the log leaves out (the `debug`
+/// `computation` span) are still exported. (Without traces the filter stays global, which
+/// is cheaper: disabled callsites are never even visited.)
+pub fn traced_subscriber<W>(
+    service: &str,
+    filter: &str,
+    sink: W,
+    traces: &Traces,
+) -> Result<impl Subscriber + Send + Sync + 'static, TelemetryError>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    tracing::subscriber::set_global_default(subscriber(service, filter, sink)?)
-        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
+    Ok(Registry::default()
+        .with(BunyanLayer::new(service, sink).with_filter(env_filter(filter)?))
+        .with(traces.layer()))
+}
+
+fn env_filter(filter: &str) -> Result<EnvFilter, TelemetryError> {
+    EnvFilter::try_new(filter).map_err(|source| TelemetryError::Filter {
+        filter: filter.to_owned(),
+        source,
+    })
+}
+
+/// Installs [`subscriber`] (or [`traced_subscriber`] when `traces` are on) for the whole
+/// process. Dependencies that log through the `log` crate end up in the same stream.
+pub fn init_logging<W>(
+    service: &str,
+    filter: &str,
+    sink: W,
+    traces: Option<&Traces>,
+) -> Result<(), TelemetryError>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let installed = match traces {
+        Some(traces) => tracing::subscriber::set_global_default(traced_subscriber(
+            service, filter, sink, traces,
+        )?),
+        None => tracing::subscriber::set_global_default(subscriber(service, filter, sink)?),
+    };
+    installed.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
     tracing_log::LogTracer::init().map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
 }
 
