@@ -89,12 +89,13 @@ TRACING_CONFIGMAP = "mathapi-tracing"
 
 def tracing_settings() -> dict[str, str]:
     """The backends' OTEL_* variables (as in docker-compose.yml), base: the local endpoint.
-    Sampling is parent-based: Traefik's sample rate decides."""
+    Sampling is parent-based: Traefik's sample rate decides; requests without a `traceparent`
+    (scrapes, probes) are not traced (ratio 0)."""
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": TRACE_ENDPOINTS["local"],
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        "OTEL_TRACES_SAMPLER_ARG": "0",
     }
 
 
