@@ -9,6 +9,9 @@
 #   compose <-> Traefik <-> Prometheus <-> Jaeger wiring, the review fixes (public URL, admin auth,
 #   Redis password, CPU limits, Grafana start period), the Logstash pipeline against the index
 #   template and the log contract, the Kibana objects against the template.
+# live (test_incident.py): `make demo-incident` natively on a stack of its own: a fault in
+#   factorial through its file and SIGHUP, the real alert firing for it only, the faults logged,
+#   counted and traced, the alert resolving once the fault is off.
 # live (test_live.py): the release services on loopback with their compose environment, the
 #   stepper on a real redis-server with a password, the real Traefik and Prometheus with the
 #   repository's configs, mathapi-traffic through Traefik; every dashboard query and recording

@@ -7,6 +7,7 @@ Layout of tests/stack/:
   test_compose.py      the compose review fixes, shared buckets, generated files   (static)
   test_capacity.py     the capacity model's arithmetic (docs/scaling.md)           (static)
   test_otlp.py         the live check's OTLP receiver (scripts/stack_otlp.py)      (static)
+  test_incident.py     make demo-incident natively: fault on, alert fires, resolves (live)
   test_live.py         one session fixture runs the stack natively; what it shows  (live)
   test_kubernetes.py   deploy/kubernetes: render, schemas, CRDs, checkov, contract (k8s)
   k8s_contract.py      helper run inside fresh namespaces by the contract test
