@@ -184,8 +184,8 @@ impl<E: Endpoint> ObserveEndpoint<E> {
     }
 
     /// The faults to inject into a request to a published route of a function with a
-    /// fault (not its documentation), with that function and route; `None` without a fault switch (the usual case:
-    /// one lookup in the request's data).
+    /// fault (not its documentation), with that function and route; `None` without a fault
+    /// switch (the usual case: one lookup in the request's data).
     fn faults_for(&self, req: &Request, path: &str) -> Option<(&'static str, Arc<str>, Injected)> {
         let switch = req.data::<FaultSwitch>()?;
         if crate::docs::is_documentation(path) {
