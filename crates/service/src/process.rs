@@ -40,10 +40,11 @@ pub fn run_service<A: MathApi, T: clap::Args>(
 /// shutdown.
 ///
 /// `functions` are the ones the app serves (the first segment of their paths): the fault
-/// file may name only those. `build` gets the process's metrics and returns the app. Exit
-/// code 0 after a clean shutdown, 1 if start-up fails (the reason goes to stderr and the log). Log lines still
-/// buffered are written before it returns, and on a panic; so are the spans still queued
-/// for export (within a few seconds).
+/// file may name only those. `build` gets the process's metrics and returns the app.
+///
+/// Exit code 0 after a clean shutdown, 1 if start-up fails (the reason goes to stderr and
+/// the log). Log lines still buffered are written before it returns, and on a panic; so are
+/// the spans still queued for export (within a few seconds).
 pub fn run(
     service: &'static str,
     functions: &[&'static str],
