@@ -271,14 +271,7 @@ async fn a_recovery_from_the_older_slot_is_logged_and_counted() {
     let detail = warning["detail"].as_str().unwrap();
     assert!(detail.contains("claims index 5"), "{warning}");
     let client = mathapi_testing::client();
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("mathapi_sequence_recoveries_total 1"),
         "{metrics}"

@@ -48,17 +48,6 @@ async fn get(server: &RunningBinary, path: &str, id: &str) -> reqwest::Response 
         .unwrap()
 }
 
-async fn metrics(server: &RunningBinary) -> String {
-    client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn completed_line(server: &RunningBinary, id: &str) -> Value {
     server
         .wait_for_log(|r| r["request_id"] == id && r["msg"] == "request completed")
@@ -102,7 +91,7 @@ async fn faults_switch_on_and_off_with_the_file_and_sighup() {
             "{path}"
         );
     }
-    let page = metrics(&server).await;
+    let page = server.metrics().await;
     assert!(
         page.contains(r#"mathapi_injected_faults_total{function="factorial",kind="error"} 2"#),
         "{page}"
@@ -158,7 +147,7 @@ async fn faults_switch_on_and_off_with_the_file_and_sighup() {
     assert_eq!(get(&server, "/factorial/7/", "after").await.status(), 200);
     let line = completed_line(&server, "after").await;
     assert!(line.get("fault").is_none(), "{line}");
-    let page = metrics(&server).await;
+    let page = server.metrics().await;
     assert!(page.contains(r#"mathapi_fault_reloads_total{outcome="applied"} 3"#));
     assert!(page.contains(r#"mathapi_fault_reloads_total{outcome="refused"} 1"#));
 }
@@ -177,7 +166,8 @@ async fn without_a_fault_file_sighup_changes_nothing() {
     // Still serving, with no fault possible.
     assert_eq!(get(&server, "/factorial/5/", "alive").await.status(), 200);
     assert!(
-        metrics(&server)
+        server
+            .metrics()
             .await
             .contains(r#"mathapi_fault_reloads_total{outcome="disabled"} 1"#)
     );

@@ -244,14 +244,7 @@ async fn heavy_requests_beyond_the_limit_are_shed_fast_and_health_stays_up() {
         computed >= 1 && shed >= 1,
         "computed {computed}, shed {shed}"
     );
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let counted = format!("mathapi_shed_requests_total{{reason=\"overloaded\"}} {shed}");
     assert!(metrics.contains(&counted), "{counted} not in the metrics");
     let line = server

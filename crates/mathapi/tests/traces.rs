@@ -158,14 +158,7 @@ async fn without_an_endpoint_or_when_disabled_nothing_is_traced() {
         let id = get_traced(server, "/ackermann/2/3/", (TRACE_A, PARENT_A, "01")).await;
         let line = completed_line(server, &id).await;
         assert!(line.get("trace_id").is_none(), "{line}");
-        let metrics = client()
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.metrics().await;
         assert!(
             !metrics.contains("mathapi_trace_"),
             "no trace metrics when off"
@@ -227,14 +220,7 @@ async fn a_collector_that_never_answers_costs_dropped_spans_not_answers() {
             .unwrap();
         assert_eq!(response.status(), 200);
     }
-    let page = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = server.metrics().await;
     let dropped = metric(&page, "mathapi_trace_spans_dropped_total");
     let queued = metric(&page, "mathapi_trace_spans_queued");
     // 201 spans (one computation) against a queue of 16 that drains once per export

@@ -203,6 +203,18 @@ impl RunningBinary {
         format!("http://{}{}", self.address, path)
     }
 
+    /// Its `/metrics` page, as text.
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("the /metrics body")
+    }
+
     /// Every stdout line so far.
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
