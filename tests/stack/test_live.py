@@ -340,16 +340,39 @@ def within_twice(dashboard: float, truth: float, what: str) -> None:
                         f"{truth * 1000:.3f} ms ({ratio:.1f}x): histogram buckets too coarse?")
 
 
+def p99(values: list[float]) -> float:
+    """The 99th percentile (nearest rank) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_traefik_view_p99_agrees_with_traefiks_access_log(live: Live, backend: str) -> None:
+    # Like for like: Traefik's histogram against Traefik's own measurement of the same
+    # requests, the `Duration` of each access-log line for the backend's service.
+    dashboard = p99_of(live, dashboard_p99_query(backend, "traefik"))
+    access = [json.loads(line) for line in live.log("traefik").read_text().splitlines()
+              if '"RequestPath"' in line]
+    durations = [line["Duration"] / 1e9 for line in access
+                 if line.get("ServiceName") == f"{backend}@file"]
+    assert len(durations) > 100, f"{backend}: {len(durations)} access-log lines"
+    within_twice(dashboard, p99(durations), f"{backend} Traefik view vs its access log")
+
+
 # fibonacci also serves the stepper, whose durable writes (fsync) mathapi-traffic never sends:
 # its p99 would compare different request mixes.
 @pytest.mark.parametrize("backend", [b.name for b in BACKENDS if not b.stepper])
-def test_traefik_view_p99_agrees_with_mathapi_traffic(live: Live, backend: str) -> None:
-    # The client's p99 covers Traefik and the service, as Traefik's histogram does; on a
-    # shared 2-core machine most of it is proxy and scheduling time, not the service's.
+def test_traefik_view_p99_is_no_worse_than_the_clients(live: Live, backend: str) -> None:
+    # The client's time holds Traefik's, plus the client's own scheduling: on this shared
+    # 2-core machine, with traces exported and other checks running during the traffic, that
+    # part alone reached 2x Traefik's p99. So only one side holds whatever the load: the
+    # dashboard must not show a tail worse than the clients saw (within the 2x a bucket
+    # allows). The two-sided check is the access-log one above.
     dashboard = p99_of(live, dashboard_p99_query(backend, "traefik"))
     summary = json.loads((live.work / "traffic.json").read_text())
     client = summary["functions"][backend]["latency_ms"]["p99"] / 1000
-    within_twice(dashboard, client, f"{backend} Traefik view vs mathapi-traffic")
+    assert dashboard <= 2 * client, (f"{backend}: Traefik view p99 {dashboard * 1000:.3f} ms, "
+                                     f"mathapi-traffic's {client * 1000:.3f} ms")
 
 
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
@@ -359,13 +382,12 @@ def test_service_view_p99_agrees_with_the_request_lines(live: Live, backend: str
     # recording rules count. Needs contract v2's buckets (50 us up) in the services.
     dashboard = p99_of(live, dashboard_p99_query(backend, "service"))
     api_route = re.compile(rf"^/{backend}/.+")
-    latencies = sorted(line["latency_ms"] / 1000
+    latencies = [line["latency_ms"] / 1000
                        for line in map(json.loads, live.log(backend).read_text().splitlines())
                        if line.get("msg") == "request completed"
-                       and api_route.match(line.get("http_route", "")))
+                 and api_route.match(line.get("http_route", ""))]
     assert len(latencies) > 100, f"{backend}: no request lines (log contract v2)"
-    truth = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    within_twice(dashboard, truth, f"{backend} service view vs its request lines")
+    within_twice(dashboard, p99(latencies), f"{backend} service view vs its request lines")
 
 
 # ------------------------------------------------------------------ traces
