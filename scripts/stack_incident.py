@@ -34,7 +34,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack_live import LivePorts, wait_http, write_live_configs
+from stack_live import (
+    LivePorts,
+    Processes,
+    find_tool,
+    prometheus_url,
+    start_traefik_and_prometheus,
+    wait_http,
+    write_live_configs,
+)
 from stack_model import BACKEND_NAMES, BACKENDS, ROOT
 from stack_otlp import OtlpReceiver
 
@@ -240,7 +248,7 @@ class NativeStack:
         self.work, self.traffic_rate = work, traffic_rate
         self.ports = LivePorts.allocate()
         self.otlp = OtlpReceiver()
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes = Processes(work)
         self.fault_files = {name: work / "faults" / f"{name}.json" for name in BACKEND_NAMES}
 
     @property
@@ -249,27 +257,20 @@ class NativeStack:
 
     @property
     def prometheus(self) -> Prometheus:
-        return Prometheus(f"http://127.0.0.1:{self.ports.prometheus}/prometheus")
+        return Prometheus(prometheus_url(self.ports))
 
     def log(self, name: str) -> Path:
-        return self.work / "logs" / f"{name}.log"
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        with self.log(name).open("wb") as out:
-            self.processes[name] = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.work,
-                env={**os.environ, **(env or {})})
+        return self.processes.log(name)
 
     def switch(self) -> NativeSwitch:
         return NativeSwitch(self.fault_files,
-                            {name: self.processes[name].pid for name in BACKEND_NAMES})
+                            {name: self.processes.running[name].pid for name in BACKEND_NAMES})
 
     def __enter__(self) -> NativeStack:
         for binary in (*BACKEND_NAMES, "mathapi-traffic"):
             if not (RELEASE / binary).exists():
                 raise SystemExit(f"{RELEASE / binary} missing: cargo build --release --bins")
-        for sub in ("logs", "faults", "prometheus"):
-            (self.work / sub).mkdir(parents=True, exist_ok=True)
+        (self.work / "faults").mkdir(parents=True, exist_ok=True)
         self.otlp.start()
         try:
             self._start_all()
@@ -280,62 +281,43 @@ class NativeStack:
 
     def _start_all(self) -> None:
         for b in BACKENDS:
-            self.start(b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
-                                str(self.ports.backends[b.name])],
-                       {"MATHAPI_FAULT_FILE": str(self.fault_files[b.name]),
-                        "RUST_LOG": "info,poem=warn",
-                        # As in compose: Traefik's sampled requests are traced, nothing else.
-                        "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp.base_url,
-                        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                        "OTEL_TRACES_SAMPLER_ARG": "0"})
+            self.processes.start(
+                b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
+                         str(self.ports.backends[b.name])],
+                {"MATHAPI_FAULT_FILE": str(self.fault_files[b.name]),
+                 "RUST_LOG": "info,poem=warn",
+                 # As in compose: Traefik's sampled requests are traced, nothing else.
+                 "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp.base_url,
+                 "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                 "OTEL_TRACES_SAMPLER_ARG": "0"},
+                cwd=self.work)
         for b in BACKENDS:
             wait_http(f"http://127.0.0.1:{self.ports.backends[b.name]}/ready", 30)
         write_live_configs(self.work, self.ports, otlp_endpoint=self.otlp.endpoint)
-        self.start("traefik", [tool_path("traefik"), f"--configFile={self.work / 'traefik.yml'}"],
-                   {"MATHAPI_ADMIN_USER": "admin", "MATHAPI_ADMIN_PASSWORD": "admin"})
-        prometheus = self.prometheus.base
-        self.start("prometheus", [tool_path("prometheus"),
-                                  f"--config.file={self.work / 'prometheus.yml'}",
-                                  f"--storage.tsdb.path={self.work / 'prometheus'}",
-                                  f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
-                                  "--web.route-prefix=/prometheus",
-                                  f"--web.external-url={prometheus}/"])
-        wait_http(f"http://127.0.0.1:{self.ports.traefik_api}/ping", 30)
-        wait_http(f"{prometheus}/-/ready", 30)
+        start_traefik_and_prometheus(self.processes, required_tool("traefik"),
+                                     required_tool("prometheus"), self.ports,
+                                     ("admin", "admin"))
         wait_http(f"{self.web}/factorial/1/", 30)
         # Valid requests and some 4xx (which are not server errors), for as long as it runs.
-        self.start("traffic", [str(RELEASE / "mathapi-traffic"), "--url", self.web,
-                               "--rate", str(self.traffic_rate), "--duration", "1h",
-                               "--concurrency", "8", "--error-share", "0.1",
-                               "--timeout", "15s", "--no-progress"])
+        self.processes.start("traffic", [str(RELEASE / "mathapi-traffic"), "--url", self.web,
+                                         "--rate", str(self.traffic_rate), "--duration", "1h",
+                                         "--concurrency", "8", "--error-share", "0.1",
+                                         "--timeout", "15s", "--no-progress"])
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        self.processes.stop(seconds=20)
         self.otlp.stop()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def tool_path(name: str) -> str:
-    """A tool from the stack tools' venv (scripts/install-stack-tools.sh), else PATH."""
-    tools = Path(os.environ.get("MATHAPI_STACK_TOOLS",
-                                Path.home() / ".local/share/mathapi-stack-tools"))
-    candidate = tools / "venv" / "bin" / name
-    if candidate.exists():
-        return str(candidate)
-    found = subprocess.run(["sh", "-c", f"command -v {name}"], capture_output=True, text=True)
-    if found.returncode != 0:
+def required_tool(name: str) -> str:
+    """A tool of scripts/install-stack-tools.sh, or SystemExit saying to install it."""
+    found = find_tool(name)
+    if not found:
         raise SystemExit(f"{name} not found: run scripts/install-stack-tools.sh")
-    return found.stdout.strip()
+    return found
 
 
 # ------------------------------------------------------------------ command line

@@ -1,14 +1,20 @@
 """Running the stack's real components natively on loopback, for the live checks and `make
 capacity`: free ports, the repository's Traefik and Prometheus configs pointed at 127.0.0.1
 (Traefik's trace export at a local OTLP receiver, scripts/stack_otlp.py, or off), and HTTP
-polling. The live test suite (tests/stack/test_live.py) and scripts/stack_capacity.py
-both use it, so both run exactly the repository's configs.
+polling; the processes of a native stack (`Processes`, `start_traefik_and_prometheus`) and the
+tools they run (`find_tool`). The live test suite (tests/stack/test_live.py), the incident demo
+(scripts/stack_incident.py) and scripts/stack_capacity.py use it, so all run exactly the
+repository's configs.
 """
 
 from __future__ import annotations
 
 import base64
+import os
+import shutil
+import signal
 import socket
+import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -20,6 +26,18 @@ from stack_model import BACKEND_NAMES, ROOT
 TRAEFIK_STATIC = ROOT / "configs" / "traefik" / "traefik.yml"
 TRAEFIK_DYNAMIC = ROOT / "configs" / "traefik" / "dynamic.yml"
 PROMETHEUS_CONFIG = ROOT / "configs" / "prometheus" / "prometheus.yml"
+# Where scripts/install-stack-tools.sh puts its tools.
+TOOLS = Path(os.environ.get("MATHAPI_STACK_TOOLS",
+                            Path.home() / ".local/share/mathapi-stack-tools"))
+
+
+def find_tool(name: str) -> str | None:
+    """Path of a tool: the stack tools' venvs first (scripts/install-stack-tools.sh), then
+    PATH; None when it is nowhere."""
+    for candidate in (TOOLS / "venv" / "bin" / name, TOOLS / "checkov-venv" / "bin" / name):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which(name)
 
 
 def free_port() -> int:
@@ -96,3 +114,65 @@ def wait_http(url: str, seconds: float, auth: tuple[str, str] | None = None) -> 
             if time.monotonic() > deadline:
                 raise SystemExit(f"{url} did not answer within {seconds}s") from None
             time.sleep(0.25)
+
+
+class Processes:
+    """Components run as local processes, each writing its stdout and stderr to
+    `work/logs/<name>.log`."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.running: dict[str, subprocess.Popen] = {}
+        (work / "logs").mkdir(parents=True, exist_ok=True)
+
+    def log(self, name: str) -> Path:
+        """Where a component's output goes."""
+        return self.work / "logs" / f"{name}.log"
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> None:
+        """Starts a component, its output in log(name)."""
+        with self.log(name).open("wb") as out:
+            self.running[name] = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                env={**os.environ, **(env or {})})
+
+    def stop(self, names: list[str] | None = None,
+             seconds: float = 40) -> dict[str, int | None]:
+        """SIGTERM to `names` (default: all), then wait; the exit codes (None: killed after
+        `seconds`)."""
+        names = list(self.running) if names is None else names
+        for name in names:
+            if self.running[name].poll() is None:
+                self.running[name].send_signal(signal.SIGTERM)
+        codes = {}
+        for name in names:
+            try:
+                codes[name] = self.running[name].wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                self.running[name].kill()
+                self.running[name].wait()
+                codes[name] = None
+        return codes
+
+
+def prometheus_url(ports: LivePorts) -> str:
+    """Prometheus' base URL (served under /prometheus, as in compose)."""
+    return f"http://127.0.0.1:{ports.prometheus}/prometheus"
+
+
+def start_traefik_and_prometheus(processes: Processes, traefik: str, prometheus: str,
+                                 ports: LivePorts, admin: tuple[str, str]) -> None:
+    """Traefik (`admin`: the admin-auth user and password) and Prometheus with the configs
+    write_live_configs wrote into `processes.work`; returns once both answer."""
+    work = processes.work
+    (work / "prometheus").mkdir(exist_ok=True)
+    processes.start("traefik", [traefik, f"--configFile={work / 'traefik.yml'}"],
+                    {"MATHAPI_ADMIN_USER": admin[0], "MATHAPI_ADMIN_PASSWORD": admin[1]})
+    processes.start("prometheus", [prometheus, f"--config.file={work / 'prometheus.yml'}",
+                                   f"--storage.tsdb.path={work / 'prometheus'}",
+                                   f"--web.listen-address=127.0.0.1:{ports.prometheus}",
+                                   "--web.route-prefix=/prometheus",
+                                   f"--web.external-url={prometheus_url(ports)}/"])
+    wait_http(f"http://127.0.0.1:{ports.traefik_api}/ping", 30)
+    wait_http(f"{prometheus_url(ports)}/-/ready", 30)

@@ -19,7 +19,6 @@ generators. The tools come from scripts/install-stack-tools.sh ($MATHAPI_STACK_T
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -31,8 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-TOOLS = Path(os.environ.get("MATHAPI_STACK_TOOLS",
-                            Path.home() / ".local/share/mathapi-stack-tools"))
+# scripts/ is on the path from here on; test_kubernetes imports TOOLS from this module.
+from stack_live import TOOLS, find_tool  # noqa: E402, F401
+
 OVERLAYS = ("local", "production")
 K8S_DIR = ROOT / "deploy" / "kubernetes"
 
@@ -46,10 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def tool(name: str) -> str:
     """Path of a tool: the stack venvs first, then PATH; skips nothing, fails loudly."""
-    for candidate in (TOOLS / "venv" / "bin" / name, TOOLS / "checkov-venv" / "bin" / name):
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which(name)
+    found = find_tool(name)
     if not found:
         pytest.fail(f"{name} not found: run scripts/install-stack-tools.sh")
     return found

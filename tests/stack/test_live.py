@@ -20,7 +20,6 @@ import json
 import math
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -45,7 +44,15 @@ from models import (
     template_fields,
 )
 
-from stack_live import LivePorts, free_port, wait_http, write_live_configs
+from stack_live import (
+    LivePorts,
+    Processes,
+    free_port,
+    prometheus_url,
+    start_traefik_and_prometheus,
+    wait_http,
+    write_live_configs,
+)
 from stack_model import BACKEND_NAMES, BACKENDS
 from stack_otlp import OtlpReceiver, Span, ancestors
 
@@ -65,7 +72,7 @@ class Live:
     work: Path
     ports: LivePorts
     otlp: OtlpReceiver
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    components: Processes
     sequence_failures: list[str] = field(default_factory=list)
     sequence_rounds: int = 0
     sequence_thread: threading.Thread | None = None
@@ -79,34 +86,25 @@ class Live:
     @property
     def prometheus(self) -> str:
         """Prometheus' base URL (served under /prometheus, as in compose)."""
-        return f"http://127.0.0.1:{self.ports.prometheus}/prometheus"
+        return prometheus_url(self.ports)
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        """Every component started, by name."""
+        return self.components.running
 
     def log(self, name: str) -> Path:
         """Where a component's stdout and stderr go."""
-        return self.work / "logs" / f"{name}.log"
+        return self.components.log(name)
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
               cwd: Path | None = None) -> None:
         """Starts a component, its output in log(name)."""
-        with self.log(name).open("wb") as out:
-            self.processes[name] = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                env={**os.environ, **(env or {})})
+        self.components.start(name, argv, env, cwd)
 
     def stop(self, names: list[str], seconds: float = 40) -> dict[str, int | None]:
         """SIGTERM, then wait; the exit codes (None: killed after `seconds`)."""
-        for name in names:
-            if self.processes[name].poll() is None:
-                self.processes[name].send_signal(signal.SIGTERM)
-        codes = {}
-        for name in names:
-            try:
-                codes[name] = self.processes[name].wait(timeout=seconds)
-            except subprocess.TimeoutExpired:
-                self.processes[name].kill()
-                self.processes[name].wait()
-                codes[name] = None
-        return codes
+        return self.components.stop(names, seconds)
 
 
 def http(method: str, url: str, auth: tuple[str, str] | None = None,
@@ -196,10 +194,8 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     for binary in (*BACKEND_NAMES, "mathapi-traffic"):
         assert (RELEASE / binary).exists(), "cargo build --release --bins first"
     work = tmp_path_factory.mktemp("live")
-    (work / "logs").mkdir()
     (work / "redis").mkdir()
-    (work / "prometheus").mkdir()
-    state = Live(work, LivePorts.allocate(), OtlpReceiver().start())
+    state = Live(work, LivePorts.allocate(), OtlpReceiver().start(), Processes(work))
     try:
         redis_port, password = free_port(), f"live-{os.getpid()}"
         state.start("redis", [tool("redis-server"), "--bind", "127.0.0.1", "--port",
@@ -209,15 +205,8 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         time.sleep(0.5)
         start_backends(state, f"redis://:{password}@127.0.0.1:{redis_port}")
         write_live_configs(work, state.ports, otlp_endpoint=state.otlp.endpoint)
-        state.start("traefik", [tool("traefik"), f"--configFile={work / 'traefik.yml'}"],
-                    {"MATHAPI_ADMIN_USER": ADMIN[0], "MATHAPI_ADMIN_PASSWORD": ADMIN[1]})
-        state.start("prometheus", [tool("prometheus"), f"--config.file={work / 'prometheus.yml'}",
-                                   f"--storage.tsdb.path={work / 'prometheus'}",
-                                   f"--web.listen-address=127.0.0.1:{state.ports.prometheus}",
-                                   "--web.route-prefix=/prometheus",
-                                   f"--web.external-url={state.prometheus}/"])
-        wait_http(f"http://127.0.0.1:{state.ports.traefik_api}/ping", 30)
-        wait_http(f"{state.prometheus}/-/ready", 30)
+        start_traefik_and_prometheus(state.components, tool("traefik"), tool("prometheus"),
+                                     state.ports, ADMIN)
         # Traefik's health checks must mark the backends up before it routes to them.
         wait_http(f"{state.web}/fibonacci/1/", 30)
         state.start("traffic", [str(RELEASE / "mathapi-traffic"), "--url", state.web,
