@@ -7,6 +7,7 @@
 Both print JSON: how many connections were opened, how long the server kept them, and
 /health latencies measured meanwhile. Bounded in count and time; loopback only.
 """
+
 import asyncio
 import json
 import sys
@@ -53,7 +54,7 @@ async def slow_client(host, port, started, lifetimes):
                 data = await asyncio.wait_for(reader.read(1024), 10)
                 if not data:
                     break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
         else:
             pass
@@ -67,11 +68,13 @@ async def slowloris(host, port, count):
     started = time.monotonic()
     lifetimes, latencies, stop = [], [], asyncio.Event()
     probe = asyncio.create_task(health_probe(host, port, stop, latencies))
-    clients = [asyncio.create_task(slow_client(host, port, started, lifetimes)) for _ in range(count)]
+    clients = [
+        asyncio.create_task(slow_client(host, port, started, lifetimes)) for _ in range(count)
+    ]
     await asyncio.gather(*clients)
     stop.set()
     await probe
-    held = [l for l in lifetimes if l is not None]
+    held = [life for life in lifetimes if life is not None]
     return {
         "connections": count,
         "refused": lifetimes.count(None),
@@ -89,13 +92,12 @@ async def hold(host, port, count, seconds):
     for _ in range(count):
         try:
             sockets.append(await asyncio.wait_for(asyncio.open_connection(host, port), 2))
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             failed += 1
     await asyncio.sleep(seconds)
     for _, writer in sockets:
         writer.close()
     closed_at = time.monotonic()
-    latencies, stop = [], asyncio.Event()
     # Time until /health answers again once the sockets are closed.
     while time.monotonic() - closed_at < 10:
         one = []
@@ -110,8 +112,6 @@ async def hold(host, port, count, seconds):
 
 
 async def health_probe_once(host, port, out):
-    stop = asyncio.Event()
-    stop.set()
     started = time.monotonic()
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1)
@@ -119,7 +119,9 @@ async def health_probe_once(host, port, out):
         await writer.drain()
         answer = await asyncio.wait_for(reader.read(), 1)
         writer.close()
-        out.append((time.monotonic() - started) * 1000 if answer.startswith(b"HTTP/1.1 200") else None)
+        out.append(
+            (time.monotonic() - started) * 1000 if answer.startswith(b"HTTP/1.1 200") else None
+        )
     except Exception:
         out.append(None)
         await asyncio.sleep(0.05)

@@ -37,8 +37,9 @@ from stack_live import LivePorts, free_port, wait_http, write_live_configs  # no
 from stack_model import BACKENDS, ROOT  # noqa: E402
 
 RELEASE = ROOT / "target" / "release"
-TOOLS = Path(os.environ.get("MATHAPI_STACK_TOOLS",
-                            Path.home() / ".local/share/mathapi-stack-tools"))
+TOOLS = Path(
+    os.environ.get("MATHAPI_STACK_TOOLS", Path.home() / ".local/share/mathapi-stack-tools")
+)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TABLE_BEGIN = "<!-- capacity-table:begin (scripts/stack_capacity.py table) -->"
 TABLE_END = "<!-- capacity-table:end -->"
@@ -54,8 +55,12 @@ def cpu_seconds(pid: int) -> float:
 def server(argv: list[str], log: Path, env: dict[str, str] | None = None, core: int = 0):
     """A server pinned to `core`, stdout+stderr to `log`; stopped on exit."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(["taskset", "-c", str(core), *argv], stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            ["taskset", "-c", str(core), *argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     try:
         yield proc
     finally:
@@ -77,13 +82,17 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", out, re.M)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
-    return {"requests": total, "non_2xx": int(bad.group(1)) if bad else 0,
-            "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p99_ms": float(p99.group(1)) * scale}
+    return {
+        "requests": total,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p99_ms": float(p99.group(1)) * scale,
+    }
 
 
-def loaded(proc: subprocess.Popen, url: str, seconds: int, connections: int,
-           script: Path | None = None) -> dict:
+def loaded(
+    proc: subprocess.Popen, url: str, seconds: int, connections: int, script: Path | None = None
+) -> dict:
     """wrk against `url`, with the CPU seconds `proc` spent meanwhile."""
     before = cpu_seconds(proc.pid)
     result = wrk(url, seconds, connections, script)
@@ -103,8 +112,17 @@ def series(url: str) -> int:
 def varied_requests(port: int, prefix: str, sample_path: str) -> None:
     """The kinds of request a pod meets (valid, invalid, out of range, unmatched, docs), so
     that the series count covers the label combinations production creates."""
-    for path in (sample_path, f"{prefix}/abc/", f"{prefix}/99999999/", f"{prefix}/-1/",
-                 f"{prefix}/docs", f"{prefix}/openapi.json", "/nope", "/health", "/ready"):
+    for path in (
+        sample_path,
+        f"{prefix}/abc/",
+        f"{prefix}/99999999/",
+        f"{prefix}/-1/",
+        f"{prefix}/docs",
+        f"{prefix}/openapi.json",
+        "/nope",
+        "/health",
+        "/ready",
+    ):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).close()
         except OSError:
@@ -117,8 +135,15 @@ def measure_backends(work: Path, seconds: int, connections: int) -> dict:
     for b in BACKENDS:
         port = free_port()
         log = work / f"{b.name}.log"
-        argv = [str(RELEASE / b.name), "--host", "127.0.0.1", "--port", str(port),
-                "--log-level", "info,poem=warn"]
+        argv = [
+            str(RELEASE / b.name),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "info,poem=warn",
+        ]
         if b.stepper:
             argv += ["--sequence-data-dir", str(work / "data")]
         with server(argv, log) as proc:
@@ -148,15 +173,31 @@ def measure_traefik(work: Path, seconds: int, connections: int) -> dict:
     """Traefik (GOMAXPROCS=1) on core 0 in front of fibonacci on core 1, access log to a file."""
     b = BACKENDS[0]
     ports = LivePorts.allocate()
-    port, web, api, metrics = (ports.backends[b.name], ports.traefik_web, ports.traefik_api,
-                               ports.traefik_metrics)
+    port, web, api, metrics = (
+        ports.backends[b.name],
+        ports.traefik_web,
+        ports.traefik_api,
+        ports.traefik_metrics,
+    )
     write_live_configs(work, ports)
     traefik = shutil.which("traefik") or str(TOOLS / "venv/bin/traefik")
-    backend_argv = [str(RELEASE / b.name), "--host", "127.0.0.1", "--port", str(port),
-                    "--sequence-data-dir", str(work / "data-t")]
-    with server(backend_argv, work / "traefik-backend.log", core=1), \
-            server([traefik, f"--configFile={work / 'traefik.yml'}"], work / "traefik.log",
-                   env={"GOMAXPROCS": "1"}) as proc:
+    backend_argv = [
+        str(RELEASE / b.name),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--sequence-data-dir",
+        str(work / "data-t"),
+    ]
+    with (
+        server(backend_argv, work / "traefik-backend.log", core=1),
+        server(
+            [traefik, f"--configFile={work / 'traefik.yml'}"],
+            work / "traefik.log",
+            env={"GOMAXPROCS": "1"},
+        ) as proc,
+    ):
         wait_http(f"http://127.0.0.1:{api}/ping", 30)
         wait_http(f"http://127.0.0.1:{web}{b.sample_path}", 30)
         r = loaded(proc, f"http://127.0.0.1:{web}{b.sample_path}", seconds, connections)
@@ -172,14 +213,40 @@ def measure_stepper(work: Path, seconds: int, connections: int) -> dict:
     (work / "redis").mkdir()
     script = work / "next.lua"
     script.write_text('wrk.method = "POST"\n')
-    redis_argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--dir",
-                  str(work / "redis"), "--appendonly", "yes", "--appendfsync", "always",
-                  "--save", "", "--requirepass", password]
-    fib_argv = [str(RELEASE / "fibonacci"), "--host", "127.0.0.1", "--port", str(port),
-                "--sequence-backend", "redis", "--sequence-max-index", "100000",
-                "--redis-url", f"redis://:{password}@127.0.0.1:{redis_port}"]
-    with server(redis_argv, work / "redis.log", core=1) as redis, \
-            server(fib_argv, work / "stepper.log") as fib:
+    redis_argv = [
+        "redis-server",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(redis_port),
+        "--dir",
+        str(work / "redis"),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+        "--requirepass",
+        password,
+    ]
+    fib_argv = [
+        str(RELEASE / "fibonacci"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--sequence-backend",
+        "redis",
+        "--sequence-max-index",
+        "100000",
+        "--redis-url",
+        f"redis://:{password}@127.0.0.1:{redis_port}",
+    ]
+    with (
+        server(redis_argv, work / "redis.log", core=1) as redis,
+        server(fib_argv, work / "stepper.log") as fib,
+    ):
         wait_http(f"http://127.0.0.1:{port}/ready", 30)
         before = cpu_seconds(redis.pid)
         r = loaded(fib, f"http://127.0.0.1:{port}/fibonacci/next", seconds, connections, script)
@@ -217,7 +284,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
         inputs = {
             "measured": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
             "machine": f"{os.cpu_count()} cores; server on core 0, load on core 1",
-            "seconds": s, "connections": c,
+            "seconds": s,
+            "connections": c,
             "hello": measure_hello(work, s, c),
             "backends": measure_backends(work, s, c),
             "traefik": measure_traefik(work, s, c),
@@ -252,18 +320,27 @@ def plan(inputs: dict, rate: int) -> dict:
     """Pods, replicas, ingest and series at `rate` requests/s spread evenly over backends."""
     backends = inputs["backends"]
     share = rate / len(backends)
-    pods = {n: max(MIN_PODS, math.ceil(share / (b["per_cpu_second"] * UTILISATION)))
-            for n, b in backends.items()}
-    traefik = max(MIN_TRAEFIK,
-                  math.ceil(rate / (inputs["traefik"]["per_cpu_second"] * UTILISATION)))
+    pods = {
+        n: max(MIN_PODS, math.ceil(share / (b["per_cpu_second"] * UTILISATION)))
+        for n, b in backends.items()
+    }
+    traefik = max(
+        MIN_TRAEFIK, math.ceil(rate / (inputs["traefik"]["per_cpu_second"] * UTILISATION))
+    )
     lines = sum(b["log_lines_per_request"] for b in backends.values()) / len(backends)
     log_bytes = sum(b["log_bytes_per_request"] for b in backends.values()) / len(backends)
-    series = (sum(pods[n] * b["series_per_pod"] for n, b in backends.items())
-              + traefik * inputs["traefik"]["series_per_pod"])
+    series = (
+        sum(pods[n] * b["series_per_pod"] for n, b in backends.items())
+        + traefik * inputs["traefik"]["series_per_pod"]
+    )
     docs = rate * lines
     return {
-        "rate": rate, "pods": pods, "backend_pods": sum(pods.values()), "traefik": traefik,
-        "docs_per_s": docs, "log_mb_per_s": rate * log_bytes / 1e6,
+        "rate": rate,
+        "pods": pods,
+        "backend_pods": sum(pods.values()),
+        "traefik": traefik,
+        "docs_per_s": docs,
+        "log_mb_per_s": rate * log_bytes / 1e6,
         "log_tb_per_day": rate * log_bytes * 86_400 / 1e12,
         "es_nodes": math.ceil(docs / ES_DOCS_PER_S_PER_NODE),
         "logstash_cores": math.ceil(docs / LOGSTASH_EVENTS_PER_S_PER_CORE),
@@ -277,14 +354,20 @@ def breaks_first(p: dict) -> str:
     """What gives first at this rate, and what to change there."""
     notes = []
     if p["stepper_load"] > 0.7:
-        notes.append(f"the stepper's one Redis key ({p['stepper_load']:.0%} of its ceiling at "
-                     f"{STEPPER_SHARE:.0%} stepper calls): shard sequences by key or batch steps")
+        notes.append(
+            f"the stepper's one Redis key ({p['stepper_load']:.0%} of its ceiling at "
+            f"{STEPPER_SHARE:.0%} stepper calls): shard sequences by key or batch steps"
+        )
     if p["es_nodes"] > 3:
-        notes.append(f"log ingest ({p['docs_per_s']:,.0f} docs/s, {p['log_tb_per_day']:.2f} "
-                     "TB/day): sample info lines or ship counts, more ES data nodes")
+        notes.append(
+            f"log ingest ({p['docs_per_s']:,.0f} docs/s, {p['log_tb_per_day']:.2f} "
+            "TB/day): sample info lines or ship counts, more ES data nodes"
+        )
     if p["prometheus_instances"] > 1:
-        notes.append("one Prometheus: shard scrapes (functional sharding) or drop per-pod "
-                     "labels with recording rules and federation")
+        notes.append(
+            "one Prometheus: shard scrapes (functional sharding) or drop per-pod "
+            "labels with recording rules and federation"
+        )
     if p["traefik"] > 10:
         notes.append("Traefik replicas: an L4 load balancer in front, or keep-alive tuning")
     if not notes:
@@ -307,15 +390,20 @@ def render_table(inputs: dict) -> str:
         "",
         "| input | value |",
         "|---|---:|",
-        *(f"| {n} `{r['path']}`: requests per CPU-second at info | "
-          f"{ratio(r['per_cpu_second'])} |" for n, r in b.items()),
+        *(
+            f"| {n} `{r['path']}`: requests per CPU-second at info | {ratio(r['per_cpu_second'])} |"
+            for n, r in b.items()
+        ),
         f"| bare poem handler, requests per CPU-second (same run, before / after) | "
         f"{inputs['hello']['per_cpu_second']:,.0f} / "
         f"{inputs['hello_after']['per_cpu_second']:,.0f} |",
         f"| Traefik in front (GOMAXPROCS=1, access log on), requests per CPU-second | "
         f"{ratio(inputs['traefik']['per_cpu_second'])} |",
-        *(f"| {n}: log lines / bytes per request | {r['log_lines_per_request']:.2f} / "
-          f"{r['log_bytes_per_request']:,.0f} |" for n, r in b.items()),
+        *(
+            f"| {n}: log lines / bytes per request | {r['log_lines_per_request']:.2f} / "
+            f"{r['log_bytes_per_request']:,.0f} |"
+            for n, r in b.items()
+        ),
         *(f"| {n}: Prometheus series per pod | {r['series_per_pod']:,} |" for n, r in b.items()),
         f"| Traefik: Prometheus series per replica (3 services) | "
         f"{inputs['traefik']['series_per_pod']:,} |",
@@ -339,10 +427,14 @@ def render_table(inputs: dict) -> str:
         rows.append(
             f"| {rate:,} | {p['backend_pods']} ({pods}) | {p['traefik']} | "
             f"{p['docs_per_s']:,.0f} | {p['log_mb_per_s']:,.1f} ({p['log_tb_per_day']:.2f}) | "
-            f"{p['es_nodes']} | {p['logstash_cores']} | {p['series']:,} | {breaks_first(p)} |")
-    rows += ["", f"\\* planning figures, not measured here: {ES_DOCS_PER_S_PER_NODE:,} docs/s "
-             f"per Elasticsearch data node, {LOGSTASH_EVENTS_PER_S_PER_CORE:,} events/s per "
-             f"Logstash core, {PROMETHEUS_SERIES_PER_INSTANCE:,} series per Prometheus."]
+            f"{p['es_nodes']} | {p['logstash_cores']} | {p['series']:,} | {breaks_first(p)} |"
+        )
+    rows += [
+        "",
+        f"\\* planning figures, not measured here: {ES_DOCS_PER_S_PER_NODE:,} docs/s "
+        f"per Elasticsearch data node, {LOGSTASH_EVENTS_PER_S_PER_CORE:,} events/s per "
+        f"Logstash core, {PROMETHEUS_SERIES_PER_INSTANCE:,} series per Prometheus.",
+    ]
     return "\n".join(rows)
 
 

@@ -68,8 +68,10 @@ class Fault:
 
     def file_text(self, service: str) -> str:
         """The service's fault file (crates/service/src/fault.rs)."""
-        return json.dumps({service: {"latency_ms": self.latency_ms,
-                                     "error_rate": self.error_rate}}) + "\n"
+        return (
+            json.dumps({service: {"latency_ms": self.latency_ms, "error_rate": self.error_rate}})
+            + "\n"
+        )
 
 
 def write_fault_file(path: Path, service: str, fault: Fault | None) -> None:
@@ -104,8 +106,12 @@ class ComposeSwitch:
 
     def set(self, service: str, fault: Fault | None) -> None:
         write_fault_file(COMPOSE_FAULTS_DIR / f"{service}.json", service, fault)
-        subprocess.run([*self.compose, "kill", "-s", "SIGHUP", service], check=True,
-                       cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*self.compose, "kill", "-s", "SIGHUP", service],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 @dataclass
@@ -156,8 +162,7 @@ class Report:
     error_ratio_when_fired: float | None = None
 
 
-def wait_until(condition: Callable[[], bool], seconds: float, what: str,
-               poll: float = 2.0) -> None:
+def wait_until(condition: Callable[[], bool], seconds: float, what: str, poll: float = 2.0) -> None:
     """Polls `condition` until it holds; SystemExit naming `what` after `seconds`."""
     deadline = time.monotonic() + seconds
     while not condition():
@@ -168,56 +173,82 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str,
 
 def where_to_look(base: str, service: str, fault: Fault) -> str:
     """The places that show the incident, as the user reaches them through Traefik."""
-    grafana = (f"{base}/grafana/d/mathapi-overview/mathapi-overview?var-backend={service}"
-               f"&from=now-15m&to=now")
-    jaeger = (f"{base}/jaeger/search?service={service}&minDuration={fault.latency_ms}ms"
-              f"&lookback=15m&limit=20")
+    grafana = (
+        f"{base}/grafana/d/mathapi-overview/mathapi-overview?var-backend={service}"
+        f"&from=now-15m&to=now"
+    )
+    jaeger = (
+        f"{base}/jaeger/search?service={service}&minDuration={fault.latency_ms}ms"
+        f"&lookback=15m&limit=20"
+    )
     kql = f'service.name : "{service}" and mathapi.fault : *'
-    kibana = (f"{base}/kibana/app/discover#/?_g=(time:(from:now-15m,to:now))"
-              f"&_a=(query:(language:kuery,query:'{urllib.parse.quote(kql)}'))")
-    return "\n".join([
-        "Where to look:",
-        f"  Prometheus alerts   {base}/prometheus/alerts",
-        f"  Grafana             {grafana}",
-        "                      (panels 'Error ratio' and 'Latency: service view' of the",
-        f"                      backend row for {service}; their data links open the traces)",
-        f"  Slow traces         {jaeger}",
-        f"  Kibana              {kibana}",
-        f"                      (KQL: {kql}; `mathapi.reason : injected_fault` for the 500s)",
-    ])
+    kibana = (
+        f"{base}/kibana/app/discover#/?_g=(time:(from:now-15m,to:now))"
+        f"&_a=(query:(language:kuery,query:'{urllib.parse.quote(kql)}'))"
+    )
+    return "\n".join(
+        [
+            "Where to look:",
+            f"  Prometheus alerts   {base}/prometheus/alerts",
+            f"  Grafana             {grafana}",
+            "                      (panels 'Error ratio' and 'Latency: service view' of the",
+            f"                      backend row for {service}; their data links open the traces)",
+            f"  Slow traces         {jaeger}",
+            f"  Kibana              {kibana}",
+            f"                      (KQL: {kql}; `mathapi.reason : injected_fault` for the 500s)",
+        ]
+    )
 
 
-def run_incident(switch: NativeSwitch | ComposeSwitch, prometheus: Prometheus, base: str,
-                 service: str, fault: Fault, hold: float = 0, fire_timeout: float = 420,
-                 resolve_timeout: float = 300, say: Callable[[str], None] = print) -> Report:
+def run_incident(
+    switch: NativeSwitch | ComposeSwitch,
+    prometheus: Prometheus,
+    base: str,
+    service: str,
+    fault: Fault,
+    hold: float = 0,
+    fire_timeout: float = 420,
+    resolve_timeout: float = 300,
+    say: Callable[[str], None] = print,
+) -> Report:
     """The scenario: fault on, alert fires, where to look, fault off, alert resolves."""
     report = Report()
     state = prometheus.alert_state(ALERT, service)
     if state is not None:
-        raise SystemExit(f"demo-incident: {ALERT} for {service} is already {state}; "
-                         "wait until it resolves")
-    say(f"switching on: {service} answers {fault.error_rate:.0%} of its API requests with an "
-        f"injected 500, every one {fault.latency_ms} ms late")
+        raise SystemExit(
+            f"demo-incident: {ALERT} for {service} is already {state}; wait until it resolves"
+        )
+    say(
+        f"switching on: {service} answers {fault.error_rate:.0%} of its API requests with an "
+        f"injected 500, every one {fault.latency_ms} ms late"
+    )
     switch.set(service, fault)
     started = time.monotonic()
     try:
+
         def fired() -> bool:
             state = prometheus.alert_state(ALERT, service)
             if state == "pending" and report.pending_after is None:
                 report.pending_after = time.monotonic() - started
-                say(f"  {ALERT} pending after {report.pending_after:.0f}s "
-                    "(its `for: 2m` runs from here)")
+                say(
+                    f"  {ALERT} pending after {report.pending_after:.0f}s "
+                    "(its `for: 2m` runs from here)"
+                )
             return state == "firing"
 
         say(f"waiting (at most {fire_timeout:.0f}s) for {ALERT} to fire for job={service}")
         wait_until(fired, fire_timeout, f"{ALERT} firing for {service}")
         report.fired_after = time.monotonic() - started
-        report.alerts_when_fired = [{**a["labels"], "state": a["state"]}
-                                    for a in prometheus.alerts()]
+        report.alerts_when_fired = [
+            {**a["labels"], "state": a["state"]} for a in prometheus.alerts()
+        ]
         report.error_ratio_when_fired = prometheus.value(
-            f'job:http_server_server_errors:ratio_rate1m{{job="{service}"}}')
-        say(f"  {ALERT} FIRING after {report.fired_after:.0f}s "
-            f"(error ratio {report.error_ratio_when_fired or 0:.0%})")
+            f'job:http_server_server_errors:ratio_rate1m{{job="{service}"}}'
+        )
+        say(
+            f"  {ALERT} FIRING after {report.fired_after:.0f}s "
+            f"(error ratio {report.error_ratio_when_fired or 0:.0%})"
+        )
         say(where_to_look(base, service, fault))
         if hold > 0:
             say(f"leaving the fault on for {hold:.0f}s more")
@@ -227,11 +258,16 @@ def run_incident(switch: NativeSwitch | ComposeSwitch, prometheus: Prometheus, b
         switch.set(service, None)
     report.switched_off_after = time.monotonic() - started
     say(f"waiting (at most {resolve_timeout:.0f}s) for {ALERT} to resolve")
-    wait_until(lambda: prometheus.alert_state(ALERT, service) is None, resolve_timeout,
-               f"{ALERT} resolving for {service}")
+    wait_until(
+        lambda: prometheus.alert_state(ALERT, service) is None,
+        resolve_timeout,
+        f"{ALERT} resolving for {service}",
+    )
     report.resolved_after = time.monotonic() - started
-    say(f"  resolved {report.resolved_after - report.switched_off_after:.0f}s after the "
-        "fault was switched off")
+    say(
+        f"  resolved {report.resolved_after - report.switched_off_after:.0f}s after the "
+        "fault was switched off"
+    )
     return report
 
 
@@ -263,8 +299,9 @@ class NativeStack:
         return self.processes.log(name)
 
     def switch(self) -> NativeSwitch:
-        return NativeSwitch(self.fault_files,
-                            {name: self.processes.running[name].pid for name in BACKEND_NAMES})
+        return NativeSwitch(
+            self.fault_files, {name: self.processes.running[name].pid for name in BACKEND_NAMES}
+        )
 
     def __enter__(self) -> NativeStack:
         for binary in (*BACKEND_NAMES, "mathapi-traffic"):
@@ -282,27 +319,55 @@ class NativeStack:
     def _start_all(self) -> None:
         for b in BACKENDS:
             self.processes.start(
-                b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
-                         str(self.ports.backends[b.name])],
-                {"MATHAPI_FAULT_FILE": str(self.fault_files[b.name]),
-                 "RUST_LOG": "info,poem=warn",
-                 # As in compose: Traefik's sampled requests are traced, nothing else.
-                 "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp.base_url,
-                 "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                 "OTEL_TRACES_SAMPLER_ARG": "0"},
-                cwd=self.work)
+                b.name,
+                [
+                    str(RELEASE / b.name),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports.backends[b.name]),
+                ],
+                {
+                    "MATHAPI_FAULT_FILE": str(self.fault_files[b.name]),
+                    "RUST_LOG": "info,poem=warn",
+                    # As in compose: Traefik's sampled requests are traced, nothing else.
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp.base_url,
+                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                    "OTEL_TRACES_SAMPLER_ARG": "0",
+                },
+                cwd=self.work,
+            )
         for b in BACKENDS:
             wait_http(f"http://127.0.0.1:{self.ports.backends[b.name]}/ready", 30)
         write_live_configs(self.work, self.ports, otlp_endpoint=self.otlp.endpoint)
-        start_traefik_and_prometheus(self.processes, required_tool("traefik"),
-                                     required_tool("prometheus"), self.ports,
-                                     ("admin", "admin"))
+        start_traefik_and_prometheus(
+            self.processes,
+            required_tool("traefik"),
+            required_tool("prometheus"),
+            self.ports,
+            ("admin", "admin"),
+        )
         wait_http(f"{self.web}/factorial/1/", 30)
         # Valid requests and some 4xx (which are not server errors), for as long as it runs.
-        self.processes.start("traffic", [str(RELEASE / "mathapi-traffic"), "--url", self.web,
-                                         "--rate", str(self.traffic_rate), "--duration", "1h",
-                                         "--concurrency", "8", "--error-share", "0.1",
-                                         "--timeout", "15s", "--no-progress"])
+        self.processes.start(
+            "traffic",
+            [
+                str(RELEASE / "mathapi-traffic"),
+                "--url",
+                self.web,
+                "--rate",
+                str(self.traffic_rate),
+                "--duration",
+                "1h",
+                "--concurrency",
+                "8",
+                "--error-share",
+                "0.1",
+                "--timeout",
+                "15s",
+                "--no-progress",
+            ],
+        )
 
     def stop(self) -> None:
         self.processes.stop(seconds=20)
@@ -325,14 +390,21 @@ def required_tool(name: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--native", action="store_true",
-                        help="run the stack natively (no Docker) and the incident in it")
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="run the stack natively (no Docker) and the incident in it",
+    )
     parser.add_argument("--service", default=DEFAULT_SERVICE, choices=BACKEND_NAMES)
     parser.add_argument("--latency-ms", type=int, default=DEFAULT_LATENCY_MS)
     parser.add_argument("--error-rate", type=float, default=DEFAULT_ERROR_RATE)
-    parser.add_argument("--hold", type=float, default=None,
-                        help="seconds to leave the fault on after the alert fired "
-                             "(default 120 with Docker, 0 natively)")
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=None,
+        help="seconds to leave the fault on after the alert fired "
+        "(default 120 with Docker, 0 natively)",
+    )
     parser.add_argument("--fire-timeout", type=float, default=420)
     parser.add_argument("--resolve-timeout", type=float, default=300)
     args = parser.parse_args()
@@ -347,20 +419,49 @@ def main() -> int:
 def run_compose(args: argparse.Namespace, fault: Fault) -> int:
     compose = os.environ.get("COMPOSE", "docker compose").split()
     if subprocess.run([*compose, "version"], capture_output=True).returncode != 0:
-        print("demo-incident: needs the Docker stack (`make demo`); without Docker run "
-              "`make demo-incident-native`", file=sys.stderr)
+        print(
+            "demo-incident: needs the Docker stack (`make demo`); without Docker run "
+            "`make demo-incident-native`",
+            file=sys.stderr,
+        )
         return 1
     base = os.environ.get("MATHAPI_PUBLIC_URL", "http://localhost:8000").rstrip("/")
-    auth = (os.environ.get("MATHAPI_ADMIN_USER", "admin"),
-            os.environ.get("MATHAPI_ADMIN_PASSWORD", "admin"))
+    auth = (
+        os.environ.get("MATHAPI_ADMIN_USER", "admin"),
+        os.environ.get("MATHAPI_ADMIN_PASSWORD", "admin"),
+    )
     traffic = subprocess.Popen(
-        [*compose, "--profile", "tools", "run", "--rm", "traffic", "--url",
-         "http://traefik:8000", "--duration", "20m", "--rate", "40", "--error-share", "0.1",
-         "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL)
+        [
+            *compose,
+            "--profile",
+            "tools",
+            "run",
+            "--rm",
+            "traffic",
+            "--url",
+            "http://traefik:8000",
+            "--duration",
+            "20m",
+            "--rate",
+            "40",
+            "--error-share",
+            "0.1",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     try:
-        run_incident(ComposeSwitch(compose), Prometheus(f"{base}/prometheus", auth), base,
-                     args.service, fault, hold=120 if args.hold is None else args.hold,
-                     fire_timeout=args.fire_timeout, resolve_timeout=args.resolve_timeout)
+        run_incident(
+            ComposeSwitch(compose),
+            Prometheus(f"{base}/prometheus", auth),
+            base,
+            args.service,
+            fault,
+            hold=120 if args.hold is None else args.hold,
+            fire_timeout=args.fire_timeout,
+            resolve_timeout=args.resolve_timeout,
+        )
     finally:
         traffic.terminate()
         traffic.wait(timeout=30)
@@ -371,11 +472,20 @@ def run_native(args: argparse.Namespace, fault: Fault) -> int:
     with tempfile.TemporaryDirectory(prefix="mathapi-incident-") as work:
         with NativeStack(Path(work)) as stack:
             print(f"native stack up: Traefik {stack.web}, Prometheus {stack.prometheus.base}")
-            report = run_incident(stack.switch(), stack.prometheus, stack.web, args.service,
-                                  fault, hold=args.hold or 0, fire_timeout=args.fire_timeout,
-                                  resolve_timeout=args.resolve_timeout)
-            print(f"(natively there is no Grafana, Jaeger or Kibana: the service's log is "
-                  f"{stack.log(args.service)}, removed on exit)")
+            report = run_incident(
+                stack.switch(),
+                stack.prometheus,
+                stack.web,
+                args.service,
+                fault,
+                hold=args.hold or 0,
+                fire_timeout=args.fire_timeout,
+                resolve_timeout=args.resolve_timeout,
+            )
+            print(
+                f"(natively there is no Grafana, Jaeger or Kibana: the service's log is "
+                f"{stack.log(args.service)}, removed on exit)"
+            )
     print(json.dumps(report.__dict__, indent=2))
     return 0
 

@@ -112,14 +112,20 @@ def selector(name: str) -> dict[str, str]:
 
 def skip_annotations(skips: dict[str, str]) -> dict[str, str]:
     """checkov's skip annotations (`checkov.io/skipN: CHECK=reason`)."""
-    return {f"checkov.io/skip{i}": f"{check}={why}" for i, (check, why) in
-            enumerate(sorted(skips.items()), start=1)}
+    return {
+        f"checkov.io/skip{i}": f"{check}={why}"
+        for i, (check, why) in enumerate(sorted(skips.items()), start=1)
+    }
 
 
 def http_probe(path: str, period: int, failures: int) -> dict:
     """An HTTP GET probe on the container's API port."""
-    return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period,
-            "timeoutSeconds": 2, "failureThreshold": failures}
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
 
 
 def container(b: Backend) -> dict:
@@ -134,9 +140,13 @@ def container(b: Backend) -> dict:
             {"name": "RUST_LOG", "value": "info,poem=warn"},
             {"name": "MATHAPI_SHUTDOWN_TIMEOUT", "value": str(SHUTDOWN_TIMEOUT_S)},
             # From one ConfigMap, so that an overlay changes the endpoint in one place.
-            *({"name": key, "valueFrom": {"configMapKeyRef": {"name": TRACING_CONFIGMAP,
-                                                               "key": key}}}
-              for key in tracing_settings()),
+            *(
+                {
+                    "name": key,
+                    "valueFrom": {"configMapKeyRef": {"name": TRACING_CONFIGMAP, "key": key}},
+                }
+                for key in tracing_settings()
+            ),
         ],
         "ports": [{"name": "http", "containerPort": b.port, "protocol": "TCP"}],
         # Startup: up to 30 s to listen; liveness only after that.
@@ -175,12 +185,19 @@ def deployment(b: Backend) -> dict:
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": GRACE_PERIOD_S,
         "securityContext": {
-            "runAsNonRoot": True, "runAsUser": IMAGE_UID, "runAsGroup": IMAGE_UID,
-            "fsGroup": IMAGE_UID, "seccompProfile": {"type": "RuntimeDefault"},
+            "runAsNonRoot": True,
+            "runAsUser": IMAGE_UID,
+            "runAsGroup": IMAGE_UID,
+            "fsGroup": IMAGE_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
         },
         "topologySpreadConstraints": [
-            {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
-             "labelSelector": {"matchLabels": selector(b.name)}}
+            {
+                "maxSkew": 1,
+                "topologyKey": key,
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector(b.name)},
+            }
             for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
         ],
         "containers": [container(b)],
@@ -190,8 +207,11 @@ def deployment(b: Backend) -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": b.name, "labels": labels(b.name),
-                     "annotations": skip_annotations(CHECKOV_SKIPS_BACKEND)},
+        "metadata": {
+            "name": b.name,
+            "labels": labels(b.name),
+            "annotations": skip_annotations(CHECKOV_SKIPS_BACKEND),
+        },
         "spec": {
             "replicas": 1,
             "revisionHistoryLimit": 5,
@@ -208,11 +228,13 @@ def deployment(b: Backend) -> dict:
 def service(b: Backend) -> dict:
     """ClusterIP Service on the backend's port, named `http` (the monitor scrapes it)."""
     return {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": b.name, "labels": labels(b.name)},
-        "spec": {"selector": selector(b.name),
-                 "ports": [{"name": "http", "port": b.port, "targetPort": "http",
-                            "protocol": "TCP"}]},
+        "spec": {
+            "selector": selector(b.name),
+            "ports": [{"name": "http", "port": b.port, "targetPort": "http", "protocol": "TCP"}],
+        },
     }
 
 
@@ -220,14 +242,22 @@ def autoscaler(b: Backend) -> dict:
     """CPU-driven HPA. The stepper's embedded store is one process: max 1 until an overlay
     switches it to Redis (the suite refuses more than one replica on the embedded backend)."""
     return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": b.name, "labels": labels(b.name)},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": b.name},
             "minReplicas": 1,
             "maxReplicas": 1 if b.stepper else 4,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
         },
     }
 
@@ -235,7 +265,8 @@ def autoscaler(b: Backend) -> dict:
 def disruption_budget(b: Backend) -> dict:
     """At most one pod of a backend evicted at a time (never blocks a drain at 1 replica)."""
     return {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
         "metadata": {"name": b.name, "labels": labels(b.name)},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(b.name)}},
     }
@@ -243,15 +274,18 @@ def disruption_budget(b: Backend) -> dict:
 
 def from_pods(namespace: str, app: str) -> dict:
     """A NetworkPolicy peer: pods named `app` in `namespace`."""
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": app}}}
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": app}},
+    }
 
 
 def network_policy(b: Backend) -> dict:
     """Only Traefik (the API paths) and Prometheus (/metrics, same port) reach a backend."""
     port = [{"protocol": "TCP", "port": b.port}]
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
         "metadata": {"name": b.name, "labels": labels(b.name)},
         "spec": {
             "podSelector": {"matchLabels": selector(b.name)},
@@ -266,32 +300,52 @@ def network_policy(b: Backend) -> dict:
 
 def backends_objects() -> list[dict]:
     """Every per-backend object, backend by backend."""
-    return [make(b) for b in BACKENDS for make in
-            (deployment, service, autoscaler, disruption_budget, network_policy)]
+    return [
+        make(b)
+        for b in BACKENDS
+        for make in (deployment, service, autoscaler, disruption_budget, network_policy)
+    ]
 
 
 def routes_objects() -> list[dict]:
     """The Gateway (Traefik's GatewayClass) and one HTTPRoute per backend path prefix."""
     gateway = {
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
         "metadata": {"name": "mathapi", "labels": PART_OF},
-        "spec": {"gatewayClassName": "traefik",
-                 # Traefik's chart listens on 8000 inside the pod for its `web` entrypoint.
-                 "listeners": [{"name": "web", "protocol": "HTTP", "port": 8000,
-                                "allowedRoutes": {"namespaces": {"from": "Same"}}}]},
-    }
-    routes = [{
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-        "metadata": {"name": b.name, "labels": labels(b.name)},
         "spec": {
-            "parentRefs": [{"name": "mathapi", "sectionName": "web"}],
-            # PathPrefix matches whole segments: /fibonacci and /fibonacci/..., not
-            # /fibonacciX, as compose's Path(`/fibonacci`) || PathPrefix(`/fibonacci/`).
-            # No prefix is stripped: the services serve their full paths.
-            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": b.prefix}}],
-                       "backendRefs": [{"name": b.name, "port": b.port}]}],
+            "gatewayClassName": "traefik",
+            # Traefik's chart listens on 8000 inside the pod for its `web` entrypoint.
+            "listeners": [
+                {
+                    "name": "web",
+                    "protocol": "HTTP",
+                    "port": 8000,
+                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+                }
+            ],
         },
-    } for b in BACKENDS]
+    }
+    routes = [
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": b.name, "labels": labels(b.name)},
+            "spec": {
+                "parentRefs": [{"name": "mathapi", "sectionName": "web"}],
+                # PathPrefix matches whole segments: /fibonacci and /fibonacci/..., not
+                # /fibonacciX, as compose's Path(`/fibonacci`) || PathPrefix(`/fibonacci/`).
+                # No prefix is stripped: the services serve their full paths.
+                "rules": [
+                    {
+                        "matches": [{"path": {"type": "PathPrefix", "value": b.prefix}}],
+                        "backendRefs": [{"name": b.name, "port": b.port}],
+                    }
+                ],
+            },
+        }
+        for b in BACKENDS
+    ]
     return [gateway, *routes]
 
 
@@ -299,26 +353,42 @@ def monitoring_objects() -> list[dict]:
     """ServiceMonitors: job = service name for the backends (as compose's job names), and
     Traefik's metrics Service relabelled to job="traefik"."""
     backends = {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
         "metadata": {"name": "mathapi-backends", "labels": PART_OF},
         "spec": {
-            "selector": {"matchExpressions": [{
-                "key": "app.kubernetes.io/name", "operator": "In",
-                "values": [b.name for b in BACKENDS]}]},
+            "selector": {
+                "matchExpressions": [
+                    {
+                        "key": "app.kubernetes.io/name",
+                        "operator": "In",
+                        "values": [b.name for b in BACKENDS],
+                    }
+                ]
+            },
             "jobLabel": "app.kubernetes.io/name",
-            "endpoints": [{"port": "http", "path": METRICS_PATH, "interval": "15s",
-                           "scrapeTimeout": "10s"}],
+            "endpoints": [
+                {"port": "http", "path": METRICS_PATH, "interval": "15s", "scrapeTimeout": "10s"}
+            ],
         },
     }
     traefik = {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
         "metadata": {"name": "traefik", "labels": PART_OF},
         "spec": {
             "namespaceSelector": {"matchNames": [TRAEFIK_NAMESPACE]},
             "selector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
-            "endpoints": [{"port": "metrics", "path": METRICS_PATH, "interval": "15s",
-                           "relabelings": [{"targetLabel": "job", "replacement": TRAEFIK_JOB,
-                                            "action": "replace"}]}],
+            "endpoints": [
+                {
+                    "port": "metrics",
+                    "path": METRICS_PATH,
+                    "interval": "15s",
+                    "relabelings": [
+                        {"targetLabel": "job", "replacement": TRAEFIK_JOB, "action": "replace"}
+                    ],
+                }
+            ],
         },
     }
     return [backends, traefik]
@@ -330,7 +400,8 @@ def prometheus_rule() -> dict:
     for path in sorted(RULES.glob("*.yml")):
         groups += yaml.safe_load(path.read_text())["groups"]
     return {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
         "metadata": {"name": "mathapi", "labels": PART_OF},
         "spec": {"groups": groups},
     }
@@ -338,9 +409,12 @@ def prometheus_rule() -> dict:
 
 def config_map(name: str, data: dict[str, str], extra_labels: dict[str, str]) -> dict:
     """A ConfigMap carrying files verbatim."""
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "labels": {**PART_OF, **extra_labels}},
-            "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {**PART_OF, **extra_labels}},
+        "data": data,
+    }
 
 
 def grafana_dashboards() -> dict:
@@ -367,8 +441,9 @@ def traefik_values(overlay: str) -> dict:
         f"--tracing.capturedRequestHeaders={','.join(tracing['capturedRequestHeaders'])}",
         f"--tracing.otlp.http.endpoint={TRACE_ENDPOINTS[overlay]}/v1/traces",
         "--metrics.prometheus.buckets="
-        + ",".join(f"{b:.5f}".rstrip("0").rstrip(".")
-                   for b in static["metrics"]["prometheus"]["buckets"]),
+        + ",".join(
+            f"{b:.5f}".rstrip("0").rstrip(".") for b in static["metrics"]["prometheus"]["buckets"]
+        ),
     ]
     return {"additionalArguments": flags}
 
@@ -384,16 +459,27 @@ def filebeat_config() -> str:
     undecoded, to the same Logstash pipeline as compose."""
     paths = [f"/var/log/containers/*_mathapi_{b.name}-*.log" for b in BACKENDS]
     config = {
-        "filebeat.inputs": [{
-            "type": "filestream", "id": "mathapi-container-stdout", "paths": paths,
-            "parsers": [{"container": {"stream": "stdout", "format": "auto"}}],
-            "prospector.scanner.symlinks": True,
-        }],
+        "filebeat.inputs": [
+            {
+                "type": "filestream",
+                "id": "mathapi-container-stdout",
+                "paths": paths,
+                "parsers": [{"container": {"stream": "stdout", "format": "auto"}}],
+                "prospector.scanner.symlinks": True,
+            }
+        ],
         "processors": [
-            {"add_kubernetes_metadata": {"host": "${NODE_NAME}", "matchers": [
-                {"logs_path": {"logs_path": "/var/log/containers/"}}]}},
-            {"drop_event": {"when": {"not": {"equals": {
-                "kubernetes.labels.mathapi_dev/logs": "bunyan"}}}}},
+            {
+                "add_kubernetes_metadata": {
+                    "host": "${NODE_NAME}",
+                    "matchers": [{"logs_path": {"logs_path": "/var/log/containers/"}}],
+                }
+            },
+            {
+                "drop_event": {
+                    "when": {"not": {"equals": {"kubernetes.labels.mathapi_dev/logs": "bunyan"}}}
+                }
+            },
         ],
         "output.logstash": {"hosts": ["${LOGSTASH_HOSTS}"]},
         "logging.level": "info",
@@ -407,16 +493,18 @@ def logging_objects() -> list[dict]:
     return [
         config_map("mathapi-filebeat", {"filebeat.yml": filebeat_config()}, {}),
         config_map("mathapi-logstash-pipeline", {"mathapi.conf": PIPELINE.read_text()}, {}),
-        config_map("mathapi-elasticsearch-template",
-                   {"index-template.json": INDEX_TEMPLATE.read_text()}, {}),
+        config_map(
+            "mathapi-elasticsearch-template",
+            {"index-template.json": INDEX_TEMPLATE.read_text()},
+            {},
+        ),
     ]
 
 
 def document(objects: list[dict]) -> str:
     """A multi-document YAML file with the generated mark on top."""
     head = f"# {GENERATED_MARK.format(script='scripts/stack_k8s.py')}\n"
-    return head + "".join("---\n" + yaml.safe_dump(o, sort_keys=False, width=100)
-                          for o in objects)
+    return head + "".join("---\n" + yaml.safe_dump(o, sort_keys=False, width=100) for o in objects)
 
 
 def render() -> dict[Path, str]:
@@ -428,16 +516,21 @@ def render() -> dict[Path, str]:
         APPS_OUT / "prometheus-rules.yaml": document([prometheus_rule()]),
         APPS_OUT / "grafana-dashboards.yaml": document([grafana_dashboards()]),
         APPS_OUT / "tracing.yaml": document([tracing_config_map()]),
-        **{TRAEFIK_OUT / f"values-{overlay}.yaml": values_document(traefik_values(overlay))
-           for overlay in TRACE_ENDPOINTS},
+        **{
+            TRAEFIK_OUT / f"values-{overlay}.yaml": values_document(traefik_values(overlay))
+            for overlay in TRACE_ENDPOINTS
+        },
         LOGGING_OUT / "logging.yaml": document(logging_objects()),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if a committed file differs from the generated one")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if a committed file differs from the generated one",
+    )
     args = parser.parse_args()
     return write_or_check(render(), args.check, "scripts/stack_k8s.py")
 

@@ -21,14 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
 from stack_model import BACKEND_NAMES, ROOT
 
 TRAEFIK_STATIC = ROOT / "configs" / "traefik" / "traefik.yml"
 TRAEFIK_DYNAMIC = ROOT / "configs" / "traefik" / "dynamic.yml"
 PROMETHEUS_CONFIG = ROOT / "configs" / "prometheus" / "prometheus.yml"
 # Where scripts/install-stack-tools.sh puts its tools.
-TOOLS = Path(os.environ.get("MATHAPI_STACK_TOOLS",
-                            Path.home() / ".local/share/mathapi-stack-tools"))
+TOOLS = Path(
+    os.environ.get("MATHAPI_STACK_TOOLS", Path.home() / ".local/share/mathapi-stack-tools")
+)
 
 
 def find_tool(name: str) -> str | None:
@@ -60,23 +62,30 @@ class LivePorts:
     @classmethod
     def allocate(cls) -> LivePorts:
         """Free ports for every component."""
-        return cls({name: free_port() for name in BACKEND_NAMES}, free_port(), free_port(),
-                   free_port(), free_port())
+        return cls(
+            {name: free_port() for name in BACKEND_NAMES},
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        )
 
 
-def write_live_configs(out: Path, ports: LivePorts, scrape_interval: str = "1s",
-                       otlp_endpoint: str | None = None) -> None:
+def write_live_configs(
+    out: Path, ports: LivePorts, scrape_interval: str = "1s", otlp_endpoint: str | None = None
+) -> None:
     """The repository's Prometheus and Traefik configs, with 127.0.0.1 addresses, in `out`:
     prometheus.yml, traefik.yml, dynamic.yml. Traefik exports its spans to `otlp_endpoint`
     (the full /v1/traces URL); without one its tracing is off (nothing would receive it).
     Everything else is the repository's."""
     prometheus = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
-    prometheus["global"].update(scrape_interval=scrape_interval, scrape_timeout=scrape_interval,
-                                evaluation_interval=scrape_interval)
-    prometheus["rule_files"] = [str(PROMETHEUS_CONFIG.parent / f)
-                                for f in prometheus["rule_files"]]
-    targets = {"prometheus": ports.prometheus, "traefik": ports.traefik_metrics,
-               **ports.backends}
+    prometheus["global"].update(
+        scrape_interval=scrape_interval,
+        scrape_timeout=scrape_interval,
+        evaluation_interval=scrape_interval,
+    )
+    prometheus["rule_files"] = [str(PROMETHEUS_CONFIG.parent / f) for f in prometheus["rule_files"]]
+    targets = {"prometheus": ports.prometheus, "traefik": ports.traefik_metrics, **ports.backends}
     for job in prometheus["scrape_configs"]:
         job["static_configs"] = [{"targets": [f"127.0.0.1:{targets[job['job_name']]}"]}]
     (out / "prometheus.yml").write_text(yaml.safe_dump(prometheus, sort_keys=False))
@@ -129,16 +138,20 @@ class Processes:
         """Where a component's output goes."""
         return self.work / "logs" / f"{name}.log"
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> None:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         """Starts a component, its output in log(name)."""
         with self.log(name).open("wb") as out:
             self.running[name] = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                env={**os.environ, **(env or {})})
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env={**os.environ, **(env or {})},
+            )
 
-    def stop(self, names: list[str] | None = None,
-             seconds: float = 40) -> dict[str, int | None]:
+    def stop(self, names: list[str] | None = None, seconds: float = 40) -> dict[str, int | None]:
         """SIGTERM to `names` (default: all), then wait; the exit codes (None: killed after
         `seconds`)."""
         names = list(self.running) if names is None else names
@@ -161,18 +174,28 @@ def prometheus_url(ports: LivePorts) -> str:
     return f"http://127.0.0.1:{ports.prometheus}/prometheus"
 
 
-def start_traefik_and_prometheus(processes: Processes, traefik: str, prometheus: str,
-                                 ports: LivePorts, admin: tuple[str, str]) -> None:
+def start_traefik_and_prometheus(
+    processes: Processes, traefik: str, prometheus: str, ports: LivePorts, admin: tuple[str, str]
+) -> None:
     """Traefik (`admin`: the admin-auth user and password) and Prometheus with the configs
     write_live_configs wrote into `processes.work`; returns once both answer."""
     work = processes.work
     (work / "prometheus").mkdir(exist_ok=True)
-    processes.start("traefik", [traefik, f"--configFile={work / 'traefik.yml'}"],
-                    {"MATHAPI_ADMIN_USER": admin[0], "MATHAPI_ADMIN_PASSWORD": admin[1]})
-    processes.start("prometheus", [prometheus, f"--config.file={work / 'prometheus.yml'}",
-                                   f"--storage.tsdb.path={work / 'prometheus'}",
-                                   f"--web.listen-address=127.0.0.1:{ports.prometheus}",
-                                   "--web.route-prefix=/prometheus",
-                                   f"--web.external-url={prometheus_url(ports)}/"])
+    processes.start(
+        "traefik",
+        [traefik, f"--configFile={work / 'traefik.yml'}"],
+        {"MATHAPI_ADMIN_USER": admin[0], "MATHAPI_ADMIN_PASSWORD": admin[1]},
+    )
+    processes.start(
+        "prometheus",
+        [
+            prometheus,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'prometheus'}",
+            f"--web.listen-address=127.0.0.1:{ports.prometheus}",
+            "--web.route-prefix=/prometheus",
+            f"--web.external-url={prometheus_url(ports)}/",
+        ],
+    )
     wait_http(f"http://127.0.0.1:{ports.traefik_api}/ping", 30)
     wait_http(f"{prometheus_url(ports)}/-/ready", 30)

@@ -86,11 +86,19 @@ def spans_of(request: ExportTraceServiceRequest) -> list[Span]:
         service = str(attributes_of(resource_spans.resource.attributes).get("service.name", ""))
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                spans.append(Span(span.trace_id.hex(), span.span_id.hex(),
-                                  span.parent_span_id.hex(), span.name, span.kind, service,
-                                  attributes_of(span.attributes),
-                                  span.end_time_unix_nano - span.start_time_unix_nano,
-                                  span.status.code))
+                spans.append(
+                    Span(
+                        span.trace_id.hex(),
+                        span.span_id.hex(),
+                        span.parent_span_id.hex(),
+                        span.name,
+                        span.kind,
+                        service,
+                        attributes_of(span.attributes),
+                        span.end_time_unix_nano - span.start_time_unix_nano,
+                        span.status.code,
+                    )
+                )
     return spans
 
 
@@ -182,8 +190,7 @@ class OtlpReceiver:
                 except (ValueError, zlib.error, DecodeError) as error:
                     return self._answer(400, str(error).encode(), "text/plain")
                 receiver._keep(spans_of(request))
-                return self._answer(200, ExportTraceServiceResponse().SerializeToString(),
-                                    PROTOBUF)
+                return self._answer(200, ExportTraceServiceResponse().SerializeToString(), PROTOBUF)
 
             def _body(self) -> bytes:
                 """The request body, Content-Length or chunked (Go's OTLP exporter, which
@@ -221,8 +228,7 @@ class OtlpReceiver:
 def ancestors(span: Span, by_id: dict[str, Span]) -> list[Span]:
     """The span's parents, nearest first, as far as the received spans go."""
     chain, seen = [], {span.span_id}
-    while span.parent_span_id and span.parent_span_id in by_id \
-            and span.parent_span_id not in seen:
+    while span.parent_span_id and span.parent_span_id in by_id and span.parent_span_id not in seen:
         span = by_id[span.parent_span_id]
         seen.add(span.span_id)
         chain.append(span)

@@ -40,8 +40,9 @@ K8S_DIR = ROOT / "deploy" / "kubernetes"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "k8s: the Kubernetes checks (make check-k8s)")
     config.addinivalue_line("markers", "static: the stack's static checks (no process started)")
-    config.addinivalue_line("markers", "live: starts the real services, Traefik, Prometheus "
-                                       "and an OTLP receiver")
+    config.addinivalue_line(
+        "markers", "live: starts the real services, Traefik, Prometheus and an OTLP receiver"
+    )
 
 
 def tool(name: str) -> str:

@@ -73,13 +73,34 @@ def start_redis(port: int, password: str) -> subprocess.Popen:
     data = Path("/mnt/redis")
     data.mkdir()
     proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--appendonly", "yes",
-         "--appendfsync", "always", "--save", "", "--dir", str(data), "--requirepass", password],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--dir",
+            str(data),
+            "--requirepass",
+            password,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                              text=True, env={**os.environ, "REDISCLI_AUTH": password})
+        ping = subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "REDISCLI_AUTH": password},
+        )
         if "PONG" in ping.stdout:
             return proc
         time.sleep(0.2)
@@ -90,8 +111,13 @@ def start(container: dict, logs: Path) -> tuple[subprocess.Popen, Path]:
     """The container's process with exactly its argv, env and working directory."""
     log = logs / f"{container['name']}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(container["argv"], env=container["env"], cwd=container["cwd"],
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            container["argv"],
+            env=container["env"],
+            cwd=container["cwd"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return proc, log
 
 
@@ -140,8 +166,12 @@ def main() -> int:
             probes = probe_all(container)
             stopped_in, code = stop(proc, container["stop_seconds"])
             tail = log.read_text(errors="replace")[-2000:]
-            results[container["name"]] = {"probes": probes, "stopped_in": stopped_in,
-                                          "exit": code, "log_tail": tail}
+            results[container["name"]] = {
+                "probes": probes,
+                "stopped_in": stopped_in,
+                "exit": code,
+                "log_tail": tail,
+            }
     except (OSError, subprocess.CalledProcessError, SystemExit) as e:
         error = f"{type(e).__name__}: {e}"
     finally:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
+
 from stack_model import ROOT
 
 CONTRACT = ROOT / "docs" / "observability.md"
@@ -36,7 +37,7 @@ PIPELINE = ROOT / "configs" / "logstash" / "pipeline" / "mathapi.conf"
 RARE_LOG_FIELDS = {
     "error.message": "bunyan `panic`, logged only when a handler panics",
     "mathapi.operation": "stepper `operation`: only on storage warnings and errors at info "
-                         "(conflicts log at debug since log contract v2)",
+    "(conflicts log at debug since log contract v2)",
     "mathapi.sequence_index": "stepper `index`: only at debug, and on a recovery at start",
     "mathapi.fault": "`fault`: only on requests a demonstration fault hit (`--fault-file`)",
 }
@@ -45,7 +46,7 @@ RARE_LOG_FIELDS = {
 TYPE_CHECKS = {
     "keyword": lambda v: isinstance(v, str),
     "text": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31,
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31,
     "long": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "double": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "date": lambda v: isinstance(v, str) and bool(datetime.fromisoformat(v.replace("Z", "+00:00"))),
@@ -66,9 +67,11 @@ def contract_section(title: str) -> str:
 
 def table_rows(section: str) -> list[list[str]]:
     """The cells of every markdown table row of a section (separator rows left out)."""
-    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in section.splitlines()
-            if line.startswith("|") and not re.match(r"^\|\s*-", line)]
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|") and not re.match(r"^\|\s*-", line)
+    ]
 
 
 def backticked(cell: str) -> list[str]:
@@ -121,15 +124,17 @@ def dashboard_queries() -> list[tuple[str, str]]:
     """(where, expr) for every query of every dashboard, one per variable value."""
     queries = []
     for name, dashboard in dashboards().items():
-        variables = {v["name"]: [o["value"] for o in v.get("options", [])
-                                 if o["value"] != "$__all"]
-                     for v in dashboard.get("templating", {}).get("list", [])}
+        variables = {
+            v["name"]: [o["value"] for o in v.get("options", []) if o["value"] != "$__all"]
+            for v in dashboard.get("templating", {}).get("list", [])
+        }
         for panel in grafana_panels(dashboard):
             for target in panel.get("targets", []):
                 combos: list[dict[str, str]] = [{}]
                 for var in sorted(set(re.findall(r"\$(\w+)", target["expr"]))):
-                    combos = [dict(c, **{var: value}) for c in combos
-                              for value in variables.get(var, [])]
+                    combos = [
+                        dict(c, **{var: value}) for c in combos for value in variables.get(var, [])
+                    ]
                 for combo in combos:
                     expr = target["expr"]
                     for var, value in combo.items():
@@ -185,20 +190,34 @@ class Pipeline:
         text = path.read_text()
         block = re.search(r"rename\s*=>\s*\{(.*?)\}\s*\}", text, re.S)
         assert block, "the pipeline has no rename table"
-        self.renames = {src: dotted(dst) for src, dst in re.findall(
-            r'"\[@metadata\]\[bunyan\]\[(\w+)\]"\s*=>\s*"([^"]+)"', block.group(1))}
-        self.levels = {int(n): name for n, name in re.findall(
-            r'\[@metadata\]\[bunyan\]\[level\]\s*>=\s*(\d+)\s*\{\s*mutate\s*\{\s*add_field\s*=>'
-            r'\s*\{\s*"\[log\]\[level\]"\s*=>\s*"(\w+)"', text)}
-        fallback = re.search(r'\}\s*else\s*\{\s*mutate\s*\{\s*add_field\s*=>\s*\{\s*'
-                             r'"\[log\]\[level\]"\s*=>\s*"(\w+)"', text)
+        self.renames = {
+            src: dotted(dst)
+            for src, dst in re.findall(
+                r'"\[@metadata\]\[bunyan\]\[(\w+)\]"\s*=>\s*"([^"]+)"', block.group(1)
+            )
+        }
+        self.levels = {
+            int(n): name
+            for n, name in re.findall(
+                r"\[@metadata\]\[bunyan\]\[level\]\s*>=\s*(\d+)\s*\{\s*mutate\s*\{\s*add_field\s*=>"
+                r'\s*\{\s*"\[log\]\[level\]"\s*=>\s*"(\w+)"',
+                text,
+            )
+        }
+        fallback = re.search(
+            r"\}\s*else\s*\{\s*mutate\s*\{\s*add_field\s*=>\s*\{\s*"
+            r'"\[log\]\[level\]"\s*=>\s*"(\w+)"',
+            text,
+        )
         self.level_fallback = fallback.group(1) if fallback else None
         date = re.search(
-            r'date\s*\{\s*match\s*=>\s*\["\[@metadata\]\[bunyan\]\[(\w+)\]",\s*"ISO8601"\]', text)
+            r'date\s*\{\s*match\s*=>\s*\["\[@metadata\]\[bunyan\]\[(\w+)\]",\s*"ISO8601"\]', text
+        )
         self.date_source = date.group(1) if date else None
         grok = re.search(r'grok\s*\{\s*match\s*=>\s*\{\s*"message"\s*=>\s*"([^"]+)"', text)
-        self.grok_fields = [dotted(f) for f in re.findall(r"%\{\w+:(\[[^}]+)\}", grok.group(1))] \
-            if grok else []
+        self.grok_fields = (
+            [dotted(f) for f in re.findall(r"%\{\w+:(\[[^}]+)\}", grok.group(1))] if grok else []
+        )
         index = re.search(r'index\s*=>\s*"([^"%]+)', text)
         self.index_prefix = index.group(1) if index else ""
         self.handled = {"v", "level"} | ({self.date_source} if self.date_source else set())
@@ -217,8 +236,10 @@ class Pipeline:
 
     def document(self, line: dict) -> dict[str, object]:
         """The Elasticsearch document for one bunyan line (flattened field paths)."""
-        doc: dict[str, object] = {"@timestamp": line.get("time"),
-                                  "log.level": self.level_name(line["level"])}
+        doc: dict[str, object] = {
+            "@timestamp": line.get("time"),
+            "log.level": self.level_name(line["level"]),
+        }
         for src, dst in self.renames.items():
             if src in line:
                 doc[dst] = line[src]

@@ -10,14 +10,21 @@ import stack_capacity as capacity
 pytestmark = pytest.mark.static
 
 
-def inputs(per_cpu_second: float = 10_000, traefik: float = 5_000,
-           steps_per_s: float = 1_000) -> dict:
+def inputs(
+    per_cpu_second: float = 10_000, traefik: float = 5_000, steps_per_s: float = 1_000
+) -> dict:
     """Three identical backends: 2 log lines of 500 bytes and 100 series per request/pod."""
-    backend = {"per_cpu_second": per_cpu_second, "log_lines_per_request": 2.0,
-               "log_bytes_per_request": 500.0, "series_per_pod": 100}
-    return {"backends": {n: dict(backend) for n in ("fibonacci", "factorial", "ackermann")},
-            "traefik": {"per_cpu_second": traefik, "series_per_pod": 50},
-            "stepper": {"steps_per_s": steps_per_s}}
+    backend = {
+        "per_cpu_second": per_cpu_second,
+        "log_lines_per_request": 2.0,
+        "log_bytes_per_request": 500.0,
+        "series_per_pod": 100,
+    }
+    return {
+        "backends": {n: dict(backend) for n in ("fibonacci", "factorial", "ackermann")},
+        "traefik": {"per_cpu_second": traefik, "series_per_pod": 50},
+        "stepper": {"steps_per_s": steps_per_s},
+    }
 
 
 def test_small_rates_run_on_the_production_minimums() -> None:

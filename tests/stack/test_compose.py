@@ -11,10 +11,10 @@ import sys
 
 import pytest
 import yaml
-from conftest import ROOT, tool
 
 import stack_dashboards
 import stack_k8s
+from conftest import ROOT, tool
 from stack_model import ADMIN_PREFIXES, BACKENDS, GENERATED_MARK, LATENCY_BUCKETS
 
 pytestmark = pytest.mark.static
@@ -22,10 +22,14 @@ pytestmark = pytest.mark.static
 
 def demo_settings(**env: str) -> subprocess.CompletedProcess:
     """scripts/demo.sh's settings step only (DEMO_CHECK_ONLY=1: no Docker)."""
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("MATHAPI_")}
-    return subprocess.run([str(ROOT / "scripts/demo.sh")], capture_output=True, text=True,
-                          env={**clean, "DEMO_CHECK_ONLY": "1", **env}, timeout=30)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MATHAPI_")}
+    return subprocess.run(
+        [str(ROOT / "scripts/demo.sh")],
+        capture_output=True,
+        text=True,
+        env={**clean, "DEMO_CHECK_ONLY": "1", **env},
+        timeout=30,
+    )
 
 
 @pytest.mark.parametrize("given", ["http://h:8000/", "http://h:8000//", "http://h:8000"])
@@ -39,17 +43,30 @@ def test_beyond_loopback_needs_an_admin_password() -> None:
     refused = demo_settings(MATHAPI_BIND_ADDRESS="0.0.0.0")
     assert refused.returncode != 0
     assert "MATHAPI_ADMIN_PASSWORD" in refused.stderr
-    assert demo_settings(MATHAPI_BIND_ADDRESS="0.0.0.0",
-                         MATHAPI_ADMIN_PASSWORD="s3cret").returncode == 0
+    assert (
+        demo_settings(MATHAPI_BIND_ADDRESS="0.0.0.0", MATHAPI_ADMIN_PASSWORD="s3cret").returncode
+        == 0
+    )
     assert demo_settings(MATHAPI_BIND_ADDRESS="127.0.0.1").returncode == 0
 
 
 def compose_model(**env: str) -> dict:
     """docker-compose.yml as the real Compose binary interpolates it."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MATHAPI_")}
-    out = subprocess.run([tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"),
-                          "config", "--format", "json"], capture_output=True, text=True,
-                         env={**clean, **env}, check=True)
+    out = subprocess.run(
+        [
+            tool("docker-compose"),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -102,11 +119,13 @@ def test_traefik_buckets_are_the_services_buckets() -> None:
     assert tuple(static["metrics"]["prometheus"]["buckets"]) == LATENCY_BUCKETS
 
 
-@pytest.mark.parametrize("generator", [stack_dashboards, stack_k8s],
-                         ids=["dashboards", "kubernetes"])
+@pytest.mark.parametrize(
+    "generator", [stack_dashboards, stack_k8s], ids=["dashboards", "kubernetes"]
+)
 def test_generated_files_are_current_and_marked(generator) -> None:  # noqa: ANN001
-    out = subprocess.run([sys.executable, generator.__file__, "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, generator.__file__, "--check"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     script = f"scripts/{os.path.basename(generator.__file__)}"
     for path, text in generator.render().items():
@@ -115,6 +134,9 @@ def test_generated_files_are_current_and_marked(generator) -> None:  # noqa: ANN
 
 def test_capacity_table_is_computed_from_the_measured_inputs() -> None:
     # docs/scaling.md's table is arithmetic on docs/scaling-inputs.json, never edited by hand.
-    out = subprocess.run([sys.executable, str(ROOT / "scripts/stack_capacity.py"), "table",
-                          "--check"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/stack_capacity.py"), "table", "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from stack_incident import ALERT, Fault, NativeStack, Report, run_incident, where_to_look
 
 pytestmark = pytest.mark.live
@@ -28,8 +29,9 @@ def incident(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     work = tmp_path_factory.mktemp("incident")
     said: list[str] = []
     with NativeStack(work) as stack:
-        report = run_incident(stack.switch(), stack.prometheus, stack.web, SERVICE, FAULT,
-                              say=said.append)
+        report = run_incident(
+            stack.switch(), stack.prometheus, stack.web, SERVICE, FAULT, say=said.append
+        )
         metrics = metrics_page(stack, SERVICE)
         yield stack, report, said, metrics
 
@@ -76,17 +78,25 @@ def test_the_demo_says_where_to_look(incident) -> None:  # noqa: ANN001
     stack, _report, said, _metrics = incident
     look = where_to_look(stack.web, SERVICE, FAULT)
     assert look in said
-    for place in ("/prometheus/alerts", "/grafana/d/mathapi-overview/", "var-backend=factorial",
-                  "/jaeger/search?service=factorial&minDuration=400ms", "/kibana/app/discover",
-                  "mathapi.fault"):
+    for place in (
+        "/prometheus/alerts",
+        "/grafana/d/mathapi-overview/",
+        "var-backend=factorial",
+        "/jaeger/search?service=factorial&minDuration=400ms",
+        "/kibana/app/discover",
+        "mathapi.fault",
+    ):
         assert place in look, place
 
 
 def test_every_injected_fault_is_logged_and_counted(incident) -> None:  # noqa: ANN001
     stack, _report, _said, metrics = incident
     records = log_records(stack.log(SERVICE))
-    requests = [r for r in records if r.get("msg") == "request completed"
-                and r.get("http_route") == "/factorial/{n}/"]
+    requests = [
+        r
+        for r in records
+        if r.get("msg") == "request completed" and r.get("http_route") == "/factorial/{n}/"
+    ]
     errors = [r for r in requests if r.get("fault") == "latency+error"]
     slow = [r for r in requests if r.get("fault") == "latency"]
     assert errors and slow, f"{len(requests)} request lines, none with a fault"
@@ -104,7 +114,9 @@ def test_every_injected_fault_is_logged_and_counted(incident) -> None:  # noqa: 
     counted = {kind: 0 for kind in ("latency", "error")}
     for line in metrics.splitlines():
         for kind in counted:
-            if line.startswith(f'mathapi_injected_faults_total{{function="factorial",kind="{kind}"}}'):
+            if line.startswith(
+                f'mathapi_injected_faults_total{{function="factorial",kind="{kind}"}}'
+            ):
                 counted[kind] = int(float(line.split()[-1]))
     assert counted == {"latency": len(errors) + len(slow), "error": len(errors)}, counted
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import K8S_DIR, ROOT, TOOLS, objects_of, tool
 
 import stack_k8s
+from conftest import K8S_DIR, ROOT, TOOLS, objects_of, tool
 from stack_live import free_port, wait_http
 from stack_model import BACKENDS, GENERATED_MARK, HEALTH_PATH, METRICS_PATH, READY_PATH
 from stack_otlp import OtlpReceiver
@@ -55,8 +55,11 @@ def env_of(container: dict) -> dict[str, dict]:
 
 
 def test_generated_files_are_current() -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts/stack_k8s.py"), "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/stack_k8s.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
 
 
@@ -86,8 +89,7 @@ def test_grafana_configmap_is_the_dashboard_json(rendered: dict[str, list[dict]]
 # ------------------------------------------------------------------ schemas
 
 
-def test_objects_fit_the_kubernetes_schemas(rendered: dict[str, list[dict]],
-                                            overlay: str) -> None:
+def test_objects_fit_the_kubernetes_schemas(rendered: dict[str, list[dict]], overlay: str) -> None:
     errors = []
     for obj in rendered[overlay]:
         if is_custom(obj):
@@ -100,22 +102,31 @@ def test_objects_fit_the_kubernetes_schemas(rendered: dict[str, list[dict]],
 
 
 def test_the_kubernetes_schema_check_can_fail() -> None:
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
-           "spec": {"replicas": "three", "selector": {}, "template": {}}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {"replicas": "three", "selector": {}, "template": {}},
+    }
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
 
 
 def validate_custom(objects: list[dict]) -> list[dict]:
     """Each object's verdict from validate_crds.mjs."""
-    out = subprocess.run(["node", str(Path(__file__).with_name("validate_crds.mjs")),
-                          str(CRD_SCHEMAS)], input=json.dumps(objects), capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        ["node", str(Path(__file__).with_name("validate_crds.mjs")), str(CRD_SCHEMAS)],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
-def test_custom_resources_fit_their_published_schemas(rendered: dict[str, list[dict]],
-                                                      overlay: str) -> None:
+def test_custom_resources_fit_their_published_schemas(
+    rendered: dict[str, list[dict]], overlay: str
+) -> None:
     custom = [o for o in rendered[overlay] if is_custom(o)]
     kinds = {o["kind"] for o in custom}
     assert {"ServiceMonitor", "PrometheusRule", "Gateway", "HTTPRoute"} <= kinds
@@ -137,9 +148,22 @@ def test_the_crd_check_can_fail(rendered: dict[str, list[dict]]) -> None:
 
 def checkov(directory: Path) -> dict:
     """checkov's JSON report on the manifests in `directory` (no network)."""
-    out = subprocess.run([tool("checkov"), "-d", str(directory), "--framework", "kubernetes",
-                          "--output", "json", "--quiet", "--compact", "--skip-download"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            tool("checkov"),
+            "-d",
+            str(directory),
+            "--framework",
+            "kubernetes",
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout, out.stderr
     report = json.loads(out.stdout)
     return report[0] if isinstance(report, list) else report
@@ -156,9 +180,9 @@ def skips_of(objects: list[dict]) -> dict[tuple[str, str], str]:
     return skips
 
 
-def test_checkov_passes_with_justified_skips(rendered_text: dict[str, str],
-                                            rendered: dict[str, list[dict]], overlay: str,
-                                            tmp_path: Path) -> None:
+def test_checkov_passes_with_justified_skips(
+    rendered_text: dict[str, str], rendered: dict[str, list[dict]], overlay: str, tmp_path: Path
+) -> None:
     (tmp_path / "rendered.yaml").write_text(rendered_text[overlay])
     report = checkov(tmp_path)
     failed = [f"{r['check_id']} {r['resource']}" for r in report["results"]["failed_checks"]]
@@ -169,8 +193,9 @@ def test_checkov_passes_with_justified_skips(rendered_text: dict[str, str],
         assert len(why.split()) >= 6, f"{obj} skips {check} without a real reason"
 
 
-def test_every_checkov_skip_is_needed(rendered: dict[str, list[dict]], overlay: str,
-                                      tmp_path: Path) -> None:
+def test_every_checkov_skip_is_needed(
+    rendered: dict[str, list[dict]], overlay: str, tmp_path: Path
+) -> None:
     stripped = json.loads(json.dumps(rendered[overlay]))
     for obj in stripped:
         annotations = obj["metadata"].get("annotations", {})
@@ -180,8 +205,10 @@ def test_every_checkov_skip_is_needed(rendered: dict[str, list[dict]], overlay: 
             del obj["metadata"]["annotations"]
     (tmp_path / "rendered.yaml").write_text(yaml.safe_dump_all(stripped))
     # checkov names a resource KIND.NAMESPACE.NAME.
-    failed = {(r["resource"].split(".")[0] + "." + r["resource"].split(".")[-1], r["check_id"])
-              for r in checkov(tmp_path)["results"]["failed_checks"]}
+    failed = {
+        (r["resource"].split(".")[0] + "." + r["resource"].split(".")[-1], r["check_id"])
+        for r in checkov(tmp_path)["results"]["failed_checks"]
+    }
     unneeded = set(skips_of(rendered[overlay])) - failed
     assert unneeded == set()
 
@@ -196,8 +223,14 @@ def backend_deployments(objects: list[dict]) -> dict[str, dict]:
 
 def test_every_backend_has_its_objects(rendered: dict[str, list[dict]], overlay: str) -> None:
     objects = rendered[overlay]
-    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-                 "NetworkPolicy", "HTTPRoute"):
+    for kind in (
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "HTTPRoute",
+    ):
         assert BACKEND_NAMES <= set(objects_of(objects, kind)), kind
     for name, hpa in objects_of(objects, "HorizontalPodAutoscaler").items():
         assert hpa["apiVersion"] == "autoscaling/v2"
@@ -234,8 +267,9 @@ def test_probes_and_shutdown(rendered: dict[str, list[dict]], overlay: str) -> N
         assert pod["terminationGracePeriodSeconds"] > shutdown + pre_stop, name
 
 
-def test_more_than_one_stepper_replica_needs_redis(rendered: dict[str, list[dict]],
-                                                   overlay: str) -> None:
+def test_more_than_one_stepper_replica_needs_redis(
+    rendered: dict[str, list[dict]], overlay: str
+) -> None:
     objects = rendered[overlay]
     for b in BACKENDS:
         if not b.stepper:
@@ -261,16 +295,21 @@ def test_production_redis_is_durable_and_private(rendered: dict[str, list[dict]]
     assert redis["spec"]["volumeClaimTemplates"]
     policy = objects_of(objects, "NetworkPolicy")["redis"]["spec"]["ingress"]
     assert [p["podSelector"]["matchLabels"] for rule in policy for p in rule["from"]] == [
-        {"app.kubernetes.io/name": "fibonacci"}]
+        {"app.kubernetes.io/name": "fibonacci"}
+    ]
 
 
-def test_only_traefik_and_prometheus_reach_the_backends(rendered: dict[str, list[dict]],
-                                                        overlay: str) -> None:
+def test_only_traefik_and_prometheus_reach_the_backends(
+    rendered: dict[str, list[dict]], overlay: str
+) -> None:
     policies = objects_of(rendered[overlay], "NetworkPolicy")
     assert policies["default-deny-ingress"]["spec"]["podSelector"] == {}
     for b in BACKENDS:
-        peers = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-                 for rule in policies[b.name]["spec"]["ingress"] for p in rule["from"]]
+        peers = [
+            p["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            for rule in policies[b.name]["spec"]["ingress"]
+            for p in rule["from"]
+        ]
         assert sorted(peers) == ["prometheus", "traefik"]
 
 
@@ -286,8 +325,7 @@ def test_routes_are_the_compose_routes(rendered: dict[str, list[dict]], overlay:
         assert "filters" not in rule, "the services serve their full paths: no rewrite"
 
 
-def test_monitor_scrapes_the_declared_port(rendered: dict[str, list[dict]],
-                                           overlay: str) -> None:
+def test_monitor_scrapes_the_declared_port(rendered: dict[str, list[dict]], overlay: str) -> None:
     objects = rendered[overlay]
     monitor = objects_of(objects, "ServiceMonitor")["mathapi-backends"]["spec"]
     (endpoint,) = monitor["endpoints"]
@@ -298,8 +336,10 @@ def test_monitor_scrapes_the_declared_port(rendered: dict[str, list[dict]],
         if name not in BACKEND_NAMES:
             continue
         port = next(p for p in svc["spec"]["ports"] if p["name"] == endpoint["port"])
-        declared = {p["name"]: p["containerPort"]
-                    for p in containers(objects_of(objects, "Deployment")[name])[0]["ports"]}
+        declared = {
+            p["name"]: p["containerPort"]
+            for p in containers(objects_of(objects, "Deployment")[name])[0]["ports"]
+        }
         assert port["targetPort"] in declared
 
 
@@ -337,30 +377,48 @@ def contract_spec(objects: list[dict]) -> dict:
         env = container_env(c, objects)
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         writable += [m["mountPath"] for m in c.get("volumeMounts", [])]
-        probes = [{"kind": kind, "port": ports[c[f"{kind}Probe"]["httpGet"]["port"]],
-                   "path": c[f"{kind}Probe"]["httpGet"]["path"]}
-                  for kind in ("startup", "liveness", "readiness")]
+        probes = [
+            {
+                "kind": kind,
+                "port": ports[c[f"{kind}Probe"]["httpGet"]["port"]],
+                "path": c[f"{kind}Probe"]["httpGet"]["path"],
+            }
+            for kind in ("startup", "liveness", "readiness")
+        ]
         probes.append({"kind": "metrics", "port": ports["http"], "path": METRICS_PATH})
-        probes.append({"kind": "api", "port": ports["http"],
-                       "path": next(b.sample_path for b in BACKENDS if b.name == name)})
+        probes.append(
+            {
+                "kind": "api",
+                "port": ports["http"],
+                "path": next(b.sample_path for b in BACKENDS if b.name == name),
+            }
+        )
         startup = c["startupProbe"]
         pre_stop = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
-        specs.append({
-            "name": name,
-            "argv": [str(ROOT / "target/release" / c["command"][0]),
-                     *(expand(a, env) for a in c.get("args", []))],
-            "env": env,
-            # The image's WORKDIR (Dockerfile).
-            "cwd": "/var/lib/mathapi",
-            "startup_seconds": startup["periodSeconds"] * startup["failureThreshold"],
-            "probes": probes,
-            "stop_seconds": pod["terminationGracePeriodSeconds"] - pre_stop,
-        })
+        specs.append(
+            {
+                "name": name,
+                "argv": [
+                    str(ROOT / "target/release" / c["command"][0]),
+                    *(expand(a, env) for a in c.get("args", [])),
+                ],
+                "env": env,
+                # The image's WORKDIR (Dockerfile).
+                "cwd": "/var/lib/mathapi",
+                "startup_seconds": startup["periodSeconds"] * startup["failureThreshold"],
+                "probes": probes,
+                "stop_seconds": pod["terminationGracePeriodSeconds"] - pre_stop,
+            }
+        )
     redis = None
     if "redis" in objects_of(objects, "StatefulSet"):
         redis = {"port": 6379, "password": TEST_SECRET}
-    return {"hosts": sorted(objects_of(objects, "Service")), "writable": writable,
-            "redis": redis, "containers": specs}
+    return {
+        "hosts": sorted(objects_of(objects, "Service")),
+        "writable": writable,
+        "redis": redis,
+        "containers": specs,
+    }
 
 
 def test_containers_answer_as_declared(rendered: dict[str, list[dict]], overlay: str) -> None:
@@ -369,9 +427,21 @@ def test_containers_answer_as_declared(rendered: dict[str, list[dict]], overlay:
         assert binary.exists(), f"{binary}: cargo build --release --bins first"
     spec = contract_spec(rendered[overlay])
     out = subprocess.run(
-        ["unshare", "--net", "--mount", "--map-root-user", "--propagation", "private",
-         sys.executable, str(Path(__file__).with_name("k8s_contract.py"))],
-        input=json.dumps(spec), capture_output=True, text=True, timeout=300)
+        [
+            "unshare",
+            "--net",
+            "--mount",
+            "--map-root-user",
+            "--propagation",
+            "private",
+            sys.executable,
+            str(Path(__file__).with_name("k8s_contract.py")),
+        ],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["error"] is None, report["error"]
@@ -385,16 +455,21 @@ def test_containers_answer_as_declared(rendered: dict[str, list[dict]], overlay:
 def test_handwritten_manifests_pass_yamllint() -> None:
     files = sorted(str(p) for p in K8S_DIR.rglob("*.yaml") if "generated" not in p.parts)
     assert len(files) >= 10
-    out = subprocess.run([tool("yamllint"), "-s", "-c", str(ROOT / "configs/yamllint.yml"),
-                          *files], capture_output=True, text=True)
+    out = subprocess.run(
+        [tool("yamllint"), "-s", "-c", str(ROOT / "configs/yamllint.yml"), *files],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout
 
 
 def test_pod_security_levels(rendered: dict[str, list[dict]], overlay: str) -> None:
     # The backends' namespace enforces "restricted"; only Filebeat's is "privileged".
     namespaces = objects_of(rendered[overlay], "Namespace")
-    levels = {n: ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
-              for n, ns in namespaces.items()}
+    levels = {
+        n: ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for n, ns in namespaces.items()
+    }
     assert levels == {"mathapi": "restricted", "mathapi-logging": "privileged"}
     for obj in rendered[overlay]:
         if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
@@ -404,12 +479,17 @@ def test_pod_security_levels(rendered: dict[str, list[dict]], overlay: str) -> N
 
 # ------------------------------------------------------------------ traces
 
-OTEL_KEYS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_SAMPLER",
-             "OTEL_TRACES_SAMPLER_ARG")
+OTEL_KEYS = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+)
 
 
-def test_backends_export_traces_where_the_overlay_says(rendered: dict[str, list[dict]],
-                                                       overlay: str) -> None:
+def test_backends_export_traces_where_the_overlay_says(
+    rendered: dict[str, list[dict]], overlay: str
+) -> None:
     for name, dep in backend_deployments(rendered[overlay]).items():
         (c,) = containers(dep)
         env = container_env(c, rendered[overlay])
@@ -430,8 +510,9 @@ def traefik_flags(overlay: str) -> list[str]:
 
 def test_traefik_values_export_where_the_backends_do(overlay: str) -> None:
     flags = dict(f.split("=", 1) for f in traefik_flags(overlay))
-    assert flags["--tracing.otlp.http.endpoint"] == \
-        stack_k8s.TRACE_ENDPOINTS[overlay] + "/v1/traces"
+    assert (
+        flags["--tracing.otlp.http.endpoint"] == stack_k8s.TRACE_ENDPOINTS[overlay] + "/v1/traces"
+    )
     static = yaml.safe_load((ROOT / "configs/traefik/traefik.yml").read_text())
     assert float(flags["--tracing.sampleRate"]) == float(static["tracing"]["sampleRate"])
     buckets = [float(b) for b in flags["--metrics.prometheus.buckets"].split(",")]
@@ -444,24 +525,39 @@ def test_traefik_runs_with_the_values_flags_and_exports_spans(tmp_path: Path) ->
     # request, with the captured X-Request-Id, arrives over OTLP/HTTP.
     receiver = OtlpReceiver().start()
     web, api = free_port(), free_port()
-    flags = [f"--tracing.otlp.http.endpoint={receiver.endpoint}"
-             if f.startswith("--tracing.otlp.http.endpoint=") else f
-             for f in traefik_flags("local")]
+    flags = [
+        f"--tracing.otlp.http.endpoint={receiver.endpoint}"
+        if f.startswith("--tracing.otlp.http.endpoint=")
+        else f
+        for f in traefik_flags("local")
+    ]
     log = (tmp_path / "traefik.log").open("wb")
     traefik = subprocess.Popen(
-        [tool("traefik"), *flags, f"--entryPoints.web.address=127.0.0.1:{web}",
-         f"--entryPoints.traefik.address=127.0.0.1:{api}", "--ping=true"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            tool("traefik"),
+            *flags,
+            f"--entryPoints.web.address=127.0.0.1:{web}",
+            f"--entryPoints.traefik.address=127.0.0.1:{api}",
+            "--ping=true",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_http(f"http://127.0.0.1:{api}/ping", 30)
-        request = urllib.request.Request(f"http://127.0.0.1:{web}/fibonacci/1/",
-                                         headers={"X-Request-Id": "k8s-values-check"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{web}/fibonacci/1/", headers={"X-Request-Id": "k8s-values-check"}
+        )
         with pytest.raises(urllib.error.HTTPError):  # no routes: 404, still traced
             urllib.request.urlopen(request, timeout=5)
         deadline = time.monotonic() + 20
         while True:
-            spans = [s for s in receiver.spans() if s.service == "traefik" and "k8s-values-check"
-                     in s.attributes.get("http.request.header.x-request-id", [])]
+            spans = [
+                s
+                for s in receiver.spans()
+                if s.service == "traefik"
+                and "k8s-values-check" in s.attributes.get("http.request.header.x-request-id", [])
+            ]
             if spans or time.monotonic() > deadline:
                 break
             time.sleep(0.5)

@@ -3,8 +3,8 @@ their compose environment, fibonacci's stepper on a real redis-server with a pas
 real Traefik and the real Prometheus with the repository's configs (scripts/stack_live.py),
 `mathapi-traffic` sending valid and invalid requests through Traefik while the stepper is
 walked, and an OTLP/HTTP receiver (scripts/stack_otlp.py) standing in for Jaeger: Traefik and
-the services export their spans to it. One session fixture starts it all; the tests read what it produced; the last ones
-stop the services with SIGTERM and read their logs.
+the services export their spans to it. One session fixture starts it all; the tests read what
+it produced; the last ones stop the services with SIGTERM and read their logs.
 
 The log tests hold the services to log contract v2 (one "request completed" line per request,
 docs/observability.md) and the p99 test needs contract v2's histogram buckets: against
@@ -32,6 +32,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, tool
 from models import (
     RARE_LOG_FIELDS,
@@ -43,7 +44,6 @@ from models import (
     rules_of,
     template_fields,
 )
-
 from stack_live import (
     LivePorts,
     Processes,
@@ -60,8 +60,18 @@ pytestmark = pytest.mark.live
 
 TRAFFIC_SECONDS = int(os.environ.get("CHECK_STACK_TRAFFIC_SECONDS", "45"))
 ADMIN = ("admin", f"live-admin-{os.getpid()}")
-STANDARD_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
-                    "PATCH", "_OTHER"}
+STANDARD_METHODS = {
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "PATCH",
+    "_OTHER",
+}
 RELEASE = ROOT / "target" / "release"
 
 
@@ -97,8 +107,9 @@ class Live:
         """Where a component's stdout and stderr go."""
         return self.components.log(name)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> None:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         """Starts a component, its output in log(name)."""
         self.components.start(name, argv, env, cwd)
 
@@ -107,8 +118,13 @@ class Live:
         return self.components.stop(names, seconds)
 
 
-def http(method: str, url: str, auth: tuple[str, str] | None = None,
-         timeout: float = 5, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+def http(
+    method: str,
+    url: str,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 5,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Message, bytes]:
     """One request: status, headers (case-insensitive), body (4xx/5xx are answers)."""
     request = urllib.request.Request(url, method=method, headers=headers or {})
     if auth:
@@ -123,12 +139,25 @@ def http(method: str, url: str, auth: tuple[str, str] | None = None,
 
 def compose_env(service: str) -> dict[str, str]:
     """A backend's environment in docker-compose.yml, without the network settings."""
-    out = subprocess.run([tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"),
-                          "config", "--format", "json"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [
+            tool("docker-compose"),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     env = json.loads(out.stdout)["services"][service].get("environment", {})
-    return {k: v for k, v in env.items()
-            if k not in ("MATHAPI_HOST", "MATHAPI_PORT", "MATHAPI_REDIS_URL")}
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in ("MATHAPI_HOST", "MATHAPI_PORT", "MATHAPI_REDIS_URL")
+    }
 
 
 def walk_sequence(live: Live, seconds: float) -> None:
@@ -174,16 +203,29 @@ def start_backends(live: Live, redis_url: str) -> None:
     """The three services with their compose environment, on their live ports."""
     (live.work / "fibonacci").mkdir()
     for b in BACKENDS:
-        env = {**compose_env(b.name), "MATHAPI_REDIS_URL": redis_url,
-               # The check reaches the stepper's end (a 409) quickly.
-               "MATHAPI_SEQUENCE_MAX_INDEX": "5",
-               # Enough distinct valid Ackermann arguments that the render cache does not
-               # answer them all within a second, so its computation panels have data.
-               "MATHAPI_ACKERMANN_MAX_N": str(ACKERMANN_MAX_N),
-               # Jaeger's receiver in compose; the local one here.
-               "OTEL_EXPORTER_OTLP_ENDPOINT": live.otlp.base_url}
-        live.start(b.name, [str(RELEASE / b.name), "--host", "127.0.0.1", "--port",
-                            str(live.ports.backends[b.name])], env, cwd=live.work / "fibonacci")
+        env = {
+            **compose_env(b.name),
+            "MATHAPI_REDIS_URL": redis_url,
+            # The check reaches the stepper's end (a 409) quickly.
+            "MATHAPI_SEQUENCE_MAX_INDEX": "5",
+            # Enough distinct valid Ackermann arguments that the render cache does not
+            # answer them all within a second, so its computation panels have data.
+            "MATHAPI_ACKERMANN_MAX_N": str(ACKERMANN_MAX_N),
+            # Jaeger's receiver in compose; the local one here.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": live.otlp.base_url,
+        }
+        live.start(
+            b.name,
+            [
+                str(RELEASE / b.name),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(live.ports.backends[b.name]),
+            ],
+            env,
+            cwd=live.work / "fibonacci",
+        )
     for b in BACKENDS:
         wait_http(f"http://127.0.0.1:{live.ports.backends[b.name]}/ready", 30)
 
@@ -198,25 +240,60 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     state = Live(work, LivePorts.allocate(), OtlpReceiver().start(), Processes(work))
     try:
         redis_port, password = free_port(), f"live-{os.getpid()}"
-        state.start("redis", [tool("redis-server"), "--bind", "127.0.0.1", "--port",
-                              str(redis_port), "--dir", str(work / "redis"), "--appendonly",
-                              "yes", "--appendfsync", "always", "--save", "",
-                              "--requirepass", password])
+        state.start(
+            "redis",
+            [
+                tool("redis-server"),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(redis_port),
+                "--dir",
+                str(work / "redis"),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--requirepass",
+                password,
+            ],
+        )
         time.sleep(0.5)
         start_backends(state, f"redis://:{password}@127.0.0.1:{redis_port}")
         write_live_configs(work, state.ports, otlp_endpoint=state.otlp.endpoint)
-        start_traefik_and_prometheus(state.components, tool("traefik"), tool("prometheus"),
-                                     state.ports, ADMIN)
+        start_traefik_and_prometheus(
+            state.components, tool("traefik"), tool("prometheus"), state.ports, ADMIN
+        )
         # Traefik's health checks must mark the backends up before it routes to them.
         wait_http(f"{state.web}/fibonacci/1/", 30)
-        state.start("traffic", [str(RELEASE / "mathapi-traffic"), "--url", state.web,
-                                "--rate", "40", "--duration", f"{TRAFFIC_SECONDS}s",
-                                "--ackermann-max-n", str(ACKERMANN_MAX_N),
-                                "--concurrency", "4", "--error-share", "0.25", "--no-progress",
-                                "--check", "--summary-json", str(work / "traffic.json")])
+        state.start(
+            "traffic",
+            [
+                str(RELEASE / "mathapi-traffic"),
+                "--url",
+                state.web,
+                "--rate",
+                "40",
+                "--duration",
+                f"{TRAFFIC_SECONDS}s",
+                "--ackermann-max-n",
+                str(ACKERMANN_MAX_N),
+                "--concurrency",
+                "4",
+                "--error-share",
+                "0.25",
+                "--no-progress",
+                "--check",
+                "--summary-json",
+                str(work / "traffic.json"),
+            ],
+        )
         state.traffic_started = time.monotonic()
-        state.sequence_thread = threading.Thread(target=walk_sequence,
-                                                 args=(state, TRAFFIC_SECONDS), daemon=True)
+        state.sequence_thread = threading.Thread(
+            target=walk_sequence, args=(state, TRAFFIC_SECONDS), daemon=True
+        )
         state.sequence_thread.start()
         yield state
     finally:
@@ -246,11 +323,14 @@ def test_admin_password_opens_prometheus_and_apis_stay_anonymous(live: Live) -> 
     assert http("GET", f"{live.web}/fibonacci/10/")[0] == 200
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/fibonacci/10/", {"n": 10, "result": "55"}),
-    ("/factorial/5/", {"n": 5, "result": "120"}),
-    ("/ackermann/2/3/", {"m": 2, "n": 3, "result": "9"}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/fibonacci/10/", {"n": 10, "result": "55"}),
+        ("/factorial/5/", {"n": 5, "result": "120"}),
+        ("/ackermann/2/3/", {"m": 2, "n": 3, "result": "9"}),
+    ],
+)
 def test_answers_through_traefik(live: Live, path: str, body: dict) -> None:
     code, _h, raw = http("GET", live.web + path)
     assert (code, json.loads(raw)) == (200, body)
@@ -291,8 +371,12 @@ def test_every_dashboard_query_and_rule_returns_data(live: Live) -> None:
     time.sleep(max(0.0, live.traffic_started + 15 - time.monotonic()))
     pending = {f"rule {name}": name for name in rules_of("record")}
     pending.update(dict(dashboard_queries()))
-    pending.update({f"up {job}": f'up{{job="{job}"}} == 1'
-                    for job in ("prometheus", "traefik", *BACKEND_NAMES)})
+    pending.update(
+        {
+            f"up {job}": f'up{{job="{job}"}} == 1'
+            for job in ("prometheus", "traefik", *BACKEND_NAMES)
+        }
+    )
     deadline = live.traffic_started + TRAFFIC_SECONDS + 15
     while pending and time.monotonic() < deadline:
         for where, expr in list(pending.items()):
@@ -325,8 +409,10 @@ def p99_of(live: Live, query: str) -> float:
 def within_twice(dashboard: float, truth: float, what: str) -> None:
     """The dashboard's figure and the independent one agree within a factor of 2."""
     ratio = max(dashboard, truth) / min(dashboard, truth)
-    assert ratio <= 2, (f"{what}: dashboard p99 {dashboard * 1000:.3f} ms vs "
-                        f"{truth * 1000:.3f} ms ({ratio:.1f}x): histogram buckets too coarse?")
+    assert ratio <= 2, (
+        f"{what}: dashboard p99 {dashboard * 1000:.3f} ms vs "
+        f"{truth * 1000:.3f} ms ({ratio:.1f}x): histogram buckets too coarse?"
+    )
 
 
 def p99(values: list[float]) -> float:
@@ -340,10 +426,14 @@ def test_traefik_view_p99_agrees_with_traefiks_access_log(live: Live, backend: s
     # Like for like: Traefik's histogram against Traefik's own measurement of the same
     # requests, the `Duration` of each access-log line for the backend's service.
     dashboard = p99_of(live, dashboard_p99_query(backend, "traefik"))
-    access = [json.loads(line) for line in live.log("traefik").read_text().splitlines()
-              if '"RequestPath"' in line]
-    durations = [line["Duration"] / 1e9 for line in access
-                 if line.get("ServiceName") == f"{backend}@file"]
+    access = [
+        json.loads(line)
+        for line in live.log("traefik").read_text().splitlines()
+        if '"RequestPath"' in line
+    ]
+    durations = [
+        line["Duration"] / 1e9 for line in access if line.get("ServiceName") == f"{backend}@file"
+    ]
     assert len(durations) > 100, f"{backend}: {len(durations)} access-log lines"
     within_twice(dashboard, p99(durations), f"{backend} Traefik view vs its access log")
 
@@ -360,8 +450,10 @@ def test_traefik_view_p99_is_no_worse_than_the_clients(live: Live, backend: str)
     dashboard = p99_of(live, dashboard_p99_query(backend, "traefik"))
     summary = json.loads((live.work / "traffic.json").read_text())
     client = summary["functions"][backend]["latency_ms"]["p99"] / 1000
-    assert dashboard <= 2 * client, (f"{backend}: Traefik view p99 {dashboard * 1000:.3f} ms, "
-                                     f"mathapi-traffic's {client * 1000:.3f} ms")
+    assert dashboard <= 2 * client, (
+        f"{backend}: Traefik view p99 {dashboard * 1000:.3f} ms, "
+        f"mathapi-traffic's {client * 1000:.3f} ms"
+    )
 
 
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
@@ -371,10 +463,11 @@ def test_service_view_p99_agrees_with_the_request_lines(live: Live, backend: str
     # recording rules count. Needs contract v2's buckets (50 us up) in the services.
     dashboard = p99_of(live, dashboard_p99_query(backend, "service"))
     api_route = re.compile(rf"^/{backend}/.+")
-    latencies = [line["latency_ms"] / 1000
-                       for line in map(json.loads, live.log(backend).read_text().splitlines())
-                       if line.get("msg") == "request completed"
-                 and api_route.match(line.get("http_route", ""))]
+    latencies = [
+        line["latency_ms"] / 1000
+        for line in map(json.loads, live.log(backend).read_text().splitlines())
+        if line.get("msg") == "request completed" and api_route.match(line.get("http_route", ""))
+    ]
     assert len(latencies) > 100, f"{backend}: no request lines (log contract v2)"
     within_twice(dashboard, p99(latencies), f"{backend} service view vs its request lines")
 
@@ -416,23 +509,31 @@ def wait_for_spans(live: Live, found: Callable[[list[Span]], list[Span]]) -> lis
 def traefik_trace(live: Live, request_id: str) -> list[Span]:
     """Every span of the one trace Traefik started for `request_id` (found by the captured
     X-Request-Id), waiting for Traefik's export."""
+
     def of_request(spans: list[Span]) -> list[Span]:
-        trace_ids = {s.trace_id for s in spans if s.service == "traefik"
-                     and request_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])}
+        trace_ids = {
+            s.trace_id
+            for s in spans
+            if s.service == "traefik" and request_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])
+        }
         assert len(trace_ids) <= 1, f"{request_id}: Traefik spans in traces {trace_ids}"
         return [s for s in spans if s.trace_id in trace_ids]
+
     return wait_for_spans(live, of_request)
 
 
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
-def test_traefik_exports_a_trace_per_request(live: Live, traced_requests: dict[str, str],
-                                             backend: str) -> None:
+def test_traefik_exports_a_trace_per_request(
+    live: Live, traced_requests: dict[str, str], backend: str
+) -> None:
     # Traefik's half of the trace, checkable without the services' export: its server span
     # is the root (the request came without a traceparent) and its client span, the one whose
     # context goes to the service in `traceparent`, descends from it.
     spans = traefik_trace(live, traced_requests[backend])
-    assert spans, f"no Traefik span carries {traced_requests[backend]} ({live.otlp.requests} "\
-                  f"exports, {len(live.otlp.spans())} spans received)"
+    assert spans, (
+        f"no Traefik span carries {traced_requests[backend]} ({live.otlp.requests} "
+        f"exports, {len(live.otlp.spans())} spans received)"
+    )
     by_id = {s.span_id: s for s in spans}
     traefik = [s for s in spans if s.service == "traefik"]
     roots = [s for s in traefik if s.kind == SERVER and not s.parent_span_id]
@@ -442,8 +543,11 @@ def test_traefik_exports_a_trace_per_request(live: Live, traced_requests: dict[s
     assert all(roots[0] in ancestors(c, by_id) for c in clients)
     assert live.otlp.dropped == 0
     # Traefik's access log line of the request names the same trace.
-    access = [json.loads(line) for line in live.log("traefik").read_text().splitlines()
-              if traced_requests[backend] in line and '"RequestPath"' in line]
+    access = [
+        json.loads(line)
+        for line in live.log("traefik").read_text().splitlines()
+        if traced_requests[backend] in line and '"RequestPath"' in line
+    ]
     assert [line.get("TraceId") for line in access] == [roots[0].trace_id], access
 
 
@@ -451,30 +555,41 @@ def test_admin_tools_are_not_traced(live: Live, traced_requests: dict[str, str])
     # Their routers turn tracing off (configs/traefik/dynamic.yml): the UIs' polling must not
     # fill the trace store. An API request sent after it shows the export has caught up.
     admin_id, api_id = f"trace-admin-{os.getpid()}", f"trace-after-admin-{os.getpid()}"
-    assert http("GET", f"{live.web}/prometheus/-/ready", auth=ADMIN,
-                headers={"X-Request-Id": admin_id})[0] == 200
+    assert (
+        http(
+            "GET", f"{live.web}/prometheus/-/ready", auth=ADMIN, headers={"X-Request-Id": admin_id}
+        )[0]
+        == 200
+    )
     assert http("GET", f"{live.web}/factorial/3/", headers={"X-Request-Id": api_id})[0] == 200
     assert traefik_trace(live, api_id), "the API request's trace never arrived"
-    assert [s for s in live.otlp.spans()
-            if admin_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])] == []
+    assert [
+        s for s in live.otlp.spans() if admin_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])
+    ] == []
 
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
 def test_service_span_is_traefiks_child_and_its_log_line_has_the_trace_id(
-        live: Live, traced_requests: dict[str, str], backend) -> None:  # noqa: ANN001
+    live: Live, traced_requests: dict[str, str], backend
+) -> None:  # noqa: ANN001
     # Needs the services' OTLP export (OTEL_EXPORTER_OTLP_ENDPOINT) and trace_id/span_id on
     # their log lines: against binaries that predate them this fails and says so.
     request_id = traced_requests[backend.name]
 
     def with_service_span(spans: list[Span]) -> list[Span]:
-        trace = {s.trace_id for s in spans if s.service == "traefik"
-                 and request_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])}
+        trace = {
+            s.trace_id
+            for s in spans
+            if s.service == "traefik" and request_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])
+        }
         spans = [s for s in spans if s.trace_id in trace]
         return spans if any(s.service == backend.name for s in spans) else []
 
     spans = wait_for_spans(live, with_service_span)
-    assert spans, f"{backend.name}: no span of the service in the trace of {request_id} "\
-                  "(the services' OTLP export)"
+    assert spans, (
+        f"{backend.name}: no span of the service in the trace of {request_id} "
+        "(the services' OTLP export)"
+    )
     by_id = {s.span_id: s for s in spans}
     root = next(s for s in spans if s.service == "traefik" and not s.parent_span_id)
     servers = [s for s in spans if s.service == backend.name and s.kind == SERVER]
@@ -487,16 +602,18 @@ def test_service_span_is_traefiks_child_and_its_log_line_has_the_trace_id(
     assert server.attributes.get("http.request.method") == "GET", server
     assert server.attributes.get("http.response.status_code") == 200, server
 
-    lines = [json.loads(line) for line in live.log(backend.name).read_text().splitlines()
-             if request_id in line]
+    lines = [
+        json.loads(line)
+        for line in live.log(backend.name).read_text().splitlines()
+        if request_id in line
+    ]
     completed = [line for line in lines if line.get("msg") == "request completed"]
     assert len(completed) == 1, lines
     assert completed[0].get("trace_id") == server.trace_id, completed[0]
     own = {s.span_id for s in spans if s.service == backend.name}
     assert completed[0].get("span_id") in own, completed[0]
     if "compute_ms" in completed[0]:
-        computations = [s for s in spans if s.service == backend.name
-                        and s.name == "computation"]
+        computations = [s for s in spans if s.service == backend.name and s.name == "computation"]
         assert computations and all(server in ancestors(c, by_id) for c in computations)
 
 
@@ -538,16 +655,24 @@ def test_log_lines_fit_the_pipeline_and_template(service_logs: dict[str, list[di
 
 def request_lines(service_logs: dict[str, list[dict]]) -> list[dict]:
     """Every "request completed" line of every service."""
-    return [line for lines in service_logs.values() for line in lines
-            if line.get("msg") == "request completed"]
+    return [
+        line
+        for lines in service_logs.values()
+        for line in lines
+        if line.get("msg") == "request completed"
+    ]
 
 
 MATH_FUNCTIONS = ("fibonacci", "factorial", "ackermann")
 
 
 def test_contract_v2_one_line_per_request(service_logs: dict[str, list[dict]]) -> None:
-    spans = [line["msg"] for lines in service_logs.values() for line in lines
-             if re.match(r"^\[\w+ - (START|END)\]", line.get("msg", ""))]
+    spans = [
+        line["msg"]
+        for lines in service_logs.values()
+        for line in lines
+        if re.match(r"^\[\w+ - (START|END)\]", line.get("msg", ""))
+    ]
     assert spans == [], "span START/END lines at info (contract v1)"
     lines = request_lines(service_logs)
     assert len(lines) > 100
@@ -568,19 +693,25 @@ def test_contract_v2_one_line_per_request(service_logs: dict[str, list[dict]]) -
             assert isinstance(line["compute_ms"], float), line
 
 
-def test_contract_v2_refusals_carry_reason_and_detail(
-        service_logs: dict[str, list[dict]]) -> None:
-    refused = [line for line in request_lines(service_logs)
-               if 400 <= line["http_status"] < 500 and line.get("function")
-               and line["http_status"] != 404]
+def test_contract_v2_refusals_carry_reason_and_detail(service_logs: dict[str, list[dict]]) -> None:
+    refused = [
+        line
+        for line in request_lines(service_logs)
+        if 400 <= line["http_status"] < 500 and line.get("function") and line["http_status"] != 404
+    ]
     assert refused, "the traffic's invalid requests left no 4xx request line"
     assert [line for line in refused if not (line.get("reason") and line.get("detail"))] == []
-    warned = [line for lines in service_logs.values() for line in lines
-              if "rejected input" in line.get("msg", "")]
+    warned = [
+        line
+        for lines in service_logs.values()
+        for line in lines
+        if "rejected input" in line.get("msg", "")
+    ]
     assert warned == [], "a separate rejected-input line (contract v1)"
 
 
 def test_traefik_access_log_is_json(live: Live) -> None:
-    lines = [line for line in live.log("traefik").read_text().splitlines()
-             if '"RequestPath"' in line]
+    lines = [
+        line for line in live.log("traefik").read_text().splitlines() if '"RequestPath"' in line
+    ]
     assert lines and json.loads(lines[0])["RequestPath"]

@@ -73,13 +73,15 @@ def test_plain_gzip_and_chunked_exports_are_decoded(receiver: OtlpReceiver) -> N
     chunked = export_request("fibonacci", [(4, 3, "computation")])
     assert post(receiver.endpoint, iter([chunked[:7], chunked[7:]]))[0] == 200
     spans = {s.span_id: s for s in receiver.spans()}
-    assert [s.service for s in spans.values()] == ["traefik", "traefik", "fibonacci",
-                                                  "fibonacci"]
+    assert [s.service for s in spans.values()] == ["traefik", "traefik", "fibonacci", "fibonacci"]
     leaf = spans[(4).to_bytes(8, "big").hex()]
     assert leaf.trace_id == TRACE_ID.hex() and leaf.name == "computation"
     assert leaf.attributes["http.request.header.x-request-id"] == ["id-4"]
-    assert [s.name for s in ancestors(leaf, spans)] == ["GET /fibonacci/{n}/", "ReverseProxy",
-                                                        "GET"]
+    assert [s.name for s in ancestors(leaf, spans)] == [
+        "GET /fibonacci/{n}/",
+        "ReverseProxy",
+        "GET",
+    ]
 
 
 def test_bad_requests_get_a_clear_status(receiver: OtlpReceiver) -> None:
@@ -92,8 +94,9 @@ def test_bad_requests_get_a_clear_status(receiver: OtlpReceiver) -> None:
     assert receiver.spans() == []
 
 
-def test_bodies_are_bounded_before_and_after_inflating(receiver: OtlpReceiver,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bodies_are_bounded_before_and_after_inflating(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(stack_otlp, "MAX_BODY_BYTES", 1024)
     assert post(receiver.endpoint, b"\0" * 2048)[0] == 413
     assert post(receiver.endpoint, iter([b"\0" * 700, b"\0" * 700]))[0] == 413
@@ -113,8 +116,10 @@ def test_kept_spans_are_bounded(receiver: OtlpReceiver, monkeypatch: pytest.Monk
 
 def test_connections_are_bounded(receiver: OtlpReceiver) -> None:
     port = int(receiver.base_url.rsplit(":", 1)[1])
-    idle = [socket.create_connection(("127.0.0.1", port), timeout=5)
-            for _ in range(stack_otlp.MAX_CONNECTIONS)]
+    idle = [
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+        for _ in range(stack_otlp.MAX_CONNECTIONS)
+    ]
     try:
         time.sleep(0.5)  # every idle connection holds its slot
         with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import ROOT, tool
 from models import (
     COMPOSE,
@@ -33,7 +34,6 @@ from models import (
     rules_of,
     template_fields,
 )
-
 from stack_live import PROMETHEUS_CONFIG, TRAEFIK_DYNAMIC, TRAEFIK_STATIC
 from stack_model import ADMIN_PREFIXES, BACKENDS
 
@@ -61,34 +61,44 @@ def test_dockerfile_passes_hadolint() -> None:
 
 def test_yaml_passes_yamllint() -> None:
     # Relative paths: the config's `ignore:` patterns are relative to the repository.
-    files = sorted(str(p.relative_to(ROOT)) for d in ("configs", ".github")
-                   for p in (ROOT / d).rglob("*.yml"))
+    files = sorted(
+        str(p.relative_to(ROOT)) for d in ("configs", ".github") for p in (ROOT / d).rglob("*.yml")
+    )
     run(tool("yamllint"), "-s", "-c", "configs/yamllint.yml", "docker-compose.yml", *files)
 
 
 def test_github_workflows_fit_their_schema() -> None:
-    run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-        *map(str, (ROOT / ".github/workflows").glob("*.yml")))
+    run(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *map(str, (ROOT / ".github/workflows").glob("*.yml")),
+    )
 
 
 def test_every_shell_script_passes_shellcheck() -> None:
-    scripts = sorted({*ROOT.glob("scripts/*.sh"), *ROOT.glob("configs/**/*.sh"),
-                      ROOT / ".ci/run"})
+    scripts = sorted({*ROOT.glob("scripts/*.sh"), *ROOT.glob("configs/**/*.sh"), ROOT / ".ci/run"})
     assert len(scripts) >= 10
     run(tool("shellcheck"), *map(str, scripts))
 
 
 def test_prometheus_config_and_rules_pass_promtool() -> None:
     run(tool("promtool"), "check", "config", str(PROMETHEUS_CONFIG))
-    run(tool("promtool"), "check", "rules", *map(str, (ROOT / "configs/prometheus/rules")
-                                                 .glob("*.yml")))
+    run(
+        tool("promtool"),
+        "check",
+        "rules",
+        *map(str, (ROOT / "configs/prometheus/rules").glob("*.yml")),
+    )
     run(tool("promtool"), "test", "rules", *map(str, RULE_TESTS_DIR.glob("*.yml")))
 
 
 def test_every_dashboard_query_parses(tmp_path: Path) -> None:
     # promtool parses a rules file: every query becomes a recording rule.
-    rules = [{"record": f"dashboard_query_{i}", "expr": expr}
-             for i, (_where, expr) in enumerate(dashboard_queries())]
+    rules = [
+        {"record": f"dashboard_query_{i}", "expr": expr}
+        for i, (_where, expr) in enumerate(dashboard_queries())
+    ]
     assert len(rules) > 20
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
@@ -99,8 +109,11 @@ def test_every_alert_has_a_firing_unit_test() -> None:
     tested = set()
     for path in RULE_TESTS_DIR.glob("*.yml"):
         for test in yaml.safe_load(path.read_text())["tests"]:
-            tested |= {case["alertname"] for case in test.get("alert_rule_test", [])
-                       if case.get("exp_alerts")}
+            tested |= {
+                case["alertname"]
+                for case in test.get("alert_rule_test", [])
+                if case.get("exp_alerts")
+            }
     assert set(rules_of("alert")) - tested == set()
 
 
@@ -110,16 +123,26 @@ def test_every_alert_has_a_firing_unit_test() -> None:
 @pytest.fixture(scope="module")
 def compose() -> dict:
     """docker-compose.yml as the real Compose binary resolves it (defaults interpolated)."""
-    out = run(tool("docker-compose"), "-f", str(COMPOSE), "--profile", "tools", "config",
-              "--format", "json")
+    out = run(
+        tool("docker-compose"),
+        "-f",
+        str(COMPOSE),
+        "--profile",
+        "tools",
+        "config",
+        "--format",
+        "json",
+    )
     return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="module")
 def traefik() -> tuple[dict, dict]:
     """Traefik's static and dynamic configuration."""
-    return (yaml.safe_load(TRAEFIK_STATIC.read_text()),
-            yaml.safe_load(TRAEFIK_DYNAMIC.read_text())["http"])
+    return (
+        yaml.safe_load(TRAEFIK_STATIC.read_text()),
+        yaml.safe_load(TRAEFIK_DYNAMIC.read_text())["http"],
+    )
 
 
 def test_images_pinned_and_only_traefik_published(compose: dict) -> None:
@@ -134,11 +157,11 @@ def test_images_pinned_and_only_traefik_published(compose: dict) -> None:
         assert port["host_ip"] == "127.0.0.1", port
 
 
-def test_traefik_publishes_web_and_dashboard_not_metrics(compose: dict,
-                                                         traefik: tuple[dict, dict]) -> None:
+def test_traefik_publishes_web_and_dashboard_not_metrics(
+    compose: dict, traefik: tuple[dict, dict]
+) -> None:
     static, dynamic = traefik
-    entrypoints = {n: int(e["address"].rsplit(":", 1)[1])
-                   for n, e in static["entryPoints"].items()}
+    entrypoints = {n: int(e["address"].rsplit(":", 1)[1]) for n, e in static["entryPoints"].items()}
     published = {p["target"] for p in compose["services"]["traefik"]["ports"]}
     assert published == {entrypoints["web"], entrypoints["traefik"]}
     assert entrypoints[static["metrics"]["prometheus"]["entryPoint"]] not in published
@@ -165,8 +188,10 @@ def test_backend_wiring_agrees(backend, compose: dict, traefik: tuple[dict, dict
     assert lb["healthCheck"]["path"] == "/health"
     assert f"PathPrefix(`{backend.prefix}/`)" in dynamic["routers"][backend.name]["rule"]
     assert "StripPrefix" not in json.dumps(dynamic)
-    jobs = {j["job_name"]: j["static_configs"][0]["targets"]
-            for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]}
+    jobs = {
+        j["job_name"]: j["static_configs"][0]["targets"]
+        for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]
+    }
     assert jobs[backend.name] == [f"{backend.name}:{backend.port}"]
 
 
@@ -174,8 +199,10 @@ def test_prometheus_scrapes_traefiks_metrics_entrypoint(traefik: tuple[dict, dic
     static, _dynamic = traefik
     entrypoint = static["metrics"]["prometheus"]["entryPoint"]
     port = static["entryPoints"][entrypoint]["address"].rsplit(":", 1)[1]
-    jobs = {j["job_name"]: j["static_configs"][0]["targets"]
-            for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]}
+    jobs = {
+        j["job_name"]: j["static_configs"][0]["targets"]
+        for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]
+    }
     assert jobs["traefik"] == [f"traefik:{port}"]
 
 
@@ -198,8 +225,11 @@ def test_admin_routers_use_admin_auth(traefik: tuple[dict, dict]) -> None:
 
 
 def test_grafana_provisioning(compose: dict) -> None:
-    uids = {ds["uid"] for p in GRAFANA_DATASOURCES.glob("*.yml")
-            for ds in yaml.safe_load(p.read_text()).get("datasources", [])}
+    uids = {
+        ds["uid"]
+        for p in GRAFANA_DATASOURCES.glob("*.yml")
+        for ds in yaml.safe_load(p.read_text()).get("datasources", [])
+    }
     assert uids, "no provisioned Grafana datasource"
     grafana = compose["services"]["grafana"]
     mounts = {v["target"]: v["source"] for v in grafana["volumes"]}
@@ -217,8 +247,9 @@ def test_grafana_provisioning(compose: dict) -> None:
                 assert panel.get("repeat") in (None, *variables), panel["title"]
                 continue
             assert panel["targets"], panel["title"]
-            for source in [panel.get("datasource")] + [t.get("datasource")
-                                                       for t in panel["targets"]]:
+            for source in [panel.get("datasource")] + [
+                t.get("datasource") for t in panel["targets"]
+            ]:
                 assert source and source["uid"] in uids, panel["title"]
             for target in panel["targets"]:
                 assert set(re.findall(r"\$(\w+)", target["expr"])) <= variables
@@ -263,8 +294,7 @@ def test_kibana_objects_resolve_and_use_mapped_fields() -> None:
     objects = kibana_objects()
     by_key = {(o["type"], o["id"]): o for o in objects}
     assert len(by_key) == len(objects), "duplicate type/id"
-    assert {"index-pattern", "search", "visualization", "dashboard"} <= {o["type"]
-                                                                       for o in objects}
+    assert {"index-pattern", "search", "visualization", "dashboard"} <= {o["type"] for o in objects}
     for obj in objects:
         for ref in obj.get("references", []):
             assert (ref["type"], ref["id"]) in by_key, f"{obj['id']} -> {ref['id']}"
@@ -305,7 +335,8 @@ def port_of(endpoint: str) -> int:
 
 
 def test_jaeger_receives_otlp_http_and_stores_a_bounded_number_of_traces(
-        compose: dict, jaeger: dict) -> None:
+    compose: dict, jaeger: dict
+) -> None:
     service = compose["services"]["jaeger"]
     assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", service["image"])
     assert not service.get("ports"), "the receiver and UI stay on the compose network"
@@ -325,8 +356,9 @@ def test_jaeger_receives_otlp_http_and_stores_a_bounded_number_of_traces(
     assert f"127.0.0.1:{port_of(health)}/status" in " ".join(service["healthcheck"]["test"])
 
 
-def test_traefik_exports_to_jaeger_and_routes_its_ui(traefik: tuple[dict, dict],
-                                                     jaeger: dict) -> None:
+def test_traefik_exports_to_jaeger_and_routes_its_ui(
+    traefik: tuple[dict, dict], jaeger: dict
+) -> None:
     static, dynamic = traefik
     tracing = static["tracing"]
     receiver = port_of(jaeger["receivers"]["otlp"]["protocols"]["http"]["endpoint"])
@@ -336,7 +368,8 @@ def test_traefik_exports_to_jaeger_and_routes_its_ui(traefik: tuple[dict, dict],
     assert "X-Request-Id" in tracing["capturedRequestHeaders"]
     ui = port_of(jaeger["extensions"]["jaeger_query"]["http"]["endpoint"])
     assert dynamic["services"]["jaeger"]["loadBalancer"]["servers"] == [
-        {"url": f"http://jaeger:{ui}"}]
+        {"url": f"http://jaeger:{ui}"}
+    ]
     router = dynamic["routers"]["jaeger"]
     assert router["middlewares"] == ["admin-auth"]
     assert "PathPrefix(`/jaeger/`)" in router["rule"]
@@ -347,8 +380,11 @@ def test_traefik_exports_to_jaeger_and_routes_its_ui(traefik: tuple[dict, dict],
 
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
-def test_every_service_exports_parent_based_traces_to_jaeger(backend, compose: dict,  # noqa: ANN001
-                                                             jaeger: dict) -> None:
+def test_every_service_exports_parent_based_traces_to_jaeger(
+    backend,
+    compose: dict,  # noqa: ANN001
+    jaeger: dict,
+) -> None:
     env = compose["services"][backend.name]["environment"]
     receiver = port_of(jaeger["receivers"]["otlp"]["protocols"]["http"]["endpoint"])
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://jaeger:{receiver}"
@@ -359,8 +395,11 @@ def test_every_service_exports_parent_based_traces_to_jaeger(backend, compose: d
 
 
 def test_grafana_jaeger_datasource_points_at_the_query_base_path(jaeger: dict) -> None:
-    sources = {ds["uid"]: ds for p in GRAFANA_DATASOURCES.glob("*.yml")
-               for ds in yaml.safe_load(p.read_text()).get("datasources", [])}
+    sources = {
+        ds["uid"]: ds
+        for p in GRAFANA_DATASOURCES.glob("*.yml")
+        for ds in yaml.safe_load(p.read_text()).get("datasources", [])
+    }
     ui = port_of(jaeger["extensions"]["jaeger_query"]["http"]["endpoint"])
     base = jaeger["extensions"]["jaeger_query"]["base_path"]
     assert sources["jaeger"]["type"] == "jaeger"
@@ -382,10 +421,17 @@ def test_trace_ids_reach_elasticsearch_and_link_to_jaeger(pipeline: Pipeline) ->
 
 
 def test_latency_panels_link_to_the_backends_traces() -> None:
-    sources = {ds["uid"]: ds["type"] for p in GRAFANA_DATASOURCES.glob("*.yml")
-               for ds in yaml.safe_load(p.read_text()).get("datasources", [])}
-    latency = [panel for dashboard in dashboards().values()
-               for panel in grafana_panels(dashboard) if panel["title"].startswith("Latency:")]
+    sources = {
+        ds["uid"]: ds["type"]
+        for p in GRAFANA_DATASOURCES.glob("*.yml")
+        for ds in yaml.safe_load(p.read_text()).get("datasources", [])
+    }
+    latency = [
+        panel
+        for dashboard in dashboards().values()
+        for panel in grafana_panels(dashboard)
+        if panel["title"].startswith("Latency:")
+    ]
     assert len(latency) == 2
     for panel in latency:
         links = panel["fieldConfig"]["defaults"]["links"]
