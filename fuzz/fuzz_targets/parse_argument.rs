@@ -15,7 +15,11 @@ fuzz_target!(|input: (&str, u64)| {
             assert_eq!(expected, None, "refused {raw:?} (max {max}): {error}");
             let problem = error.problem();
             assert_eq!(problem.status, 400);
-            assert!(problem.detail.len() <= 512, "detail of {} bytes", problem.detail.len());
+            assert!(
+                problem.detail.len() <= 512,
+                "detail of {} bytes",
+                problem.detail.len()
+            );
         }
     }
 });
@@ -31,6 +35,10 @@ fn expected(raw: &str, max: u64) -> Option<u64> {
     }
     // Leading zeros are allowed; the value must fit and be within the maximum.
     let significant = raw.trim_start_matches('0');
-    let value = if significant.is_empty() { 0 } else { significant.parse::<u128>().ok()? };
+    let value = if significant.is_empty() {
+        0
+    } else {
+        significant.parse::<u128>().ok()?
+    };
     u64::try_from(value).ok().filter(|value| *value <= max)
 }

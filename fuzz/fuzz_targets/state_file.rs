@@ -10,13 +10,23 @@ use mathapi_sequence::decode_state_file;
 fuzz_target!(|bytes: &[u8]| {
     let decoded = decode_state_file(bytes);
     let records: Vec<Option<(u64, u64)>> = (0..2).map(|slot| record(bytes, slot)).collect();
-    let newest = records.iter().flatten().copied().max_by_key(|(generation, _)| *generation);
-    assert_eq!(decoded.newest.map(|(generation, _)| generation), newest.map(|(g, _)| g));
+    let newest = records
+        .iter()
+        .flatten()
+        .copied()
+        .max_by_key(|(generation, _)| *generation);
+    assert_eq!(
+        decoded.newest.map(|(generation, _)| generation),
+        newest.map(|(g, _)| g)
+    );
     if let Some((generation, index)) = decoded.newest {
         assert_eq!(records[decoded.slot as usize], Some((generation, index)));
     }
     if let Some(damaged) = decoded.damaged_slot {
-        assert!(records[damaged as usize].is_none(), "a valid slot reported damaged");
+        assert!(
+            records[damaged as usize].is_none(),
+            "a valid slot reported damaged"
+        );
     }
     // Every slot that is neither valid nor all zeros is reported (only the last one is kept).
     let damaged: Vec<u64> = (0..2u64)
