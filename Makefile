@@ -32,12 +32,11 @@ test: ## Every test (unit, property, integration over real HTTP); needs redis-se
 fuzz: ## Every cargo-fuzz target for FUZZ_SECONDS each (default 300); CI runs 20 s each
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
-lint: ## rustfmt check and clippy with warnings as errors
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+lint: ## rustfmt (workspace, fuzz/), clippy and rustdoc with warnings as errors, ruff check and format
+	scripts/lint.sh
 
-fmt: ## Format the code
-	$(CARGO) fmt --all
+fmt: ## Format the code: rustfmt (workspace, fuzz/) and ruff format
+	scripts/lint.sh fmt
 
 bench: ## Throughput and latency against a bare poem handler; writes target/bench/
 	scripts/bench.sh

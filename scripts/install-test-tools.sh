@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what `make test` and `make lint` need beyond the Rust toolchain:
+# Installs what `make test` needs beyond the Rust toolchain:
 # redis-server (the sequence stepper's Redis tests start a real one) and promtool (from
 # Debian's prometheus package; `/metrics` output is checked with `promtool check metrics`).
 set -euo pipefail
@@ -18,7 +18,6 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheu
   systemctl stop prometheus || true
 fi
 
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
