@@ -4,9 +4,9 @@
 # headless Chromium (scripts/browser-test.sh).
 #
 # On a fresh machine with only the Rust toolchain it sets itself up first: whatever is missing
-# (redis-server, promtool, cargo-nextest, rustfmt/clippy; Chromium, Node and the browser
-# test's npm packages) is installed by scripts/install-test-tools.sh and
-# scripts/install-browser-tools.sh, with sudo when not root.
+# (redis-server, promtool, cargo-nextest; Chromium, Node and the browser test's npm packages)
+# is installed by scripts/install-test-tools.sh and scripts/install-browser-tools.sh, with sudo
+# when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,8 @@ if ((${#missing[@]})); then
   echo "make test: installing ${missing[*]} (scripts/install-test-tools.sh)" >&2
   scripts/install-test-tools.sh
 fi
-if ! command -v chromium > /dev/null 2>&1 || ! command -v node > /dev/null 2>&1 \
+# The browser the test launches (tests/browser, scripts/install-browser-tools.sh).
+if [[ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]] || ! command -v node > /dev/null 2>&1 \
   || [[ ! -d tests/browser/node_modules/playwright-core ]]; then
   echo "make test: installing the browser test's tools (scripts/install-browser-tools.sh)" >&2
   scripts/install-browser-tools.sh

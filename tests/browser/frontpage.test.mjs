@@ -5,7 +5,8 @@
 // included), and saves the README's screenshots.
 //
 // MATHAPI_BIN: the binary (default target/debug/mathapi); CHROMIUM: the browser (default
-// /usr/bin/chromium). Without a browser the test skips, except under CI=true, where it fails.
+// /usr/bin/chromium, the path scripts/install-browser-tools.sh installs to and checks).
+// Without a browser the test skips, except under CI=true, where it fails.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
