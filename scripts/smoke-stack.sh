@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make smoke`: brings the whole stack up in Docker (scripts/demo.sh, under its own compose
 # project), checks it end to end, and tears it down with its volumes. Needs Docker with
-# Compose v2, curl and python3 (to read JSON answers). Run by .github/workflows/stack.yml.
+# Compose v2, curl and python3 (to read JSON answers); CI has no Docker engine, so it runs
+# on a Docker host by hand.
 #
 # Checks: through Traefik /fibonacci/10/ answers 55 and a bad argument a 400 problem; every
 # Prometheus target is up; Grafana serves the provisioned dashboard and its datasource works;
