@@ -6,9 +6,9 @@
 #   (the real Compose binary), hadolint, yamllint, shellcheck on every script, the GitHub
 #   workflow schema, promtool check config / check rules / test rules, every dashboard query
 #   parsed by promtool, the generated dashboards and manifests up to date and marked, the
-#   compose <-> Traefik <-> Prometheus <-> Jaeger wiring, the review fixes (public URL, admin auth,
-#   Redis password, CPU limits, Grafana start period), the Logstash pipeline against the index
-#   template and the log contract, the Kibana objects against the template.
+#   compose <-> Traefik <-> Prometheus <-> Jaeger wiring, the compose settings (public URL, admin
+#   auth, Redis password, CPU limits, Grafana start period), the Logstash pipeline against the
+#   index template and the log contract, the Kibana objects against the template.
 # live (test_incident.py): `make demo-incident` natively on a stack of its own: a fault in
 #   factorial through its file and SIGHUP, the real alert firing for it only, the faults logged,
 #   counted and traced, the alert resolving once the fault is off.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 8's overload targets, measured on the release `mathapi` (caps raised) on 127.0.0.1:
+# The overload targets of docs/reliability.md, measured on the release `mathapi` (caps raised)
+# on 127.0.0.1:
 #
 #   1. 4,000 connections on /factorial/10000/ (wrk): /health p99, peak RSS, shed latency;
 #   2. h2load -c50 -m1000 -D15 on the same route: /health p99 during, CPU in the second after;

@@ -71,7 +71,7 @@ LIMITS = {"cpu": "1", "memory": "256Mi"}
 # Why each policy-scanner finding does not apply; an annotation on the object, so the reason
 # travels with it through kustomize into checkov's input.
 CHECKOV_SKIPS_BACKEND = {
-    "CKV_K8S_43": "images are pinned by release tag (kustomize images:), the issue's policy; "
+    "CKV_K8S_43": "images are pinned by release tag (kustomize images:), the project's policy; "
     "digests are set at release time by the deploying pipeline",
 }
 

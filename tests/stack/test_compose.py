@@ -1,5 +1,7 @@
-"""The compose stack's review fixes (issue 9 §3) and contract v2's shared buckets, checked on
-the files as Docker Compose, Traefik and scripts/demo.sh read them (no Docker engine needed)."""
+"""The compose stack's settings (public URL, admin password beyond loopback, Redis password,
+CPU limits, start periods, admin paths behind basic auth) and contract v2's shared buckets,
+checked on the files as Docker Compose, Traefik and scripts/demo.sh read them (no Docker
+engine needed)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """deploy/kubernetes without a cluster: every overlay renders, every object fits the
 Kubernetes schemas of K8S_VERSION (strict), every custom resource fits its project's
 published CRD schema, checkov passes with each skip justified and needed, the manifests keep
-the deployment rules of issue 9, and each Deployment's real binary, started with the
-container's command, args and env, answers its probes and metrics port as declared."""
+the deployment rules (locked-down containers, probes and graceful shutdown, Redis for more
+than one stepper replica, durable and private in production, only Traefik and Prometheus
+reaching the backends, pod security levels), and each Deployment's real binary, started with
+the container's command, args and env, answers its probes and metrics port as declared."""
 
 from __future__ import annotations
 
