@@ -17,36 +17,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 SCENARIOS=${SCENARIOS:-1 2 3 4}
 OUT=target/overload
-mkdir -p "$OUT"
-DATA=$(mktemp -d)
-SERVER=""
-cleanup() {
-  if [[ -n $SERVER ]]; then
-    kill "$SERVER" 2>/dev/null || true
-  fi
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-# serve [wrapper...] -- starts mathapi with the caps raised; sets SERVER and ADDRESS.
-serve() {
-  local wrapper=()
-  while [[ $# -gt 0 && $1 != -- ]]; do wrapper+=("$1"); shift; done
-  [[ ${1:-} == -- ]] && shift
-  "${wrapper[@]}" target/release/mathapi --host 127.0.0.1 --port 0 --sequence-data-dir "$DATA" \
-    --factorial-max-n 10000 --fibonacci-max-n 100000 --max-connections 20000 "$@" \
-    >"$OUT/server.log" 2>&1 &
-  SERVER=$!
-  ADDRESS=""
-  for _ in $(seq 100); do
-    ADDRESS=$(grep -m1 -o '"address":"[^"]*"' "$OUT/server.log" | cut -d'"' -f4 || true)
-    [[ -n $ADDRESS ]] && return 0
-    sleep 0.1
-  done
-  echo "mathapi did not start" >&2
-  exit 1
-}
-stop() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; }
+# serve, stop, SERVER, ADDRESS: the release mathapi on loopback, stopped on exit.
+# shellcheck source=scripts/release-server.sh
+source scripts/release-server.sh
+# Every scenario runs with the caps raised.
+CAPS=(--factorial-max-n 10000 --fibonacci-max-n 100000 --max-connections 20000)
 peak_rss_mb() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 # /health latency under load: one connection, sequential requests, wrk's percentiles.
@@ -55,7 +30,7 @@ health_probe() { # seconds
 }
 
 if [[ " $SCENARIOS " == *" 1 "* ]]; then
-  serve
+  serve "${CAPS[@]}"
   echo "== 1. 4,000 connections on /factorial/10000/ (20 s)"
   wrk -t1 -c4000 -d20s --timeout 10s --latency "http://$ADDRESS/factorial/10000/" >"$OUT/wrk-4000.txt" &
   load=$!
@@ -75,7 +50,7 @@ if [[ " $SCENARIOS " == *" 1 "* ]]; then
 fi
 
 if [[ " $SCENARIOS " == *" 2 "* ]]; then
-  serve
+  serve "${CAPS[@]}"
   echo "== 2. h2load -c50 -m1000 -D15 on /factorial/10000/"
   h2load -c50 -m1000 -D15 "http://$ADDRESS/factorial/10000/" >"$OUT/h2load.txt" 2>&1 &
   load=$!
@@ -93,7 +68,7 @@ if [[ " $SCENARIOS " == *" 2 "* ]]; then
 fi
 
 if [[ " $SCENARIOS " == *" 3 "* ]]; then
-  serve
+  serve "${CAPS[@]}"
   echo "== 3. 3,000 slowloris connections (1 byte / 10 s), header timeout 10 s"
   python3 scripts/overload.py slowloris "$ADDRESS" 3000
   echo "-- peak RSS: $(peak_rss_mb) MB"
@@ -101,7 +76,7 @@ if [[ " $SCENARIOS " == *" 3 "* ]]; then
 fi
 
 if [[ " $SCENARIOS " == *" 4 "* ]]; then
-  serve prlimit --nofile=256 --
+  serve prlimit --nofile=256 -- "${CAPS[@]}"
   echo "== 4. ulimit -n 256, 300 idle sockets held 5 s"
   python3 scripts/overload.py hold "$ADDRESS" 300 5 &
   holder=$!

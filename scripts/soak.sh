@@ -16,31 +16,16 @@ RATE=${SOAK_RATE:-1000}
 CONCURRENCY=${SOAK_CONCURRENCY:-64}
 INTERVAL=${SOAK_SAMPLE_SECONDS:-5}
 OUT=target/soak
-mkdir -p "$OUT"
-DATA=$(mktemp -d)
-SERVER=""
-cleanup() {
-  if [[ -n $SERVER ]]; then
-    kill "$SERVER" 2>/dev/null || true
-  fi
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
+# serve, SERVER, ADDRESS: the release mathapi on loopback, stopped on exit.
+# shellcheck source=scripts/release-server.sh
+source scripts/release-server.sh
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
   cargo build --release --bins -p mathapi -p mathapi-traffic
 fi
 
-target/release/mathapi --host 127.0.0.1 --port 0 --sequence-data-dir "$DATA" \
-  >"$OUT/server.log" 2>&1 &
-SERVER=$!
-address=""
-for _ in $(seq 100); do
-  address=$(grep -m1 -o '"address":"[^"]*"' "$OUT/server.log" | cut -d'"' -f4 || true)
-  [[ -n $address ]] && break
-  sleep 0.1
-done
-[[ -n $address ]] || { echo "mathapi did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
+# shellcheck disable=SC2119 # the defaults: no wrapper, no extra flags
+serve
 
 sample() { # elapsed: one CSV row from /proc
   local rss threads fds
@@ -60,8 +45,8 @@ start=$(date +%s)
 ) &
 SAMPLER=$!
 
-echo "== soak: $RATE requests/s for $DURATION against http://$address"
-target/release/mathapi-traffic --url "http://$address" --rate "$RATE" --duration "$DURATION" \
+echo "== soak: $RATE requests/s for $DURATION against http://$ADDRESS"
+target/release/mathapi-traffic --url "http://$ADDRESS" --rate "$RATE" --duration "$DURATION" \
   --concurrency "$CONCURRENCY" --no-progress --summary-json "$OUT/summary.json" || true
 sample $(($(date +%s) - start)) >>"$OUT/samples.csv"
 kill "$SAMPLER" 2>/dev/null || true
