@@ -3,7 +3,8 @@
 # named at the end:
 #   rustfmt        the workspace and the fuzz targets (fuzz/, a cargo project of its own)
 #   clippy         every target of the workspace, warnings as errors
-#   rustdoc        the workspace's documentation, warnings as errors
+#   rustdoc        the workspace's documentation, warnings as errors (every crate, not just
+#                  up to the first that fails)
 #   ruff           the Python (scripts/, tests/stack/): lint rules and format (ruff.toml)
 # `scripts/lint.sh fmt` (`make fmt`) rewrites instead: rustfmt on both, then ruff format.
 #
@@ -39,7 +40,7 @@ step() { # name command...: runs the command, noting the name when it fails
 step "rustfmt (workspace)" cargo fmt --all -- --check
 step "rustfmt (fuzz/)" cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
-step "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+step "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --keep-going
 step "ruff check" "${ruff}" check .
 step "ruff format" "${ruff}" format --check .
 
