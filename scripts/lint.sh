@@ -19,7 +19,7 @@ ruff_pin=$(grep -E '^ruff==' requirements-lint.txt)
 
 if [[ "$("${ruff}" --version 2> /dev/null)" != "ruff ${ruff_pin#ruff==}" ]] \
   || ! cargo fmt --version > /dev/null 2>&1 || ! cargo clippy --version > /dev/null 2>&1; then
-  echo "make lint: installing its tools (${ruff_pin}, rustfmt, clippy: scripts/install-lint-tools.sh)" >&2
+  echo "make ${1:-lint}: installing its tools (${ruff_pin}, rustfmt, clippy: scripts/install-lint-tools.sh)" >&2
   scripts/install-lint-tools.sh
 fi
 
