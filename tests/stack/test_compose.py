@@ -14,8 +14,9 @@ import yaml
 
 import stack_dashboards
 import stack_k8s
+import stack_wiring
 from conftest import ROOT, tool
-from stack_model import ADMIN_PREFIXES, BACKENDS, GENERATED_MARK, LATENCY_BUCKETS
+from stack_model import ADMIN_PREFIXES, BACKENDS, GENERATED_MARK, LATENCY_BUCKETS, SEQUENCE
 
 pytestmark = pytest.mark.static
 
@@ -70,13 +71,13 @@ def compose_model(**env: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_redis_password_reaches_redis_and_fibonacci() -> None:
+def test_redis_password_reaches_redis_and_the_sequence_backend() -> None:
     for env, password in (({}, "mathapi-local"), ({"MATHAPI_REDIS_PASSWORD": "p4ss"}, "p4ss")):
         services = compose_model(**env)["services"]
         command = services["redis"]["command"]
         assert command[command.index("--requirepass") + 1] == password
         assert services["redis"]["environment"]["REDISCLI_AUTH"] == password
-        url = services["fibonacci"]["environment"]["MATHAPI_REDIS_URL"]
+        url = services[SEQUENCE.name]["environment"]["MATHAPI_REDIS_URL"]
         assert url == f"redis://:{password}@redis:6379"
         assert command[command.index("--appendfsync") + 1] == "always"
 
@@ -120,7 +121,9 @@ def test_traefik_buckets_are_the_services_buckets() -> None:
 
 
 @pytest.mark.parametrize(
-    "generator", [stack_dashboards, stack_k8s], ids=["dashboards", "kubernetes"]
+    "generator",
+    [stack_wiring, stack_dashboards, stack_k8s],
+    ids=["compose-traefik-prometheus", "dashboards", "kubernetes"],
 )
 def test_generated_files_are_current_and_marked(generator) -> None:  # noqa: ANN001
     out = subprocess.run(
