@@ -218,6 +218,21 @@ def test_only_the_backends_carry_the_api_label() -> None:
     assert labelled == set(BACKEND_NAMES)
 
 
+def test_rules_name_no_function() -> None:
+    # A new function needs no rule edit: the API routes are /{function}/..., the backends'
+    # targets carry the API label.
+    rules = {**rules_of("record"), **rules_of("alert")}
+    named = {
+        rule: name
+        for rule, expr in rules.items()
+        for name in BACKEND_NAMES
+        if re.search(rf"\b{re.escape(name)}\b", expr)
+    }
+    assert named == {}
+    label, value = API_TARGET_LABEL
+    assert f'up{{{label}="{value}"}}' in rules_of("alert")["MathapiBackendDown"]
+
+
 def test_prometheus_scrapes_traefiks_metrics_entrypoint(traefik: tuple[dict, dict]) -> None:
     static, _dynamic = traefik
     entrypoint = static["metrics"]["prometheus"]["entryPoint"]
