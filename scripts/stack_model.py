@@ -14,9 +14,12 @@ Shell scripts read the list through the command line:
     python3 scripts/stack_model.py names       # one function name a line
     python3 scripts/stack_model.py binaries    # one binary a line
     python3 scripts/stack_model.py ports       # "name port" a line
-    python3 scripts/stack_model.py paths       # "name sample_path" a line
+    python3 scripts/stack_model.py backends    # "name binary port sample_path" a line
     python3 scripts/stack_model.py caps        # "name binary --flag hard_max ..." a line
     python3 scripts/stack_model.py sequence    # the function that serves the sequence stepper
+
+e.g. `while read -r name binary port path; do ...; done < <(python3 scripts/stack_model.py
+backends)`, or `mapfile -t binaries < <(python3 scripts/stack_model.py binaries)`.
 """
 
 from __future__ import annotations
@@ -169,7 +172,7 @@ LISTS = {
     "names": lambda b: b.name,
     "binaries": lambda b: b.binary,
     "ports": lambda b: f"{b.name} {b.port}",
-    "paths": lambda b: f"{b.name} {b.sample_path}",
+    "backends": lambda b: f"{b.name} {b.binary} {b.port} {b.sample_path}",
     "caps": lambda b: " ".join([b.name, b.binary, *(f"{p.flag} {p.hard_max}" for p in b.params)]),
 }
 
