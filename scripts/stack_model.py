@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The one list of the stack's backends, ports and paths, read from configs/functions.json.
 
-configs/functions.json is what the Rust side publishes (`mathapi functions --json`): every
+configs/functions.json is written by the Rust side (`mathapi functions --json`): every
 function with its binary, port, route, sample path and parameters, and the one whose binary also
 serves the durable sequence stepper. Everything on the stack side that names a backend, its port
 or one of its paths reads it from here: the generators (scripts/stack_wiring.py: compose,
