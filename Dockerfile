@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 #
-# One image for every mathapi binary: `fibonacci`, `factorial`, `ackermann`, the all-in-one
-# `mathapi` and the traffic generator `mathapi-traffic`. docker-compose.yml picks the binary
-# with `command`. The dependency layer (cargo-chef "cook") is cached apart from the sources,
-# so editing code rebuilds only the workspace crates.
+# One image for every binary of the workspace: each function's service (configs/functions.json
+# names its binary), the all-in-one `mathapi`, the traffic generator `mathapi-traffic` and the
+# rest, none named here: a new crate's binary ships without an edit. docker-compose.yml picks
+# the binary with `command`. The dependency layer (cargo-chef "cook") is cached apart from the
+# sources, so editing code rebuilds only the workspace crates.
 
 ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
 ARG RUNTIME_IMAGE=debian:12.13-slim
@@ -18,16 +19,14 @@ COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
-ARG BINS="--bin fibonacci --bin factorial --bin ackermann --bin mathapi --bin mathapi-traffic"
 COPY --from=planner /src/recipe.json recipe.json
-# hadolint ignore=SC2086
-RUN cargo chef cook --release --locked --recipe-path recipe.json ${BINS}
+RUN cargo chef cook --release --locked --recipe-path recipe.json --workspace --bins
 COPY . .
-# hadolint ignore=SC2086
-RUN cargo build --release --locked ${BINS} \
+# Every executable cargo leaves at the top of target/release/ is one of the workspace's binaries
+# (build scripts and libraries live deeper or are not executable).
+RUN cargo build --release --locked --workspace --bins \
     && mkdir -p /out \
-    && cp target/release/fibonacci target/release/factorial target/release/ackermann \
-          target/release/mathapi target/release/mathapi-traffic /out/
+    && find target/release -maxdepth 1 -type f -executable -exec cp {} /out/ \;
 
 FROM ${RUNTIME_IMAGE} AS runtime
 # curl serves the HEALTHCHECK only. Versions are not pinned on purpose: the Debian archive

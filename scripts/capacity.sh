@@ -16,7 +16,9 @@ command -v wrk > /dev/null 2>&1 || {
 }
 (($(nproc) >= 2)) || { echo "make capacity needs two cores (server and load apart)" >&2; exit 1; }
 
-cargo build --release --locked --bin fibonacci --bin factorial --bin ackermann --bin bench-hello
+# Every function's binary (configs/functions.json) and the bare handler.
+mapfile -t binaries < <(python3 scripts/stack_model.py binaries)
+cargo build --release --locked "${binaries[@]/#/--bin=}" --bin bench-hello
 export PATH="${tools_dir}/venv/bin:${PATH}"
 "${tools_dir}/venv/bin/python" scripts/stack_capacity.py measure --out docs/scaling-inputs.json
 "${tools_dir}/venv/bin/python" scripts/stack_capacity.py table --inputs docs/scaling-inputs.json \

@@ -12,7 +12,12 @@ tools_dir="${MATHAPI_STACK_TOOLS:-${HOME}/.local/share/mathapi-stack-tools}"
 python="${tools_dir}/venv/bin/python"
 [[ -x "${python}" ]] || scripts/install-stack-tools.sh
 
-# The contract test runs the binaries the image ships.
-cargo build --release --locked --bin fibonacci --bin factorial --bin ackermann
+# Every generated file is what its generator makes: the manifests, and the rules and dashboards
+# they embed.
+scripts/generate.sh --check
+
+# The contract test runs the binaries the image ships: every function's (configs/functions.json).
+mapfile -t binaries < <(python3 scripts/stack_model.py binaries)
+cargo build --release --locked "${binaries[@]/#/--bin=}"
 export PATH="${tools_dir}/venv/bin:${PATH}"
 exec "${python}" -m pytest -p no:cacheprovider -m k8s tests/stack "$@"

@@ -5,13 +5,14 @@
 # static (test_static.py, test_compose.py): the compose file against the Compose Specification
 #   (the real Compose binary), hadolint, yamllint, shellcheck on every script, the GitHub
 #   workflow schema, promtool check config / check rules / test rules, every dashboard query
-#   parsed by promtool, the generated dashboards and manifests up to date and marked, the
-#   compose <-> Traefik <-> Prometheus <-> Jaeger wiring, the compose settings (public URL, admin
-#   auth, Redis password, CPU limits, Grafana start period), the Logstash pipeline against the
-#   index template and the log contract, the Kibana objects against the template.
+#   parsed by promtool, the generated files up to date and marked (every generator's --check:
+#   the backend blocks of compose/Traefik/Prometheus, dashboards, manifests), the
+#   compose <-> Traefik <-> Prometheus <-> Jaeger wiring, the compose settings (public URL, admin auth,
+#   Redis password, CPU limits, Grafana start period), the Logstash pipeline against the index
+#   template and the log contract, the Kibana objects against the template.
 # live (test_incident.py): `make demo-incident` natively on a stack of its own: a fault in
-#   factorial through its file and SIGHUP, the real alert firing for it only, the faults logged,
-#   counted and traced, the alert resolving once the fault is off.
+#   the demo's service through its file and SIGHUP, the real alert firing for it only, the
+#   faults logged, counted and traced, the alert resolving once the fault is off.
 # live (test_live.py): the release services on loopback with their compose environment, the
 #   stepper on a real redis-server with a password, the real Traefik and Prometheus with the
 #   repository's configs, mathapi-traffic through Traefik; every dashboard query and recording
@@ -31,6 +32,11 @@ python="${tools_dir}/venv/bin/python"
 [[ -x "${python}" && -x "${tools_dir}/venv/bin/pytest" ]] || scripts/install-stack-tools.sh
 export PATH="${tools_dir}/venv/bin:${PATH}"
 
-cargo build --release --locked --bin fibonacci --bin factorial --bin ackermann \
-  --bin mathapi-traffic
+# Every generated file is what its generator makes (seconds; before the release build).
+scripts/generate.sh --check
+
+# Every function's binary (configs/functions.json, through scripts/stack_model.py) and the
+# traffic generator.
+mapfile -t binaries < <(python3 scripts/stack_model.py binaries)
+cargo build --release --locked "${binaries[@]/#/--bin=}" --bin mathapi-traffic
 exec "${python}" -m pytest -p no:cacheprovider -m "static or live" tests/stack "$@"

@@ -13,8 +13,9 @@ python="${tools_dir}/venv/bin/python"
 
 for arg in "$@"; do
   if [[ "${arg}" == --native ]]; then
-    cargo build --release --locked --bin fibonacci --bin factorial --bin ackermann \
-      --bin mathapi-traffic
+    # Every function's binary (configs/functions.json) and the traffic generator.
+    mapfile -t binaries < <(python3 scripts/stack_model.py binaries)
+    cargo build --release --locked "${binaries[@]/#/--bin=}" --bin mathapi-traffic
   fi
 done
 exec "${python}" scripts/stack_incident.py "$@"

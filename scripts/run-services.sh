@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `make run-services`: the three services as separate processes, as in production:
-# fibonacci on :8001, factorial on :8002, ackermann on :8003. Ctrl-C stops all three.
+# `make run-services`: every function's service as a separate process, as in production, each on
+# its port (configs/functions.json, through scripts/stack_model.py). Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --bin fibonacci --bin factorial --bin ackermann
+mapfile -t backends < <(python3 scripts/stack_model.py backends)
+mapfile -t binaries < <(python3 scripts/stack_model.py binaries)
+cargo build --release "${binaries[@]/#/--bin=}"
 pids=()
 stop() {
   kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -12,12 +14,11 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-for service in fibonacci factorial ackermann; do
-  "target/release/$service" &
+for line in "${backends[@]}"; do
+  read -r name binary port _path <<< "${line}"
+  "target/release/${binary}" --port "${port}" &
   pids+=($!)
+  echo "${name} http://127.0.0.1:${port}/${name}/docs" >&2
 done
-echo "fibonacci http://127.0.0.1:8001/fibonacci/docs" >&2
-echo "factorial http://127.0.0.1:8002/factorial/docs" >&2
-echo "ackermann http://127.0.0.1:8003/ackermann/docs" >&2
 # Exit (and stop the others) as soon as one of them exits.
 wait -n "${pids[@]}"

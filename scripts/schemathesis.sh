@@ -2,7 +2,8 @@
 # schemathesis (`--checks all`, every phase) against every service's OpenAPI document, on the
 # real release binaries, at the default limits and at the caps. Zero failures or it exits 1.
 #
-#   scripts/schemathesis.sh                 # all eight runs
+#   scripts/schemathesis.sh                 # every run: the all-in-one and each function's
+#                                           # service (configs/functions.json), both limits
 #   ST_MAX_EXAMPLES=50 scripts/schemathesis.sh
 #
 # schemathesis is installed from PyPI into a venv under target/ on first use. Servers listen
@@ -35,8 +36,13 @@ if [[ ! -x $VENV/bin/schemathesis ]]; then
   fi
   "$VENV/bin/pip" install -q "schemathesis==$ST_VERSION"
 fi
+# Per function (configs/functions.json, through scripts/stack_model.py): its name, binary and
+# the flags that raise its bounds to their caps ("name binary --flag max ...").
+mapfile -t functions < <(python3 scripts/stack_model.py caps)
+sequence=$(python3 scripts/stack_model.py sequence)
 if [[ -z ${SKIP_BUILD:-} ]]; then
-  cargo build --release --bins -p mathapi -p mathapi-fibonacci -p mathapi-factorial -p mathapi-ackermann
+  mapfile -t binaries < <(python3 scripts/stack_model.py binaries)
+  cargo build --release --bin mathapi "${binaries[@]/#/--bin=}"
 fi
 
 # start NAME BINARY ARGS... — starts a server, sets ADDRESS from its `listening` line.
@@ -78,19 +84,25 @@ run() {
   wait "${PIDS[-1]}" 2>/dev/null || true
 }
 
-caps_fib=(--fibonacci-max-n 100000)
-caps_fact=(--factorial-max-n 10000)
-caps_ack=(--ackermann-max-m 4 --ackermann-max-n 100000)
-
 for limits in default caps; do
-  fib=() fact=() ack=()
-  if [[ $limits == caps ]]; then fib=("${caps_fib[@]}") fact=("${caps_fact[@]}") ack=("${caps_ack[@]}"); fi
+  # The all-in-one serves every function: with the caps, every function's flags.
+  all_caps=()
+  if [[ $limits == caps ]]; then
+    for line in "${functions[@]}"; do
+      read -r -a fields <<< "$line"
+      all_caps+=("${fields[@]:2}")
+    done
+  fi
   run "mathapi-$limits" /openapi.json mathapi --sequence-data-dir "$(mktemp -d -p "$WORK")" \
-    "${fib[@]}" "${fact[@]}" "${ack[@]}"
-  run "fibonacci-$limits" /fibonacci/openapi.json fibonacci \
-    --sequence-data-dir "$(mktemp -d -p "$WORK")" "${fib[@]}"
-  run "factorial-$limits" /factorial/openapi.json factorial "${fact[@]}"
-  run "ackermann-$limits" /ackermann/openapi.json ackermann "${ack[@]}"
+    "${all_caps[@]}"
+  for line in "${functions[@]}"; do
+    read -r -a fields <<< "$line"
+    name=${fields[0]} binary=${fields[1]} args=()
+    [[ $limits == default ]] || args=("${fields[@]:2}")
+    # The function that serves the sequence keeps its stepper's state in a directory of its own.
+    [[ $name != "$sequence" ]] || args+=(--sequence-data-dir "$(mktemp -d -p "$WORK")")
+    run "$name-$limits" "/$name/openapi.json" "$binary" "${args[@]}"
+  done
 done
 
 if ((failed)); then

@@ -4,10 +4,12 @@
 # Compose v2, curl and python3 (to read JSON answers); CI has no Docker engine, so it runs
 # on a Docker host by hand.
 #
-# Checks: through Traefik /fibonacci/10/ answers 55 and a bad argument a 400 problem; every
-# Prometheus target is up; Grafana serves the provisioned dashboard and its datasource works;
-# Elasticsearch holds log documents of each service (with trace ids); Kibana has the saved
-# objects; Jaeger knows Traefik and every service (their traces of the demo's traffic).
+# Checks: through Traefik /fibonacci/10/ answers 55 and a bad argument a 400 problem, every
+# function's Swagger UI is served; every Prometheus target is up; Grafana serves the
+# provisioned dashboard and its datasource works; Elasticsearch holds log documents of each
+# service (with trace ids); Kibana has the saved objects; Jaeger knows Traefik and every service
+# (their traces of the demo's traffic). The services are the functions of configs/functions.json
+# (through scripts/stack_model.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +40,11 @@ die() {
 }
 pass() { echo "smoke: ok: $*"; }
 
+# The functions, sorted bytewise (as the answers below list them).
+mapfile -t functions < <(python3 scripts/stack_model.py names | LC_ALL=C sort)
+# "a b c" from the lines a, b, c.
+words() { paste -sd ' ' -; }
+
 # Runs a python3 expression over JSON on stdin; prints its value.
 json() { python3 -c "import json, sys; data = json.load(sys.stdin); print($1)"; }
 
@@ -65,10 +72,10 @@ read -r status content_type < <(curl -sS --max-time 10 -o /dev/null \
   die "/fibonacci/-1/ answered ${status} ${content_type}"
 pass "/fibonacci/-1/ -> 400 ${content_type}"
 
-for service in factorial ackermann; do
+for service in "${functions[@]}"; do
   curl -fsS --max-time 10 -o /dev/null "${base}/${service}/docs" || die "GET /${service}/docs"
 done
-pass "Swagger UI served under /factorial/docs and /ackermann/docs"
+pass "Swagger UI served under /{${functions[*]}}/docs"
 
 # --- Prometheus --------------------------------------------------------------------------
 targets_up() {
@@ -77,7 +84,7 @@ targets_up() {
   down=$(json '" ".join(t["labels"]["job"] for t in data["data"]["activeTargets"] if t["health"] != "up") or "-"' \
     <<< "${targets}")
   jobs=$(json '" ".join(sorted(t["labels"]["job"] for t in data["data"]["activeTargets"]))' <<< "${targets}")
-  [[ "${down}" == - && "${jobs}" == "ackermann factorial fibonacci prometheus traefik" ]]
+  [[ "${down}" == - && "${jobs}" == "$(printf '%s\n' "${functions[@]}" prometheus traefik | LC_ALL=C sort | words)" ]]
 }
 retry 60 targets_up || die "Prometheus targets not all up: down=${down:-?} jobs=${jobs:-?}"
 pass "Prometheus: every target up (${jobs})"
@@ -106,7 +113,8 @@ logs_of_each_service() {
     'http://127.0.0.1:9200/mathapi-logs-*/_search') || return 1
   counts=$(json '" ".join("{}={}".format(b["key"], b["doc_count"]) for b in sorted(data["aggregations"]["services"]["buckets"], key=lambda b: b["key"]))' \
     <<< "${answer}")
-  [[ "${counts}" =~ ^ackermann=[1-9][0-9]*\ factorial=[1-9][0-9]*\ fibonacci=[1-9][0-9]*$ ]]
+  # "name=count" for every function, each count at least 1.
+  [[ "${counts}" =~ ^$(printf '%s=[1-9][0-9]*\n' "${functions[@]}" | words)$ ]]
 }
 retry 180 logs_of_each_service || die "Elasticsearch lacks log documents of some service: ${counts:-none}"
 pass "Elasticsearch: request documents per service: ${counts}"
@@ -137,7 +145,7 @@ traced_services() {
   local answer
   answer=$(curl -fsS --max-time 10 -u "${admin_auth}" "${base}/jaeger/api/services") || return 1
   services=$(json '" ".join(sorted(s for s in (data["data"] or []) if s != "jaeger"))' <<< "${answer}")
-  [[ "${services}" == "ackermann factorial fibonacci traefik" ]]
+  [[ "${services}" == "$(printf '%s\n' "${functions[@]}" traefik | LC_ALL=C sort | words)" ]]
 }
 retry 60 traced_services || die "Jaeger lacks the traces of some service: ${services:-none}"
 pass "Jaeger: traces of ${services}"

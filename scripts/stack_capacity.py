@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_live import LivePorts, free_port, wait_http, write_live_configs  # noqa: E402
-from stack_model import BACKENDS, ROOT  # noqa: E402
+from stack_model import BACKENDS, ROOT, SEQUENCE  # noqa: E402
 
 RELEASE = ROOT / "target" / "release"
 TOOLS = Path(
@@ -136,7 +136,7 @@ def measure_backends(work: Path, seconds: int, connections: int) -> dict:
         port = free_port()
         log = work / f"{b.name}.log"
         argv = [
-            str(RELEASE / b.name),
+            str(RELEASE / b.binary),
             "--host",
             "127.0.0.1",
             "--port",
@@ -170,8 +170,9 @@ def measure_hello(work: Path, seconds: int, connections: int) -> dict:
 
 
 def measure_traefik(work: Path, seconds: int, connections: int) -> dict:
-    """Traefik (GOMAXPROCS=1) on core 0 in front of fibonacci on core 1, access log to a file."""
-    b = BACKENDS[0]
+    """Traefik (GOMAXPROCS=1) on core 0 in front of the backend that serves the sequence (its
+    store in the work directory) on core 1, access log to a file."""
+    b = SEQUENCE
     ports = LivePorts.allocate()
     port, web, api, metrics = (
         ports.backends[b.name],
@@ -182,7 +183,7 @@ def measure_traefik(work: Path, seconds: int, connections: int) -> dict:
     write_live_configs(work, ports)
     traefik = shutil.which("traefik") or str(TOOLS / "venv/bin/traefik")
     backend_argv = [
-        str(RELEASE / b.name),
+        str(RELEASE / b.binary),
         "--host",
         "127.0.0.1",
         "--port",
@@ -206,8 +207,9 @@ def measure_traefik(work: Path, seconds: int, connections: int) -> dict:
 
 
 def measure_stepper(work: Path, seconds: int, connections: int) -> dict:
-    """POST /fibonacci/next on a real Redis (AOF always, password): fibonacci on core 0,
-    Redis and the load on core 1; steps/s and Redis CPU per step."""
+    """POST {prefix}/next of the backend that serves the sequence on a real Redis (AOF always,
+    password): that backend on core 0, Redis and the load on core 1; steps/s and Redis CPU per
+    step."""
     redis_port, port = free_port(), free_port()
     password = "capacity-run"
     (work / "redis").mkdir()
@@ -230,8 +232,8 @@ def measure_stepper(work: Path, seconds: int, connections: int) -> dict:
         "--requirepass",
         password,
     ]
-    fib_argv = [
-        str(RELEASE / "fibonacci"),
+    stepper_argv = [
+        str(RELEASE / SEQUENCE.binary),
         "--host",
         "127.0.0.1",
         "--port",
@@ -245,11 +247,12 @@ def measure_stepper(work: Path, seconds: int, connections: int) -> dict:
     ]
     with (
         server(redis_argv, work / "redis.log", core=1) as redis,
-        server(fib_argv, work / "stepper.log") as fib,
+        server(stepper_argv, work / "stepper.log") as stepper,
     ):
         wait_http(f"http://127.0.0.1:{port}/ready", 30)
         before = cpu_seconds(redis.pid)
-        r = loaded(fib, f"http://127.0.0.1:{port}/fibonacci/next", seconds, connections, script)
+        url = f"http://127.0.0.1:{port}{SEQUENCE.prefix}/next"
+        r = loaded(stepper, url, seconds, connections, script)
         r["redis_cpu_s"] = cpu_seconds(redis.pid) - before
         steps = r["requests"] - r["non_2xx"]
         r["steps_per_s"] = steps / seconds
@@ -405,7 +408,7 @@ def render_table(inputs: dict) -> str:
             for n, r in b.items()
         ),
         *(f"| {n}: Prometheus series per pod | {r['series_per_pod']:,} |" for n, r in b.items()),
-        f"| Traefik: Prometheus series per replica (3 services) | "
+        f"| Traefik: Prometheus series per replica ({len(b)} services) | "
         f"{inputs['traefik']['series_per_pod']:,} |",
         f"| stepper on Redis (AOF always): steps/s | {inputs['stepper']['steps_per_s']:,.0f} |",
         f"| stepper: Redis CPU per step | {inputs['stepper']['redis_cpu_per_step_us']:.1f} µs |",
@@ -417,7 +420,7 @@ def render_table(inputs: dict) -> str:
         f"Plan at {UTILISATION:.0%} of a core per pod, requests spread evenly over the "
         f"backends, {STEPPER_SHARE:.0%} of them stepper calls:",
         "",
-        "| requests/s | backend pods (fib/fact/ack) | Traefik replicas | log docs/s | log MB/s "
+        f"| requests/s | backend pods ({'/'.join(b)}) | Traefik replicas | log docs/s | log MB/s "
         "(TB/day) | ES data nodes* | Logstash cores* | Prometheus series | what breaks first |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]

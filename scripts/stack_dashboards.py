@@ -27,11 +27,13 @@ GRAFANA_FILE = ROOT / "dashboards" / "grafana" / "mathapi-overview.json"
 KIBANA_FILE = ROOT / "dashboards" / "kibana" / "mathapi.ndjson"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_model import BACKEND_NAMES, GENERATED_MARK, write_or_check  # noqa: E402
+from stack_model import BACKEND_NAMES, GENERATED_MARK, SEQUENCE, write_or_check  # noqa: E402
 
 MARK = GENERATED_MARK.format(script="scripts/stack_dashboards.py")
 
 BACKENDS = list(BACKEND_NAMES)
+# The stepper's panels read the job of the backend that serves the sequence.
+STEPPER_JOB = f'job="{SEQUENCE.name}"'
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 
 # ---------------------------------------------------------------------------------------
@@ -210,7 +212,6 @@ def trace_links() -> list[dict]:
 
 
 ALL_JOBS = "|".join(BACKENDS)
-API = f"/({ALL_JOBS})/.+"
 TRAEFIK = 'service="$backend@file"'
 
 
@@ -462,7 +463,7 @@ def grafana_dashboard() -> dict:
         )
     )
 
-    panels.append(row(layout, "Fibonacci sequence stepper"))
+    panels.append(row(layout, f"Sequence stepper ({SEQUENCE.name})"))
     panels.append(
         timeseries(
             layout,
@@ -471,7 +472,7 @@ def grafana_dashboard() -> dict:
             "reqps",
             targets(
                 (
-                    'job_operation_outcome:mathapi_sequence_steps:rate1m{job="fibonacci"}',
+                    f"job_operation_outcome:mathapi_sequence_steps:rate1m{{{STEPPER_JOB}}}",
                     "{{operation}} {{outcome}}",
                 )
             ),
@@ -487,7 +488,7 @@ def grafana_dashboard() -> dict:
                 *[
                     (
                         f"job_backend:mathapi_sequence_commit_duration_seconds:p{q}_rate1m"
-                        f'{{job="fibonacci"}}',
+                        f"{{{STEPPER_JOB}}}",
                         f"{{{{backend}}}} p{q}",
                     )
                     for q in (50, 99)
@@ -499,9 +500,9 @@ def grafana_dashboard() -> dict:
         timeseries(
             layout,
             "Current index",
-            "The stepper's index as the fibonacci service last saw it.",
+            f"The stepper's index as the {SEQUENCE.name} service last saw it.",
             "short",
-            targets(('mathapi_sequence_index{job="fibonacci"}', "index")),
+            targets((f"mathapi_sequence_index{{{STEPPER_JOB}}}", "index")),
         )
     )
 

@@ -51,7 +51,8 @@ from stack_otlp import OtlpReceiver
 # them is 400 ms late (above the 250 ms p95 target: MathapiLatencyAboveTarget follows after
 # its 5 minutes if the fault is left on).
 ALERT = "MathapiHighServerErrorRatio"
-DEFAULT_SERVICE = "factorial"
+# The first backend that does not serve the sequence: a pure computation, no storage.
+DEFAULT_SERVICE = next(b.name for b in BACKENDS if not b.stepper)
 DEFAULT_LATENCY_MS = 400
 DEFAULT_ERROR_RATE = 0.25
 # Where the Docker stack's services read their fault files (docker-compose.yml mounts it).
@@ -304,7 +305,7 @@ class NativeStack:
         )
 
     def __enter__(self) -> NativeStack:
-        for binary in (*BACKEND_NAMES, "mathapi-traffic"):
+        for binary in (*(b.binary for b in BACKENDS), "mathapi-traffic"):
             if not (RELEASE / binary).exists():
                 raise SystemExit(f"{RELEASE / binary} missing: cargo build --release --bins")
         (self.work / "faults").mkdir(parents=True, exist_ok=True)
@@ -321,7 +322,7 @@ class NativeStack:
             self.processes.start(
                 b.name,
                 [
-                    str(RELEASE / b.name),
+                    str(RELEASE / b.binary),
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -347,7 +348,9 @@ class NativeStack:
             self.ports,
             ("admin", "admin"),
         )
-        wait_http(f"{self.web}/factorial/1/", 30)
+        # Traefik's health checks must mark every backend up before it routes to them.
+        for b in BACKENDS:
+            wait_http(self.web + b.sample_path, 30)
         # Valid requests and some 4xx (which are not server errors), for as long as it runs.
         self.processes.start(
             "traffic",

@@ -32,6 +32,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_model import (  # noqa: E402
+    API_TARGET_LABEL,
     BACKENDS,
     GENERATED_MARK,
     HEALTH_PATH,
@@ -134,7 +135,7 @@ def container(b: Backend) -> dict:
         "name": b.name,
         "image": "mathapi",
         "imagePullPolicy": "Always",
-        "command": [b.name],
+        "command": [b.binary],
         "args": ["--host=0.0.0.0", f"--port={b.port}"],
         "env": [
             {"name": "RUST_LOG", "value": "info,poem=warn"},
@@ -333,8 +334,8 @@ def routes_objects() -> list[dict]:
             "metadata": {"name": b.name, "labels": labels(b.name)},
             "spec": {
                 "parentRefs": [{"name": "mathapi", "sectionName": "web"}],
-                # PathPrefix matches whole segments: /fibonacci and /fibonacci/..., not
-                # /fibonacciX, as compose's Path(`/fibonacci`) || PathPrefix(`/fibonacci/`).
+                # PathPrefix matches whole segments: /{name} and /{name}/..., not /{name}X,
+                # as compose's Path(`/{name}`) || PathPrefix(`/{name}/`).
                 # No prefix is stripped: the services serve their full paths.
                 "rules": [
                     {
@@ -350,8 +351,10 @@ def routes_objects() -> list[dict]:
 
 
 def monitoring_objects() -> list[dict]:
-    """ServiceMonitors: job = service name for the backends (as compose's job names), and
+    """ServiceMonitors: job = service name for the backends (as compose's job names), their
+    targets labelled tier="api" as in compose (the alert rules select the backends by it), and
     Traefik's metrics Service relabelled to job="traefik"."""
+    label, value = API_TARGET_LABEL
     backends = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
@@ -368,7 +371,15 @@ def monitoring_objects() -> list[dict]:
             },
             "jobLabel": "app.kubernetes.io/name",
             "endpoints": [
-                {"port": "http", "path": METRICS_PATH, "interval": "15s", "scrapeTimeout": "10s"}
+                {
+                    "port": "http",
+                    "path": METRICS_PATH,
+                    "interval": "15s",
+                    "scrapeTimeout": "10s",
+                    "relabelings": [
+                        {"targetLabel": label, "replacement": value, "action": "replace"}
+                    ],
+                }
             ],
         },
     }

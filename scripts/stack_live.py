@@ -87,7 +87,9 @@ def write_live_configs(
     prometheus["rule_files"] = [str(PROMETHEUS_CONFIG.parent / f) for f in prometheus["rule_files"]]
     targets = {"prometheus": ports.prometheus, "traefik": ports.traefik_metrics, **ports.backends}
     for job in prometheus["scrape_configs"]:
-        job["static_configs"] = [{"targets": [f"127.0.0.1:{targets[job['job_name']]}"]}]
+        # The address only: the target's labels (the backends' tier="api") stay.
+        (static,) = job["static_configs"]
+        static["targets"] = [f"127.0.0.1:{targets[job['job_name']]}"]
     (out / "prometheus.yml").write_text(yaml.safe_dump(prometheus, sort_keys=False))
 
     static = yaml.safe_load(TRAEFIK_STATIC.read_text())

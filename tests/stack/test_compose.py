@@ -16,8 +16,16 @@ import yaml
 
 import stack_dashboards
 import stack_k8s
+import stack_wiring
 from conftest import ROOT, tool
-from stack_model import ADMIN_PREFIXES, BACKENDS, GENERATED_MARK, LATENCY_BUCKETS
+from stack_model import (
+    ADMIN_PREFIXES,
+    BACKEND_NAMES,
+    BACKENDS,
+    GENERATED_MARK,
+    LATENCY_BUCKETS,
+    SEQUENCE,
+)
 
 pytestmark = pytest.mark.static
 
@@ -72,13 +80,13 @@ def compose_model(**env: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_redis_password_reaches_redis_and_fibonacci() -> None:
+def test_redis_password_reaches_redis_and_the_sequence_backend() -> None:
     for env, password in (({}, "mathapi-local"), ({"MATHAPI_REDIS_PASSWORD": "p4ss"}, "p4ss")):
         services = compose_model(**env)["services"]
         command = services["redis"]["command"]
         assert command[command.index("--requirepass") + 1] == password
         assert services["redis"]["environment"]["REDISCLI_AUTH"] == password
-        url = services["fibonacci"]["environment"]["MATHAPI_REDIS_URL"]
+        url = services[SEQUENCE.name]["environment"]["MATHAPI_REDIS_URL"]
         assert url == f"redis://:{password}@redis:6379"
         assert command[command.index("--appendfsync") + 1] == "always"
 
@@ -122,7 +130,9 @@ def test_traefik_buckets_are_the_services_buckets() -> None:
 
 
 @pytest.mark.parametrize(
-    "generator", [stack_dashboards, stack_k8s], ids=["dashboards", "kubernetes"]
+    "generator",
+    [stack_wiring, stack_dashboards, stack_k8s],
+    ids=["compose-traefik-prometheus", "dashboards", "kubernetes"],
 )
 def test_generated_files_are_current_and_marked(generator) -> None:  # noqa: ANN001
     out = subprocess.run(
@@ -142,3 +152,56 @@ def test_capacity_table_is_computed_from_the_measured_inputs() -> None:
         text=True,
     )
     assert out.returncode == 0, out.stderr
+
+
+def model_cli(*argv: str) -> list[str]:
+    """The lines scripts/stack_model.py prints, as the shell scripts read them."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/stack_model.py"), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.splitlines()
+
+
+def test_shell_scripts_get_the_functions_from_the_model() -> None:
+    assert model_cli("names") == list(BACKEND_NAMES)
+    assert model_cli("binaries") == [b.binary for b in BACKENDS]
+    assert model_cli("ports") == [f"{b.name} {b.port}" for b in BACKENDS]
+    assert model_cli("backends") == [
+        f"{b.name} {b.binary} {b.port} {b.sample_path}" for b in BACKENDS
+    ]
+    assert model_cli("sequence") == [SEQUENCE.name]
+    for b, line in zip(BACKENDS, model_cli("caps"), strict=True):
+        assert line.split()[:2] == [b.name, b.binary]
+        assert line.split()[2:] == [w for p in b.params for w in (p.flag, str(p.hard_max))]
+
+
+def test_no_script_lists_the_functions_by_hand() -> None:
+    # Builds and loops read scripts/stack_model.py: no `--bin <function>` or `-p mathapi-<name>`,
+    # no two function names in a row (`for s in fibonacci factorial ...`). Paths such as
+    # /fibonacci/400/ (a benchmark's chosen request) are not lists.
+    names = "|".join(map(re.escape, BACKEND_NAMES))
+    bare = rf"(?<![\w/.-])({names})(?![\w/.-])"
+    listed = re.compile(rf"{bare}[ \t]+{bare}")
+    built = re.compile(
+        rf"--bin[ =]({'|'.join(re.escape(b.binary) for b in BACKENDS)})\b"
+        rf"|-p mathapi-({names})\b"
+    )
+    files = [
+        *ROOT.glob("scripts/*.sh"),
+        ROOT / "scripts/schemathesis.toml",
+        ROOT / "Makefile",
+        ROOT / "Dockerfile",
+        ROOT / "docker-compose.yml",
+        ROOT / ".ci/run",
+        *(ROOT / ".github").rglob("*.yml"),
+    ]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if listed.search(line) or built.search(line)
+    ]
+    assert found == []

@@ -1,10 +1,11 @@
 """`make demo-incident` for real, natively (scripts/stack_incident.py --native): the release
 services with fault files, the real Traefik and Prometheus with the repository's configs and
-alert rules, traffic through Traefik. A fault is switched on in factorial through its file and
-SIGHUP; the real alert must fire for factorial (and only for it), the failing and slow
-requests must be visible where the demo says to look, and the alert must resolve once the
-fault is off. The same scenario is a promtool unit test (configs/prometheus/tests/
-incident_test.yml); this run shows the services, Prometheus and the rules do it for real.
+alert rules, traffic through Traefik. A fault is switched on in the demo's service (the first
+backend that does not serve the sequence) through its file and SIGHUP; the real alert must fire
+for it (and only for it), the failing and slow requests must be visible where the demo says to
+look, and the alert must resolve once the fault is off. The same scenario is a promtool unit
+test (configs/prometheus/tests/incident_test.yml); this run shows the services, Prometheus and
+the rules do it for real.
 """
 
 from __future__ import annotations
@@ -15,11 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from stack_incident import ALERT, Fault, NativeStack, Report, run_incident, where_to_look
+from stack_incident import (
+    ALERT,
+    DEFAULT_SERVICE,
+    Fault,
+    NativeStack,
+    Report,
+    run_incident,
+    where_to_look,
+)
+from stack_model import BACKEND_NAMES, backend
 
 pytestmark = pytest.mark.live
 
-SERVICE = "factorial"
+SERVICE = DEFAULT_SERVICE
+ROUTE = backend(SERVICE).route
 FAULT = Fault(latency_ms=400, error_rate=0.25)
 
 
@@ -81,8 +92,8 @@ def test_the_demo_says_where_to_look(incident) -> None:  # noqa: ANN001
     for place in (
         "/prometheus/alerts",
         "/grafana/d/mathapi-overview/",
-        "var-backend=factorial",
-        "/jaeger/search?service=factorial&minDuration=400ms",
+        f"var-backend={SERVICE}",
+        f"/jaeger/search?service={SERVICE}&minDuration=400ms",
         "/kibana/app/discover",
         "mathapi.fault",
     ):
@@ -93,9 +104,7 @@ def test_every_injected_fault_is_logged_and_counted(incident) -> None:  # noqa: 
     stack, _report, _said, metrics = incident
     records = log_records(stack.log(SERVICE))
     requests = [
-        r
-        for r in records
-        if r.get("msg") == "request completed" and r.get("http_route") == "/factorial/{n}/"
+        r for r in records if r.get("msg") == "request completed" and r.get("http_route") == ROUTE
     ]
     errors = [r for r in requests if r.get("fault") == "latency+error"]
     slow = [r for r in requests if r.get("fault") == "latency"]
@@ -109,13 +118,13 @@ def test_every_injected_fault_is_logged_and_counted(incident) -> None:  # noqa: 
     assert 0.15 <= share <= 0.35, f"{len(errors)} injected errors of {len(errors) + len(slow)}"
     # Switched on, then off: two reloads applied, both logged.
     applied = [r for r in records if r.get("msg") == "fault settings applied"]
-    assert [r["detail"] for r in applied] == ["factorial: 400 ms, 25% errors", "none"], applied
+    assert [r["detail"] for r in applied] == [f"{SERVICE}: 400 ms, 25% errors", "none"], applied
     assert 'mathapi_fault_reloads_total{outcome="applied"} 2' in metrics
     counted = {kind: 0 for kind in ("latency", "error")}
     for line in metrics.splitlines():
         for kind in counted:
             if line.startswith(
-                f'mathapi_injected_faults_total{{function="factorial",kind="{kind}"}}'
+                f'mathapi_injected_faults_total{{function="{SERVICE}",kind="{kind}"}}'
             ):
                 counted[kind] = int(float(line.split()[-1]))
     assert counted == {"latency": len(errors) + len(slow), "error": len(errors)}, counted
@@ -123,7 +132,7 @@ def test_every_injected_fault_is_logged_and_counted(incident) -> None:  # noqa: 
 
 def test_other_services_are_untouched(incident) -> None:  # noqa: ANN001
     stack, _report, _said, _metrics = incident
-    for name in ("fibonacci", "ackermann"):
+    for name in (n for n in BACKEND_NAMES if n != SERVICE):
         records = log_records(stack.log(name))
         assert not [r for r in records if "fault" in r], name
         assert metrics_page(stack, name).count("mathapi_injected_faults_total{") == 0
@@ -134,7 +143,7 @@ def test_the_slow_and_failing_requests_are_traced(incident) -> None:  # noqa: AN
     stack, _report, _said, _metrics = incident
     spans = stack.otlp.spans()
     traefik_traces = {s.trace_id for s in spans if s.service == "traefik"}
-    server = [s for s in spans if s.service == SERVICE and s.name == "GET /factorial/{n}/"]
+    server = [s for s in spans if s.service == SERVICE and s.name == f"GET {ROUTE}"]
     assert server, f"{len(spans)} spans received, none of {SERVICE}'s server spans"
     slow = [s for s in server if s.duration_ns >= FAULT.latency_ms * 1_000_000]
     failed = [s for s in slow if s.attributes.get("http.response.status_code") == 500]

@@ -24,7 +24,15 @@ import yaml
 import stack_k8s
 from conftest import K8S_DIR, ROOT, TOOLS, objects_of, tool
 from stack_live import free_port, wait_http
-from stack_model import BACKENDS, GENERATED_MARK, HEALTH_PATH, METRICS_PATH, READY_PATH
+from stack_model import (
+    API_TARGET_LABEL,
+    BACKENDS,
+    GENERATED_MARK,
+    HEALTH_PATH,
+    METRICS_PATH,
+    READY_PATH,
+    SEQUENCE,
+)
 from stack_otlp import OtlpReceiver
 
 pytestmark = pytest.mark.k8s
@@ -140,7 +148,7 @@ def test_custom_resources_fit_their_published_schemas(
 def test_the_crd_check_can_fail(rendered: dict[str, list[dict]]) -> None:
     monitor = json.loads(json.dumps(objects_of(rendered["local"], "ServiceMonitor")["traefik"]))
     monitor["spec"]["endpoints"][0]["interval"] = 15
-    route = json.loads(json.dumps(objects_of(rendered["local"], "HTTPRoute")["fibonacci"]))
+    route = json.loads(json.dumps(objects_of(rendered["local"], "HTTPRoute")[BACKENDS[0].name]))
     route["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Prefix"
     assert all(v["error"] for v in validate_custom([monitor, route]))
 
@@ -297,7 +305,7 @@ def test_production_redis_is_durable_and_private(rendered: dict[str, list[dict]]
     assert redis["spec"]["volumeClaimTemplates"]
     policy = objects_of(objects, "NetworkPolicy")["redis"]["spec"]["ingress"]
     assert [p["podSelector"]["matchLabels"] for rule in policy for p in rule["from"]] == [
-        {"app.kubernetes.io/name": "fibonacci"}
+        {"app.kubernetes.io/name": SEQUENCE.name}
     ]
 
 
@@ -332,6 +340,11 @@ def test_monitor_scrapes_the_declared_port(rendered: dict[str, list[dict]], over
     monitor = objects_of(objects, "ServiceMonitor")["mathapi-backends"]["spec"]
     (endpoint,) = monitor["endpoints"]
     assert endpoint["path"] == METRICS_PATH
+    # As compose's scrape jobs: the alert rules find the backends by this target label.
+    label, value = API_TARGET_LABEL
+    assert {"targetLabel": label, "replacement": value, "action": "replace"} in endpoint[
+        "relabelings"
+    ]
     (selector,) = monitor["selector"]["matchExpressions"]
     assert set(selector["values"]) == BACKEND_NAMES
     for name, svc in objects_of(objects, "Service").items():
@@ -425,7 +438,7 @@ def contract_spec(objects: list[dict]) -> dict:
 
 def test_containers_answer_as_declared(rendered: dict[str, list[dict]], overlay: str) -> None:
     for b in BACKENDS:
-        binary = ROOT / "target/release" / b.name
+        binary = ROOT / "target/release" / b.binary
         assert binary.exists(), f"{binary}: cargo build --release --bins first"
     spec = contract_spec(rendered[overlay])
     out = subprocess.run(
@@ -548,7 +561,8 @@ def test_traefik_runs_with_the_values_flags_and_exports_spans(tmp_path: Path) ->
     try:
         wait_http(f"http://127.0.0.1:{api}/ping", 30)
         request = urllib.request.Request(
-            f"http://127.0.0.1:{web}/fibonacci/1/", headers={"X-Request-Id": "k8s-values-check"}
+            f"http://127.0.0.1:{web}{BACKENDS[0].sample_path}",
+            headers={"X-Request-Id": "k8s-values-check"},
         )
         with pytest.raises(urllib.error.HTTPError):  # no routes: 404, still traced
             urllib.request.urlopen(request, timeout=5)

@@ -1,5 +1,5 @@
 """The stack running for real, natively on loopback (no Docker): the release services with
-their compose environment, fibonacci's stepper on a real redis-server with a password, the
+their compose environment, the sequence stepper on a real redis-server with a password, the
 real Traefik and the real Prometheus with the repository's configs (scripts/stack_live.py),
 `mathapi-traffic` sending valid and invalid requests through Traefik while the stepper is
 walked, and an OTLP/HTTP receiver (scripts/stack_otlp.py) standing in for Jaeger: Traefik and
@@ -53,7 +53,7 @@ from stack_live import (
     wait_http,
     write_live_configs,
 )
-from stack_model import BACKEND_NAMES, BACKENDS
+from stack_model import BACKEND_NAMES, BACKENDS, SEQUENCE
 from stack_otlp import OtlpReceiver, Span, ancestors
 
 pytestmark = pytest.mark.live
@@ -170,24 +170,24 @@ def walk_sequence(live: Live, seconds: float) -> None:
 
 def walk_rounds(live: Live, seconds: float) -> None:
     """Walks the stepper (capped at index 5): reset, 409 at 0, 5x next, 409, previous."""
-    base, deadline = live.web, time.monotonic() + seconds
+    base, deadline = live.web + SEQUENCE.prefix, time.monotonic() + seconds
     while time.monotonic() < deadline:
-        code, _h, raw = http("POST", f"{base}/fibonacci/reset")
+        code, _h, raw = http("POST", f"{base}/reset")
         if code != 200 or json.loads(raw) != {"index": 0, "value": "0"}:
             live.sequence_failures.append(f"reset: {code} {raw[:200]!r}")
             return
-        if http("POST", f"{base}/fibonacci/previous")[0] != 409:
+        if http("POST", f"{base}/previous")[0] != 409:
             live.sequence_failures.append("previous at index 0 is not a 409")
             return
         values = []
         for _ in range(6):
-            code, _h, raw = http("POST", f"{base}/fibonacci/next")
+            code, _h, raw = http("POST", f"{base}/next")
             values.append(json.loads(raw).get("value") if code == 200 else code)
         if values != ["1", "1", "2", "3", "5", 409]:
             live.sequence_failures.append(f"6x next from 0 (max index 5) gave {values}")
             return
-        http("POST", f"{base}/fibonacci/previous")
-        code, _h, raw = http("GET", f"{base}/fibonacci/current")
+        http("POST", f"{base}/previous")
+        code, _h, raw = http("GET", f"{base}/current")
         if code != 200 or json.loads(raw) != {"index": 4, "value": "3"}:
             live.sequence_failures.append(f"current after previous: {code} {raw!r}")
             return
@@ -200,8 +200,8 @@ ACKERMANN_MAX_N = 1000
 
 
 def start_backends(live: Live, redis_url: str) -> None:
-    """The three services with their compose environment, on their live ports."""
-    (live.work / "fibonacci").mkdir()
+    """The services with their compose environment, on their live ports."""
+    (live.work / "services").mkdir()
     for b in BACKENDS:
         env = {
             **compose_env(b.name),
@@ -217,14 +217,14 @@ def start_backends(live: Live, redis_url: str) -> None:
         live.start(
             b.name,
             [
-                str(RELEASE / b.name),
+                str(RELEASE / b.binary),
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(live.ports.backends[b.name]),
             ],
             env,
-            cwd=live.work / "fibonacci",
+            cwd=live.work / "services",
         )
     for b in BACKENDS:
         wait_http(f"http://127.0.0.1:{live.ports.backends[b.name]}/ready", 30)
@@ -233,7 +233,7 @@ def start_backends(live: Live, redis_url: str) -> None:
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """Redis, the services, Traefik, Prometheus, then traffic and the stepper walk."""
-    for binary in (*BACKEND_NAMES, "mathapi-traffic"):
+    for binary in (*(b.binary for b in BACKENDS), "mathapi-traffic"):
         assert (RELEASE / binary).exists(), "cargo build --release --bins first"
     work = tmp_path_factory.mktemp("live")
     (work / "redis").mkdir()
@@ -267,7 +267,8 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
             state.components, tool("traefik"), tool("prometheus"), state.ports, ADMIN
         )
         # Traefik's health checks must mark the backends up before it routes to them.
-        wait_http(f"{state.web}/fibonacci/1/", 30)
+        for b in BACKENDS:
+            wait_http(state.web + b.sample_path, 30)
         state.start(
             "traffic",
             [
@@ -320,7 +321,8 @@ def test_admin_paths_need_the_admin_password(live: Live, path: str) -> None:
 
 def test_admin_password_opens_prometheus_and_apis_stay_anonymous(live: Live) -> None:
     assert http("GET", f"{live.web}/prometheus/-/ready", auth=ADMIN)[0] == 200
-    assert http("GET", f"{live.web}/fibonacci/10/")[0] == 200
+    for b in BACKENDS:
+        assert http("GET", live.web + b.sample_path)[0] == 200, b.name
 
 
 @pytest.mark.parametrize(
@@ -336,17 +338,16 @@ def test_answers_through_traefik(live: Live, path: str, body: dict) -> None:
     assert (code, json.loads(raw)) == (200, body)
 
 
-@pytest.mark.parametrize("backend", BACKEND_NAMES)
-def test_bad_arguments_docs_and_unknown_paths(live: Live, backend: str) -> None:
-    path = "/ackermann/-1/2/" if backend == "ackermann" else f"/{backend}/-1/"
-    code, headers, raw = http("GET", live.web + path)
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
+def test_bad_arguments_docs_and_unknown_paths(live: Live, backend) -> None:  # noqa: ANN001
+    code, headers, raw = http("GET", live.web + backend.path_with(-1))
     assert code == 400
     assert headers.get("Content-Type", "").startswith("application/problem+json")
     problem = json.loads(raw)
     assert problem["status"] == 400 and problem["reason"]
-    code, _h, raw = http("GET", f"{live.web}/{backend}/openapi.json")
+    code, _h, raw = http("GET", f"{live.web}{backend.prefix}/openapi.json")
     assert code == 200 and "openapi" in json.loads(raw)
-    code, _h, raw = http("GET", f"{live.web}/{backend}/docs")
+    code, _h, raw = http("GET", f"{live.web}{backend.prefix}/docs")
     assert code == 200 and b"<html" in raw.lower()
     assert http("GET", f"{live.web}/unknown/1/")[0] == 404
 
@@ -438,8 +439,8 @@ def test_traefik_view_p99_agrees_with_traefiks_access_log(live: Live, backend: s
     within_twice(dashboard, p99(durations), f"{backend} Traefik view vs its access log")
 
 
-# fibonacci also serves the stepper, whose durable writes (fsync) mathapi-traffic never sends:
-# its p99 would compare different request mixes.
+# The backend that serves the sequence also serves the stepper, whose durable writes (fsync)
+# mathapi-traffic never sends: its p99 would compare different request mixes.
 @pytest.mark.parametrize("backend", [b.name for b in BACKENDS if not b.stepper])
 def test_traefik_view_p99_is_no_worse_than_the_clients(live: Live, backend: str) -> None:
     # The client's time holds Traefik's, plus the client's own scheduling: on this shared
@@ -561,7 +562,8 @@ def test_admin_tools_are_not_traced(live: Live, traced_requests: dict[str, str])
         )[0]
         == 200
     )
-    assert http("GET", f"{live.web}/factorial/3/", headers={"X-Request-Id": api_id})[0] == 200
+    api = live.web + BACKENDS[0].sample_path
+    assert http("GET", api, headers={"X-Request-Id": api_id})[0] == 200
     assert traefik_trace(live, api_id), "the API request's trace never arrived"
     assert [
         s for s in live.otlp.spans() if admin_id in s.attributes.get(REQUEST_ID_ATTRIBUTE, [])
@@ -663,9 +665,6 @@ def request_lines(service_logs: dict[str, list[dict]]) -> list[dict]:
     ]
 
 
-MATH_FUNCTIONS = ("fibonacci", "factorial", "ackermann")
-
-
 def test_contract_v2_one_line_per_request(service_logs: dict[str, list[dict]]) -> None:
     spans = [
         line["msg"]
@@ -687,7 +686,7 @@ def test_contract_v2_one_line_per_request(service_logs: dict[str, list[dict]]) -
         assert line["http_method"] in STANDARD_METHODS, line
         assert "elapsed_milliseconds" not in line, line
         # Math answers say how the render cache served them; the stepper is never cached.
-        if line.get("function") in MATH_FUNCTIONS and line["http_status"] == 200:
+        if line.get("function") in BACKEND_NAMES and line["http_status"] == 200:
             assert line["cache"] in ("hit", "miss"), line
         if "compute_ms" in line:
             assert isinstance(line["compute_ms"], float), line

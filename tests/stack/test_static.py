@@ -35,7 +35,7 @@ from models import (
     template_fields,
 )
 from stack_live import PROMETHEUS_CONFIG, TRAEFIK_DYNAMIC, TRAEFIK_STATIC
-from stack_model import ADMIN_PREFIXES, BACKENDS
+from stack_model import ADMIN_PREFIXES, API_TARGET_LABEL, BACKEND_NAMES, BACKENDS, SEQUENCE
 
 pytestmark = pytest.mark.static
 
@@ -181,7 +181,7 @@ def test_backend_wiring_agrees(backend, compose: dict, traefik: tuple[dict, dict
     limits = service["deploy"]["resources"]["limits"]
     assert float(limits["cpus"]) == 1.0 and int(limits["memory"]) == 512 * 2**20
     assert (env["MATHAPI_HOST"], env["MATHAPI_PORT"]) == ("0.0.0.0", str(backend.port))
-    assert service["command"] == [backend.name]
+    assert service["command"] == [backend.binary]
     assert f"127.0.0.1:{backend.port}/health" in " ".join(service["healthcheck"]["test"])
     lb = dynamic["services"][backend.name]["loadBalancer"]
     assert lb["servers"] == [{"url": f"http://{backend.name}:{backend.port}"}]
@@ -189,10 +189,48 @@ def test_backend_wiring_agrees(backend, compose: dict, traefik: tuple[dict, dict
     assert f"PathPrefix(`{backend.prefix}/`)" in dynamic["routers"][backend.name]["rule"]
     assert "StripPrefix" not in json.dumps(dynamic)
     jobs = {
-        j["job_name"]: j["static_configs"][0]["targets"]
+        j["job_name"]: j["static_configs"]
         for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]
     }
-    assert jobs[backend.name] == [f"{backend.name}:{backend.port}"]
+    # The alert rules find the backends by their targets' label.
+    assert jobs[backend.name] == [
+        {"targets": [f"{backend.name}:{backend.port}"], "labels": dict([API_TARGET_LABEL])}
+    ]
+
+
+def test_front_page_goes_to_the_backend_that_serves_the_sequence(
+    traefik: tuple[dict, dict],
+) -> None:
+    _static, dynamic = traefik
+    router = dynamic["routers"]["frontpage"]
+    assert router["service"] == SEQUENCE.name
+    assert "Path(`/`)" in router["rule"]
+
+
+def test_only_the_backends_carry_the_api_label() -> None:
+    label, value = API_TARGET_LABEL
+    labelled = {
+        j["job_name"]
+        for j in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]
+        for static in j["static_configs"]
+        if static.get("labels", {}).get(label) == value
+    }
+    assert labelled == set(BACKEND_NAMES)
+
+
+def test_rules_name_no_function() -> None:
+    # A new function needs no rule edit: the API routes are /{function}/..., the backends'
+    # targets carry the API label.
+    rules = {**rules_of("record"), **rules_of("alert")}
+    named = {
+        rule: name
+        for rule, expr in rules.items()
+        for name in BACKEND_NAMES
+        if re.search(rf"\b{re.escape(name)}\b", expr)
+    }
+    assert named == {}
+    label, value = API_TARGET_LABEL
+    assert f'up{{{label}="{value}"}}' in rules_of("alert")["MathapiBackendDown"]
 
 
 def test_prometheus_scrapes_traefiks_metrics_entrypoint(traefik: tuple[dict, dict]) -> None:
@@ -210,9 +248,13 @@ def test_stepper_uses_redis_with_password_and_fsync(compose: dict) -> None:
     services = compose["services"]
     command = services["redis"]["command"]
     password = command[command.index("--requirepass") + 1]
-    env = services["fibonacci"]["environment"]
+    env = services[SEQUENCE.name]["environment"]
     assert env["MATHAPI_SEQUENCE_BACKEND"] == "redis"
     assert env["MATHAPI_REDIS_URL"] == f"redis://:{password}@redis:6379"
+    assert services[SEQUENCE.name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for b in BACKENDS:
+        if not b.stepper:
+            assert "MATHAPI_REDIS_URL" not in services[b.name]["environment"], b.name
     assert services["redis"]["environment"]["REDISCLI_AUTH"] == password
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--appendfsync") + 1] == "always"
