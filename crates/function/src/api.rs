@@ -111,13 +111,11 @@ impl<F: Function> FunctionApi<F> {
     }
 
     fn endpoint(self, given: usize) -> BoxEndpoint<'static> {
-        let names: Vec<&'static str> = F::DESCRIPTION.params[..given].iter().map(|p| p.name).collect();
         let complete = given == F::DESCRIPTION.params.len();
         poem::endpoint::make(move |request: Request| {
             let api = self.clone();
-            let names = names.clone();
             async move {
-                let raw: Vec<&str> = names
+                let raw: Vec<&str> = PARAM_NAMES[..given]
                     .iter()
                     .map(|name| request.raw_path_param(name).unwrap_or_default())
                     .collect();
@@ -173,12 +171,16 @@ pub(crate) fn render(description: &Description, args: &[u64], result: &str) -> S
     body
 }
 
-/// The poem path of the first `given` parameters: `/ackermann/:m/:n/` when complete,
-/// `/ackermann/:m` when one is given.
+/// poem's names of the path parameters, as poem-openapi names them (`:param0`, ...), which
+/// the middleware maps back to the published templates.
+const PARAM_NAMES: [&str; 4] = ["param0", "param1", "param2", "param3"];
+
+/// The poem path of the first `given` parameters: `/ackermann/:param0/:param1/` when
+/// complete, `/ackermann/:param0` when one is given.
 fn poem_path(description: &Description, given: usize) -> String {
     let mut path = format!("/{}", description.name);
-    for param in &description.params[..given] {
-        let _ = write!(path, "/:{}", param.name);
+    for name in &PARAM_NAMES[..given] {
+        let _ = write!(path, "/:{name}");
     }
     if given == description.params.len() {
         path.push('/');
@@ -283,6 +285,12 @@ impl<F: Function> OpenApi for FunctionApi<F> {
 
     fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
         let description = F::DESCRIPTION;
+        assert!(
+            description.params.len() <= PARAM_NAMES.len(),
+            "{}: at most {} parameters",
+            description.name,
+            PARAM_NAMES.len()
+        );
         for given in 0..=description.params.len() {
             route_table
                 .entry(poem_path(description, given))

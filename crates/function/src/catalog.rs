@@ -9,6 +9,8 @@ use crate::description::Entry;
 #[derive(Serialize)]
 struct Catalog {
     functions: Vec<Function>,
+    /// The function whose service also serves the durable sequence.
+    sequence: &'static str,
 }
 
 #[derive(Serialize)]
@@ -41,10 +43,12 @@ struct Page {
     initial: &'static [u64],
 }
 
-/// The list as pretty-printed JSON, ending with a newline.
-pub fn catalog_json(entries: &[Entry]) -> String {
+/// The list as pretty-printed JSON, ending with a newline; `sequence` names the function
+/// whose service also serves the durable sequence.
+pub fn catalog_json(entries: &[Entry], sequence: &'static str) -> String {
     let catalog = Catalog {
         functions: entries.iter().map(function).collect(),
+        sequence,
     };
     let mut json = serde_json::to_string_pretty(&catalog).expect("the catalog serializes");
     json.push('\n');

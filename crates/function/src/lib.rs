@@ -11,16 +11,19 @@
 //! | `limits` | the `--{name}-max-{param}` flags with `MATHAPI_*` fallbacks ([`Limits`], [`Catalog`]) |
 //! | `api` | the poem-openapi API `GET /{name}/{p1}/.../` with its document ([`FunctionApi`]) |
 //! | `answer` | one answer computed in-process, as the command line prints it ([`answer`]) |
+//! | `command` | the function's subcommand of the command line ([`subcommand`], [`run_subcommand`]) |
 //! | `catalog` | the JSON form of a list of functions (`mathapi functions --json`) ([`catalog_json`]) |
 
 mod answer;
 mod api;
 mod catalog;
+mod command;
 mod description;
 mod limits;
 
 pub use answer::{Answer, answer};
 pub use api::FunctionApi;
 pub use catalog::catalog_json;
+pub use command::{run_subcommand, subcommand};
 pub use description::{Description, Entry, Example, Function, Page, Param};
 pub use limits::{Catalog, Limits, One};

@@ -95,11 +95,7 @@ impl<C: Catalog> FromArgMatches for Limits<C> {
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
         for (entry, (_, maxima)) in C::ENTRIES.iter().zip(&mut self.maxima) {
-            for (param, max) in entry.description.params.iter().zip(maxima.iter_mut()) {
-                if let Some(value) = matches.try_get_one::<u64>(param.flag).ok().flatten() {
-                    *max = *value;
-                }
-            }
+            *maxima = maxima_from(entry, matches);
         }
         Ok(())
     }
@@ -107,27 +103,47 @@ impl<C: Catalog> FromArgMatches for Limits<C> {
 
 impl<C: Catalog> clap::Args for Limits<C> {
     fn augment_args(command: Command) -> Command {
-        C::ENTRIES.iter().fold(command, |command, entry| {
-            entry.description.params.iter().fold(command, |command, param| {
-                command.arg(
-                    Arg::new(param.flag)
-                        .long(param.flag)
-                        .env(param.env)
-                        .value_name(param.name.to_uppercase())
-                        .help(format!(
-                            "Largest {} that {} accepts (at most {}).",
-                            param.name,
-                            entry.name(),
-                            param.hard_max
-                        ))
-                        .default_value(param.default_max.to_string())
-                        .value_parser(clap::value_parser!(u64).range(0..=param.hard_max)),
-                )
-            })
-        })
+        C::ENTRIES.iter().fold(command, add_limit_args)
     }
 
     fn augment_args_for_update(command: Command) -> Command {
         Self::augment_args(command)
     }
+}
+
+/// Adds `entry`'s limit flags to `command`.
+pub(crate) fn add_limit_args(command: Command, entry: &Entry) -> Command {
+    entry.description.params.iter().fold(command, |command, param| {
+        command.arg(
+            Arg::new(param.flag)
+                .long(param.flag)
+                .env(param.env)
+                .value_name(param.name.to_uppercase())
+                .help(format!(
+                    "Largest {} that {} accepts (at most {}).",
+                    param.name,
+                    entry.name(),
+                    param.hard_max
+                ))
+                .default_value(param.default_max.to_string())
+                .value_parser(clap::value_parser!(u64).range(0..=param.hard_max)),
+        )
+    })
+}
+
+/// The maxima of `entry`'s parameters that `matches` holds (their defaults where absent).
+pub(crate) fn maxima_from(entry: &Entry, matches: &ArgMatches) -> Vec<u64> {
+    entry
+        .description
+        .params
+        .iter()
+        .map(|param| {
+            matches
+                .try_get_one::<u64>(param.flag)
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or(param.default_max)
+        })
+        .collect()
 }
