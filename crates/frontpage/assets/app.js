@@ -1,4 +1,4 @@
-// The front page's behaviour: the three calculators, the sequence stepper, copy. Served as
+// The front page's behaviour: one calculator per function, the sequence stepper, copy. Served as
 // its own file because the Content-Security-Policy allows no inline script.
 
 const $ = (id) => document.getElementById(id);
@@ -46,18 +46,22 @@ function countDigits(decimal) {
 
 // ---- calculators ----------------------------------------------------------------------
 
-const calculators = {
-  fibonacci: { label: (v) => `F(${v.n})`, path: (v) => `/fibonacci/${v.n}/` },
-  factorial: { label: (v) => `${v.n}!`, path: (v) => `/factorial/${v.n}/` },
-  ackermann: { label: (v) => `A(${v.m}, ${v.n})`, path: (v) => `/ackermann/${v.m}/${v.n}/` },
-};
+// Each form carries its function's route and formula (rendered from the function list):
+// `/ackermann/{m}/{n}/` and `A(m, n)` become `/ackermann/3/4/` and `A(3, 4)`.
+function calculatorOf(form) {
+  const { route, formula } = form.dataset;
+  return {
+    label: (v) => formula.replace(/\b([a-z])\b/g, (name) => (name in v ? String(v[name]) : name)),
+    path: (v) => route.replace(/\{(\w+)\}/g, (_, name) => v[name]),
+  };
+}
 
 // Buttons are never disabled while a call is in flight: a disabled button drops keyboard
 // focus. Instead only the latest computation may show its answer.
 let latest = 0;
 
 async function compute(form) {
-  const calculator = calculators[form.dataset.function];
+  const calculator = calculatorOf(form);
   const values = {};
   for (const input of form.querySelectorAll("input")) {
     values[input.name] = encodeURIComponent(input.value.trim());

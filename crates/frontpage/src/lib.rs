@@ -1,19 +1,32 @@
-//! The front page at `/`: three calculators, the sequence stepper and links to the docs and
-//! dashboards, in plain HTML, CSS and JavaScript.
+//! The front page at `/`: one calculator per function, the sequence stepper and links to the
+//! docs and dashboards, in plain HTML, CSS and JavaScript.
 //!
 //! Layout: the files live in `assets/` and are compiled into the binary with `include_str!`,
-//! so the page needs no build step, no CDN and no files at run time, and works offline.
+//! so the page needs no build step, no CDN and no files at run time, and works offline. The
+//! calculators, the title and the document links are rendered once, at first use, from the
+//! list of functions in `configs/functions.json` (generated from the Rust list and checked
+//! for drift), so every service binary shows every function without depending on them.
 //! [`FrontPage`] is a middleware that answers `/`, `/assets/style.css` and `/assets/app.js`
 //! and passes every other request on. (A middleware rather than routes: poem's router
 //! gives `/` to an OpenAPI service nested at `/`, which is how every mathapi server mounts
 //! its API.)
 //! The script is a separate file because the Content-Security-Policy allows no inline script.
 
+use std::sync::LazyLock;
+
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
-/// The page.
-pub const INDEX_HTML: &str = include_str!("../assets/index.html");
+mod render;
+
+/// The page's template: `<!-- calculators -->`, `<!-- function-list -->` and
+/// `<!-- docs-links -->` are filled from the list of functions.
+pub const INDEX_TEMPLATE: &str = include_str!("../assets/index.html");
+/// The list of functions the page shows (generated: `mathapi functions --json`).
+pub const FUNCTIONS_JSON: &str = include_str!("../../../configs/functions.json");
+/// The page, rendered from [`INDEX_TEMPLATE`] and [`FUNCTIONS_JSON`].
+pub static INDEX_HTML: LazyLock<String> =
+    LazyLock::new(|| render::page(INDEX_TEMPLATE, FUNCTIONS_JSON));
 /// Its stylesheet, served at [`STYLE_PATH`].
 pub const STYLE_CSS: &str = include_str!("../assets/style.css");
 /// Its script, served at [`SCRIPT_PATH`].
@@ -39,10 +52,12 @@ pub struct Asset {
 
 impl Asset {
     /// The page itself.
-    pub const PAGE: Asset = Asset {
-        body: INDEX_HTML,
-        content_type: "text/html; charset=utf-8",
-    };
+    pub fn page() -> Asset {
+        Asset {
+            body: INDEX_HTML.as_str(),
+            content_type: "text/html; charset=utf-8",
+        }
+    }
     /// The stylesheet.
     pub const STYLE: Asset = Asset {
         body: STYLE_CSS,
@@ -96,7 +111,7 @@ impl Asset {
     /// The file served at `path`, if any.
     pub fn at(path: &str) -> Option<Asset> {
         match path {
-            "/" | "" => Some(Asset::PAGE),
+            "/" | "" => Some(Asset::page()),
             STYLE_PATH => Some(Asset::STYLE),
             SCRIPT_PATH => Some(Asset::SCRIPT),
             _ => None,
@@ -158,7 +173,7 @@ mod tests {
             !INDEX_HTML.split(" on").skip(1).any(handler),
             "inline event handler"
         );
-        for text in [INDEX_HTML, STYLE_CSS, APP_JS] {
+        for text in [INDEX_HTML.as_str(), STYLE_CSS, APP_JS] {
             assert!(!text.contains("https://"), "external resource");
             assert!(!text.contains("@import"), "imported stylesheet");
         }
@@ -166,7 +181,21 @@ mod tests {
 
     #[test]
     fn every_input_has_a_label() {
-        for id in ["fibonacci-n", "factorial-n", "ackermann-m", "ackermann-n"] {
+        let functions: serde_json::Value = serde_json::from_str(FUNCTIONS_JSON).unwrap();
+        let ids: Vec<String> = functions["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| {
+                f["params"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |p| format!("{}-{}", f["name"].as_str().unwrap(), p["name"].as_str().unwrap()))
+            })
+            .collect();
+        assert!(ids.contains(&"ackermann-m".to_string()), "{ids:?}");
+        for id in ids {
             assert!(INDEX_HTML.contains(&format!("id=\"{id}\"")), "{id}");
             assert!(INDEX_HTML.contains(&format!("for=\"{id}\"")), "{id}");
         }

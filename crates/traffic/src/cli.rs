@@ -1,16 +1,17 @@
-//! Command line: flags (each with a `MATHAPI_TRAFFIC_*` environment fallback), the run, the
-//! report and the exit code.
+//! Command line: flags (each with a `MATHAPI_TRAFFIC_*` environment fallback, the services'
+//! limits with the services' own `MATHAPI_*` ones), the run, the report and the exit code.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use mathapi_functions::{All, Entry, Limits, entries};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use reqwest::Url;
 
-use crate::plan::{Function, Limits};
 use crate::runner::{self, Config};
 use crate::summary::Summary;
 
@@ -54,15 +55,14 @@ pub struct Args {
     #[arg(long, env = "MATHAPI_TRAFFIC_ERROR_SHARE", default_value_t = 0.2, value_parser = parse_share)]
     pub error_share: f64,
 
-    /// Functions to call, comma-separated.
+    /// Functions to call, comma-separated or repeated [default: every function].
     #[arg(
         long,
         env = "MATHAPI_TRAFFIC_FUNCTIONS",
-        value_enum,
         value_delimiter = ',',
-        default_values_t = Function::ALL
+        value_parser = function_parser()
     )]
-    pub functions: Vec<Function>,
+    pub functions: Vec<&'static Entry>,
 
     /// Seed of the request mix, to replay a run exactly [default: random, printed in the summary].
     #[arg(long, env = "MATHAPI_TRAFFIC_SEED")]
@@ -84,21 +84,10 @@ pub struct Args {
     #[arg(long, env = "MATHAPI_TRAFFIC_CHECK")]
     pub check: bool,
 
-    /// Largest fibonacci n that valid requests use (the service's limit).
-    #[arg(long, env = "MATHAPI_TRAFFIC_FIBONACCI_MAX_N", default_value_t = Limits::default().fibonacci_max_n)]
-    pub fibonacci_max_n: u64,
-
-    /// Largest factorial n that valid requests use (the service's limit).
-    #[arg(long, env = "MATHAPI_TRAFFIC_FACTORIAL_MAX_N", default_value_t = Limits::default().factorial_max_n)]
-    pub factorial_max_n: u64,
-
-    /// Largest ackermann m that valid requests use (the service's limit).
-    #[arg(long, env = "MATHAPI_TRAFFIC_ACKERMANN_MAX_M", default_value_t = Limits::default().ackermann_max_m)]
-    pub ackermann_max_m: u64,
-
-    /// Largest ackermann n that valid requests use (the service's limit).
-    #[arg(long, env = "MATHAPI_TRAFFIC_ACKERMANN_MAX_N", default_value_t = Limits::default().ackermann_max_n)]
-    pub ackermann_max_n: u64,
+    /// The services' limits: valid requests draw their arguments within them. The same flags
+    /// and environment variables as the services', so one setting configures both.
+    #[command(flatten, next_help_heading = "Limits of the services")]
+    pub limits: Limits<All>,
 }
 
 impl Args {
@@ -116,17 +105,23 @@ impl Args {
             concurrency: self.concurrency,
             timeout: self.timeout,
             error_share: self.error_share,
-            functions: self.functions.clone(),
-            limits: Limits {
-                fibonacci_max_n: self.fibonacci_max_n,
-                factorial_max_n: self.factorial_max_n,
-                ackermann_max_m: self.ackermann_max_m,
-                ackermann_max_n: self.ackermann_max_n,
+            functions: if self.functions.is_empty() {
+                entries().iter().collect()
+            } else {
+                self.functions.clone()
             },
+            limits: self.limits.clone(),
             seed: self.seed.unwrap_or_else(random_seed),
             progress: !self.no_progress,
         }
     }
+}
+
+/// A function's name, checked against the list (clap's error lists the known names).
+fn function_parser() -> impl TypedValueParser<Value = &'static Entry> {
+    PossibleValuesParser::new(entries().iter().map(Entry::name)).map(|name| {
+        mathapi_functions::find(&name).expect("the parser accepts only the list's names")
+    })
 }
 
 fn random_seed() -> u64 {
@@ -235,10 +230,16 @@ fn parse_share(s: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {
         Args::try_parse_from(std::iter::once("mathapi-traffic").chain(args.iter().copied()))
+    }
+
+    fn names(functions: &[&'static Entry]) -> Vec<&'static str> {
+        functions.iter().map(|f| f.name()).collect()
     }
 
     #[test]
@@ -251,30 +252,66 @@ mod tests {
         assert_eq!(config.max_requests, None);
         assert_eq!(config.concurrency, 8);
         assert_eq!(config.error_share, 0.2);
-        assert_eq!(config.functions, Function::ALL.to_vec());
-        assert_eq!(config.limits, Limits::default());
+        let all: Vec<&str> = entries().iter().map(Entry::name).collect();
+        assert_eq!(names(&config.functions), all);
+        for entry in entries() {
+            let defaults: Vec<u64> = entry
+                .description
+                .params
+                .iter()
+                .map(|p| p.default_max)
+                .collect();
+            assert_eq!(config.limits.maxima(entry), defaults, "{}", entry.name());
+        }
         assert_eq!(config.timeout, Duration::from_secs(5));
         assert!(config.progress && !args.check);
     }
 
     #[test]
     fn flags() {
-        let args = parse(&[
+        let all = entries();
+        let (first, last) = (all[0].name(), all[all.len() - 1].name());
+        let functions = format!("--functions={last},{first}");
+        // Every limit set, each to a value of its own within its hard maximum.
+        let limits: Vec<(&Entry, Vec<u64>)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let params = entry.description.params;
+                let values = params
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| p.hard_max.min((10 * i + j + 1) as u64))
+                    .collect();
+                (entry, values)
+            })
+            .collect();
+        let limit_flags: Vec<String> = limits
+            .iter()
+            .flat_map(|(entry, values)| {
+                entry
+                    .description
+                    .params
+                    .iter()
+                    .zip(values)
+                    .map(|(p, v)| format!("--{}={v}", p.flag))
+            })
+            .collect();
+        let mut flags = vec![
             "--url=http://127.0.0.1:9/api",
             "--rate=0",
             "--duration=2m",
             "--requests=10",
             "--concurrency=3",
             "--error-share=1",
-            "--functions=ackermann,factorial",
+            &functions,
             "--seed=9",
             "--no-progress",
             "--timeout=250ms",
             "--check",
-            "--fibonacci-max-n=10",
-            "--ackermann-max-m=4",
-        ])
-        .unwrap();
+        ];
+        flags.extend(limit_flags.iter().map(String::as_str));
+        let args = parse(&flags).unwrap();
         let config = args.config();
         assert_eq!(config.url.as_str(), "http://127.0.0.1:9/api");
         assert_eq!(config.rate, None);
@@ -282,15 +319,49 @@ mod tests {
         assert_eq!(config.max_requests, Some(10));
         assert_eq!(config.concurrency, 3);
         assert_eq!(config.error_share, 1.0);
-        assert_eq!(
-            config.functions,
-            vec![Function::Ackermann, Function::Factorial]
-        );
+        assert_eq!(names(&config.functions), vec![last, first]);
         assert_eq!(config.seed, 9);
         assert_eq!(config.timeout, Duration::from_millis(250));
-        assert_eq!(config.limits.fibonacci_max_n, 10);
-        assert_eq!(config.limits.ackermann_max_m, 4);
+        for (entry, values) in &limits {
+            assert_eq!(&config.limits.maxima(entry), values, "{}", entry.name());
+        }
         assert!(!config.progress && args.check);
+    }
+
+    #[test]
+    fn functions_may_be_repeated() {
+        let all = entries();
+        let (first, last) = (all[0].name(), all[all.len() - 1].name());
+        let config = parse(&["--functions", last, "--functions", first])
+            .unwrap()
+            .config();
+        assert_eq!(names(&config.functions), vec![last, first]);
+    }
+
+    #[test]
+    fn an_unknown_function_is_refused_with_the_known_names() {
+        let error = parse(&["--functions", "sqrt"]).unwrap_err().to_string();
+        assert!(error.contains("sqrt"), "{error}");
+        for entry in entries() {
+            assert!(error.contains(entry.name()), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_limit_flags_are_the_services_with_their_environment_variables() {
+        let command = Args::command();
+        for param in entries().iter().flat_map(|e| e.description.params) {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(param.flag))
+                .unwrap_or_else(|| panic!("--{} missing", param.flag));
+            assert_eq!(
+                arg.get_env().and_then(|env| env.to_str()),
+                Some(param.env),
+                "--{}",
+                param.flag
+            );
+        }
     }
 
     #[test]
@@ -301,6 +372,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
+        let unknown = format!("{},sqrt", entries()[0].name());
+        let param = &entries()[0].description.params[0];
+        let above_hard_max = format!("--{}={}", param.flag, param.hard_max + 1);
         for bad in [
             &["--error-share", "1.5"][..],
             &["--error-share", "-0.1"],
@@ -310,7 +384,9 @@ mod tests {
             &["--duration", "ten"],
             &["--concurrency", "0"],
             &["--requests", "0"],
-            &["--functions", "fibonacci,sqrt"],
+            &["--functions", &unknown],
+            &["--functions", ""],
+            &[&above_hard_max],
             &["--url", "not a url"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use mathapi_functions::{All, Entry, Limits};
 use reqwest::{Client, Url};
 use tokio::sync::Semaphore;
 use tokio::time::{self, Interval, MissedTickBehavior};
 
-use crate::plan::{Class, Function, Limits, Method, Mix};
+use crate::plan::{Class, Method, Mix};
 use crate::summary::{Outcome, RunInfo, Stats, Summary, TransportErrorKind};
 
 /// Everything a run needs; built from the command line by [`crate::cli`].
@@ -30,8 +31,10 @@ pub struct Config {
     /// Per-request timeout, connection through body.
     pub timeout: Duration,
     pub error_share: f64,
-    pub functions: Vec<Function>,
-    pub limits: Limits,
+    /// The functions to call (none: every function of the list).
+    pub functions: Vec<&'static Entry>,
+    /// The services' limits, which valid arguments stay within.
+    pub limits: Limits<All>,
     pub seed: u64,
     /// Draw a progress bar on stderr (it stays hidden anyway when stderr is not a terminal).
     pub progress: bool,
@@ -70,8 +73,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<S
     let base = config.url.as_str().trim_end_matches('/').to_string();
     let mut mix = Mix::new(
         config.seed,
-        &config.functions,
-        config.limits,
+        config.functions.iter().copied(),
+        &config.limits,
         config.error_share,
     );
     let stats = Arc::new(Mutex::new(Stats::default()));

@@ -7,10 +7,40 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::plan::{Class, Function, Method, PlannedRequest};
+use crate::plan::{Class, Method, PlannedRequest, display_order};
 
 /// How many mismatched requests the summary lists individually.
 const MISMATCH_EXAMPLES: usize = 10;
+
+/// A function as the summary names it: by name, in the order of the platform's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FunctionName(pub &'static str);
+
+impl FunctionName {
+    /// The name of `request`'s function.
+    pub fn of(request: &PlannedRequest) -> Self {
+        FunctionName(request.function.name())
+    }
+}
+
+impl Ord for FunctionName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        display_order(self.0).cmp(&display_order(other.0))
+    }
+}
+
+impl PartialOrd for FunctionName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for FunctionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
 
 /// What happened to one request.
 #[derive(Debug)]
@@ -37,9 +67,9 @@ pub enum TransportErrorKind {
 #[derive(Debug)]
 pub struct Stats {
     latency_us: Histogram<u64>,
-    function_latency_us: BTreeMap<Function, Histogram<u64>>,
+    function_latency_us: BTreeMap<FunctionName, Histogram<u64>>,
     status_codes: BTreeMap<u16, u64>,
-    functions: BTreeMap<Function, FunctionSummary>,
+    functions: BTreeMap<FunctionName, FunctionSummary>,
     classes: BTreeMap<Class, ClassSummary>,
     transport_errors: BTreeMap<TransportErrorKind, u64>,
     first_transport_error: Option<String>,
@@ -74,7 +104,7 @@ fn new_histogram() -> Histogram<u64> {
 impl Stats {
     /// Records the outcome of `request`; returns whether it was what the plan expected.
     pub fn record(&mut self, request: &PlannedRequest, outcome: &Outcome) -> bool {
-        let function = self.functions.entry(request.function).or_default();
+        let function = self.functions.entry(FunctionName::of(request)).or_default();
         function.requests += 1;
         if request.class == Class::Valid {
             function.valid += 1;
@@ -99,7 +129,7 @@ impl Stats {
                     .max(1);
                 self.latency_us.saturating_record(micros);
                 self.function_latency_us
-                    .entry(request.function)
+                    .entry(FunctionName::of(request))
                     .or_insert_with(new_histogram)
                     .saturating_record(micros);
                 let matched = *status == request.expected_status();
@@ -206,7 +236,7 @@ pub struct Summary {
     /// Over every response; `None` when there was none.
     pub latency_ms: Option<Latency>,
     pub status_codes: BTreeMap<u16, u64>,
-    pub functions: BTreeMap<Function, FunctionSummary>,
+    pub functions: BTreeMap<FunctionName, FunctionSummary>,
     pub classes: BTreeMap<Class, ClassSummary>,
     pub transport_error_kinds: BTreeMap<TransportErrorKind, u64>,
     pub first_transport_error: Option<String>,
@@ -340,13 +370,7 @@ impl fmt::Display for Summary {
             writeln!(
                 f,
                 "  {:<20} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9}",
-                function.name(),
-                s.requests,
-                s.valid,
-                s.invalid,
-                s.mismatched,
-                p50,
-                p99
+                function.0, s.requests, s.valid, s.invalid, s.mismatched, p50, p99
             )?;
         }
 
@@ -407,7 +431,9 @@ fn serde_name(kind: &TransportErrorKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Limits, Mix};
+    use mathapi_functions::{All, Limits, entries};
+
+    use crate::plan::Mix;
 
     fn run_info() -> RunInfo {
         RunInfo {
@@ -424,7 +450,7 @@ mod tests {
     #[test]
     fn counts_statuses_mismatches_and_latency() {
         let mut stats = Stats::default();
-        let requests: Vec<_> = Mix::new(1, &Function::ALL, Limits::default(), 0.5)
+        let requests: Vec<_> = Mix::new(1, entries(), &Limits::<All>::default(), 0.5)
             .take(100)
             .collect();
         let mut expected_mismatches = 0;
@@ -460,12 +486,30 @@ mod tests {
         assert!(!s.all_as_expected() && !s.unreachable());
         let text = s.to_string();
         assert!(text.contains("200: 100"), "{text}");
+        // One row per function, in the order of the list, in the text and the JSON.
+        let rows: Vec<usize> = entries()
+            .iter()
+            .map(|e| {
+                text.find(&format!("\n  {:<20} ", e.name()))
+                    .unwrap_or_else(|| panic!("no row for {}", e.name()))
+            })
+            .collect();
+        assert!(rows.is_sorted(), "{text}");
+        let json = serde_json::to_value(&s).unwrap();
+        for entry in entries() {
+            assert!(
+                json["functions"][entry.name()]["requests"]
+                    .as_u64()
+                    .unwrap()
+                    > 0
+            );
+        }
     }
 
     #[test]
     fn transport_errors_only_means_unreachable() {
         let mut stats = Stats::default();
-        for r in Mix::new(2, &Function::ALL, Limits::default(), 0.2).take(5) {
+        for r in Mix::new(2, entries(), &Limits::<All>::default(), 0.2).take(5) {
             stats.record(
                 &r,
                 &Outcome::Transport {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::future::pending;
 use std::time::{Duration, Instant};
 
-use mathapi_traffic::plan::{Class, Function, Limits, Mix};
+use mathapi_functions::{All, Limits, entries};
+use mathapi_traffic::plan::{Class, Mix};
 use mathapi_traffic::runner::{Config, run};
 use mathapi_traffic::summary::TransportErrorKind;
 use support::{Behaviour, start};
@@ -20,8 +21,8 @@ fn config(url: &str) -> Config {
         concurrency: 8,
         timeout: Duration::from_secs(5),
         error_share: 0.3,
-        functions: Function::ALL.to_vec(),
-        limits: Limits::default(),
+        functions: entries().iter().collect(),
+        limits: Limits::<All>::default(),
         seed: 7,
         progress: false,
     }
@@ -30,7 +31,7 @@ fn config(url: &str) -> Config {
 /// Status codes the plan expects for the first `n` requests of seed `seed`.
 fn planned_statuses(seed: u64, share: f64, n: usize) -> BTreeMap<u16, u64> {
     let mut expected = BTreeMap::new();
-    for request in Mix::new(seed, &Function::ALL, Limits::default(), share).take(n) {
+    for request in Mix::new(seed, entries(), &Limits::<All>::default(), share).take(n) {
         *expected.entry(request.expected_status()).or_default() += 1;
     }
     expected
@@ -66,7 +67,7 @@ async fn every_request_arrives_and_gets_the_planned_status() {
     let valid: u64 = summary.functions.values().map(|f| f.valid).sum();
     assert_eq!(valid + invalid, 600);
     assert_eq!(valid, summary.classes[&Class::Valid].requests);
-    assert_eq!(summary.functions.len(), 3);
+    assert_eq!(summary.functions.len(), entries().len());
     let latency = summary.latency_ms.unwrap();
     assert!(0.0 < latency.p50 && latency.p50 <= latency.p99 && latency.p99 <= latency.max);
 }

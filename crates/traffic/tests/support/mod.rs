@@ -1,8 +1,9 @@
 //! A real HTTP server for the generator to talk to, answering like the math services.
 //!
-//! It applies the services' contract on its own (default limits, 400 problem+json for bad or
-//! missing arguments, 404 for unknown paths, 405 for wrong methods) and counts what it received, so the
-//! tests compare the generator's summary with an independent tally.
+//! It serves every function of the platform's list at its default limits and applies the
+//! services' contract on its own (400 problem+json for bad, missing or not computable arguments,
+//! 404 for unknown paths, 405 for wrong methods) and counts what it received, so the tests
+//! compare the generator's summary with an independent tally.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -12,10 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use poem::http::StatusCode;
+use mathapi_functions::find;
+use poem::http::{Method, StatusCode};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Path;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server, get, handler};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server, handler};
 
 /// What the server received.
 #[derive(Debug, Default)]
@@ -61,13 +63,7 @@ impl TestServer {
 /// Starts a server with the math routes under `prefix`, each request held for `delay`.
 pub async fn start(behaviour: Behaviour, prefix: &str, delay: Duration) -> TestServer {
     let routes = match behaviour {
-        Behaviour::Faithful => Route::new()
-            .at("/fibonacci/:n/", get(fibonacci))
-            .at("/factorial/:n/", get(factorial))
-            .at("/ackermann/:m/:n/", get(ackermann))
-            .at("/fibonacci/", get(missing))
-            .at("/factorial/", get(missing))
-            .at("/ackermann/:m/", get(missing)),
+        Behaviour::Faithful => Route::new().at("/*path", faithful),
         Behaviour::AlwaysOk => Route::new().at("/*path", always_ok),
     };
     let app = if prefix.is_empty() {
@@ -145,33 +141,43 @@ fn ok(body: serde_json::Value) -> Response {
         .body(body.to_string())
 }
 
+/// `GET /{name}/{p1}/.../` of a listed function: 200, or 400 for a bad, missing or not
+/// computable argument; 405 for another method; 404 for anything else.
 #[handler]
-fn fibonacci(Path(n): Path<String>) -> Response {
-    match parse(&n, 400) {
-        Ok(n) => ok(serde_json::json!({ "n": n })),
-        Err(reason) => problem(reason, "/fibonacci"),
+fn faithful(method: Method, Path(path): Path<String>) -> Response {
+    let not_found = || Response::builder().status(StatusCode::NOT_FOUND).finish();
+    let Some(path) = path.trim_start_matches('/').strip_suffix('/') else {
+        return not_found();
+    };
+    let mut segments = path.split('/');
+    let Some(entry) = segments.next().and_then(find) else {
+        return not_found();
+    };
+    let given: Vec<&str> = segments.collect();
+    let params = entry.description.params;
+    if given.len() > params.len() || given.iter().any(|s| s.is_empty()) {
+        return not_found();
     }
-}
-
-#[handler]
-fn factorial(Path(n): Path<String>) -> Response {
-    match parse(&n, 400) {
-        Ok(n) => ok(serde_json::json!({ "n": n })),
-        Err(reason) => problem(reason, "/factorial"),
+    if method != Method::GET {
+        return Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .finish();
     }
-}
-
-#[handler]
-fn ackermann(Path((m, n)): Path<(String, String)>) -> Response {
-    match (parse(&m, 3), parse(&n, 4)) {
-        (Ok(m), Ok(n)) => ok(serde_json::json!({ "m": m, "n": n })),
-        (Err(reason), _) | (_, Err(reason)) => problem(reason, "/ackermann"),
+    let instance = format!("/{}", entry.name());
+    if given.len() < params.len() {
+        return problem("missing_argument", &instance);
     }
-}
-
-#[handler]
-fn missing() -> Response {
-    problem("missing_argument", "/")
+    let mut args = Vec::new();
+    for (arg, param) in given.iter().zip(params) {
+        match parse(arg, param.default_max) {
+            Ok(value) => args.push(value),
+            Err(reason) => return problem(reason, &instance),
+        }
+    }
+    if !entry.computable(&args) {
+        return problem("not_computable", &instance);
+    }
+    ok(serde_json::json!({ "args": args }))
 }
 
 #[handler]
