@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use mathapi_ackermann::AckermannArgs;
 use mathapi_factorial::FactorialArgs;
 use mathapi_fibonacci::{FibonacciArgs, SequenceArgs};
+use mathapi_sequence::Operation;
 
 use crate::Args;
 
@@ -101,37 +102,12 @@ pub struct AckermannCommand {
     pub limits: AckermannArgs,
 }
 
-/// What `mathapi sequence` does, as the HTTP routes name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Step {
-    /// Show the current position.
-    Current,
-    /// Step forward.
-    Next,
-    /// Step back.
-    Previous,
-    /// Go back to index 0.
-    Reset,
-}
-
-impl Step {
-    /// The route's last segment, e.g. `next`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Current => "current",
-            Step::Next => "next",
-            Step::Previous => "previous",
-            Step::Reset => "reset",
-        }
-    }
-}
-
 /// `mathapi sequence current|next|previous|reset`.
 #[derive(Debug, clap::Args)]
 pub struct SequenceCommand {
     /// The operation.
     #[arg(value_enum)]
-    pub operation: Step,
+    pub operation: Operation,
     /// Step the sequence of the server at this base URL (e.g. http://127.0.0.1:8000) instead
     /// of the local store.
     #[arg(long, env = "MATHAPI_URL", value_name = "URL")]

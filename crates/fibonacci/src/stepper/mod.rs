@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use mathapi_math::fibonacci;
+pub use mathapi_sequence::Operation;
 use mathapi_sequence::{
-    OpenError, SequenceError, SequenceStore, Step, Store, SyncHook, valid_idempotency_key,
+    OpenError, SequenceError, SequenceStore, Store, SyncHook, valid_idempotency_key,
 };
 use mathapi_service::{Metrics, Readiness, ResponseExample};
 use opentelemetry::KeyValue;
@@ -34,30 +35,6 @@ use opentelemetry::metrics::{Counter, Gauge};
 
 pub use api::{SequenceResponse, SequenceValue, StepperApi, idempotency_key_rule};
 pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
-
-/// What a request asks of the stepper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    /// Read the current position.
-    Current,
-    /// One step forward.
-    Next,
-    /// One step back.
-    Previous,
-    /// Back to index 0.
-    Reset,
-}
-
-impl Operation {
-    fn name(self) -> &'static str {
-        match self {
-            Operation::Current => "current",
-            Operation::Next => "next",
-            Operation::Previous => "previous",
-            Operation::Reset => "reset",
-        }
-    }
-}
 
 /// Commits are fsyncs or Redis round trips: tens of microseconds to tens of milliseconds.
 const COMMIT_BUCKETS: [f64; 16] = [
@@ -175,26 +152,14 @@ impl Stepper {
 
     /// The store call, under the commit deadline, refused while the store is stalled.
     async fn perform(&self, operation: Operation, key: Option<&str>) -> Result<u64, SequenceError> {
-        let step = match operation {
-            Operation::Current => None,
-            Operation::Next => Some(Step::Next {
-                max_index: self.max_index,
-            }),
-            Operation::Previous => Some(Step::Previous),
-            Operation::Reset => Some(Step::Reset),
-        };
-        if step.is_some() && self.stalled.load(Ordering::Acquire) {
+        let changes = operation.changes_state();
+        if changes && self.stalled.load(Ordering::Acquire) {
             return Err(SequenceError::Unavailable(format!(
                 "an earlier change took longer than the {} commit deadline and the storage has not recovered yet",
                 humantime::format_duration(self.commit_timeout)
             )));
         }
-        let call = async {
-            match step {
-                Some(step) => self.store.apply(step, key).await,
-                None => self.store.current().await,
-            }
-        };
+        let call = self.store.apply(operation, self.max_index, key);
         let index = match tokio::time::timeout(self.commit_timeout, call).await {
             Ok(Err(error @ SequenceError::OutcomeUnknown(_))) => {
                 // The store's own deadline (Redis's reply timeout) ran out first.
@@ -202,7 +167,7 @@ impl Stepper {
                 return Err(error);
             }
             Ok(result) => result?,
-            Err(_) => return Err(self.missed_deadline(step.is_some())),
+            Err(_) => return Err(self.missed_deadline(changes)),
         };
         // Both stores refuse an index beyond the maximum; this guards the computation even so.
         if index > self.max_index {
