@@ -1,31 +1,16 @@
-//! The Fibonacci service: `GET /fibonacci/{n}/` ([`FibonacciApi`], stateless), and the
-//! sequence stepper (`/fibonacci/current`, `next`, `previous`, `reset`: [`StepperApi`], in
-//! the `stepper` module). [`FibonacciService`] combines the two as a tuple, as the
-//! `fibonacci` binary and the all-in-one server serve them.
-
-mod stepper;
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! The Fibonacci API: `GET /fibonacci/{n}/` ([`FibonacciApi`]), stateless, like the
+//! factorial and Ackermann APIs.
+//!
+//! The `fibonacci` binary (and the all-in-one server) also serve the shared sequence's
+//! routes (`/fibonacci/current`, `next`, `previous`, `reset`) next to it: those are the
+//! `mathapi-sequence-api` crate's, added with its `WithSequence`.
 
 use mathapi_math::fibonacci;
-use mathapi_service::{
-    Call, Cost, HeaderRule, MathApi, Metrics, ParamBound, ProblemResponse, Readiness,
-    ResponseExample,
-};
-use poem::endpoint::BoxEndpoint;
-use poem::http::Method;
+use mathapi_service::{Call, Cost, MathApi, Metrics, ParamBound, ProblemResponse};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::registry::{MetaApi, Registry};
 use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi, Tags};
-
-pub use mathapi_sequence::{OpenError, SyncHook};
-pub use stepper::{
-    Backend, HARD_MAX_INDEX, Operation, SequenceArgs, SequenceResponse, SequenceValue, Stepper,
-    StepperApi,
-};
 
 /// The largest `n` any configuration may allow: F(100 000) has 20 899 digits and is
 /// computed and rendered in about a millisecond.
@@ -47,9 +32,6 @@ pub struct FibonacciArgs {
         value_parser = clap::value_parser!(u64).range(0..=HARD_MAX_N)
     )]
     pub max_n: u64,
-
-    #[command(flatten)]
-    pub sequence: SequenceArgs,
 }
 
 #[derive(Tags)]
@@ -111,16 +93,6 @@ impl FibonacciApi {
         let call = Call::new("fibonacci", "", &self.metrics);
         Err(call.missing("n", "/fibonacci/{n}/"))
     }
-
-    /// The configured range of `n`, for the OpenAPI document.
-    pub fn bounds(&self) -> Vec<ParamBound> {
-        vec![ParamBound {
-            path_prefix: "/fibonacci/",
-            name: "n",
-            maximum: self.max_n,
-            example: None,
-        }]
-    }
 }
 
 #[OpenApi(tag = "FibonacciTags::Fibonacci")]
@@ -139,80 +111,22 @@ impl FibonacciApi {
     }
 }
 
-/// The Fibonacci service: [`FibonacciApi`] and [`StepperApi`] combined as a tuple, with
-/// what the servers need to publish and check them ([`MathApi`]).
-#[derive(Clone)]
-pub struct FibonacciService {
-    apis: (FibonacciApi, StepperApi),
-}
-
-impl FibonacciService {
-    /// Opens the stepper's store too; must run inside the Tokio runtime.
-    pub fn open(args: &FibonacciArgs, metrics: &Metrics) -> Result<Self, OpenError> {
-        Self::open_with_sync_hook(args, metrics, None)
-    }
-
-    /// [`FibonacciService::open`], with a hook the embedded store calls before each
-    /// `fdatasync` (tests use it to stall the disk for real).
-    pub fn open_with_sync_hook(
-        args: &FibonacciArgs,
-        metrics: &Metrics,
-        before_sync: Option<SyncHook>,
-    ) -> Result<Self, OpenError> {
-        let stepper = Stepper::open_with_sync_hook(&args.sequence, metrics, before_sync)?;
-        Ok(FibonacciService {
-            apis: (FibonacciApi::new(args, metrics), StepperApi::new(stepper)),
-        })
-    }
-
-    /// The stateless API.
-    pub fn fibonacci(&self) -> &FibonacciApi {
-        &self.apis.0
-    }
-
-    /// The stepper's API.
-    pub fn stepper(&self) -> &StepperApi {
-        &self.apis.1
-    }
-}
-
-// The tuple's routes and documents, as they are: the wrapper only adds `MathApi`, which a
-// foreign trait cannot get on a tuple directly.
-impl OpenApi for FibonacciService {
-    fn meta() -> Vec<MetaApi> {
-        <(FibonacciApi, StepperApi)>::meta()
-    }
-
-    fn register(registry: &mut Registry) {
-        <(FibonacciApi, StepperApi)>::register(registry);
-    }
-
-    fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
-        self.apis.add_routes(route_table);
-    }
-}
-
-impl MathApi for FibonacciService {
+impl MathApi for FibonacciApi {
     const NAME: &'static str = "fibonacci";
     const TITLE: &'static str = "Fibonacci API";
+    // Every server that publishes this API serves the sequence's routes with it
+    // (`WithSequence`, which takes this description), so the document names them too.
     const DESCRIPTION: &'static str = "Exact Fibonacci numbers: `GET /fibonacci/{n}/` answers F(n) as a decimal string. \
         The sequence stepper (`/fibonacci/current`, `next`, `previous`, `reset`) walks one shared, durable \
         sequence. Errors are RFC 9457 problem documents (`application/problem+json`).";
     const DEFAULT_PORT: u16 = 8001;
 
     fn bounds(&self) -> Vec<ParamBound> {
-        self.fibonacci().bounds()
-    }
-
-    fn examples(&self) -> Vec<ResponseExample> {
-        self.stepper().stepper().examples()
-    }
-
-    fn header_rules(&self) -> Vec<HeaderRule> {
-        vec![stepper::idempotency_key_rule()]
-    }
-
-    fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        self.stepper().readiness()
+        vec![ParamBound {
+            path_prefix: "/fibonacci/",
+            name: "n",
+            maximum: self.max_n,
+            example: None,
+        }]
     }
 }

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 
 use mathapi_ackermann::AckermannArgs;
 use mathapi_factorial::FactorialArgs;
-use mathapi_fibonacci::{FibonacciArgs, SequenceArgs};
+use mathapi_fibonacci::FibonacciArgs;
 use mathapi_sequence::Operation;
+use mathapi_sequence_api::SequenceArgs;
 
 use crate::Args;
 
@@ -60,8 +61,6 @@ pub enum Command {
 
 /// `mathapi fibonacci N`.
 #[derive(Debug, clap::Args)]
-// The stepper's flags come along with FibonacciArgs but mean nothing here.
-#[command(mut_args(hide_sequence_flags))]
 pub struct FibonacciCommand {
     /// The argument n (a non-negative integer up to --fibonacci-max-n).
     #[arg(value_name = "N", allow_hyphen_values = true)]
@@ -118,13 +117,6 @@ pub struct SequenceCommand {
     /// The local store: the same flags and defaults as the server's.
     #[command(flatten)]
     pub store: SequenceArgs,
-}
-
-fn hide_sequence_flags(arg: clap::Arg) -> clap::Arg {
-    let stepper = arg
-        .get_long()
-        .is_some_and(|long| long.starts_with("sequence-") || long == "redis-url");
-    arg.hide(stepper)
 }
 
 /// Runs what the command line asks for and returns the process's exit code.

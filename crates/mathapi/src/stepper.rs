@@ -8,8 +8,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mathapi_fibonacci::{OpenError, SequenceResponse, Stepper};
-use mathapi_sequence::Operation;
+use mathapi_sequence_api::{OpenError, Operation, Sequence, SequenceResponse};
 use mathapi_service::Metrics;
 use poem_openapi::types::ToJSON;
 use serde_json::Value;
@@ -71,13 +70,13 @@ fn report(outcome: Outcome, json: bool) -> ExitCode {
     }
 }
 
-/// One step on the local store, through the stepper the server uses.
+/// One step on the local store, through the [`Sequence`] the server uses.
 async fn local(command: &SequenceCommand) -> Outcome {
     let metrics = match Metrics::new(crate::NAME) {
         Ok(metrics) => metrics,
         Err(error) => return Outcome::Failed(error.to_string()),
     };
-    let sequence = match Stepper::open(&command.store, &metrics) {
+    let sequence = match Sequence::open(&command.store, &metrics) {
         Ok(sequence) => sequence,
         Err(error @ OpenError::Locked { .. }) => {
             return Outcome::Failed(format!(

@@ -1,4 +1,4 @@
-//! How the stepper answers each error: the one place its problem documents (and their
+//! How the sequence answers each error: the one place its problem documents (and their
 //! examples in the OpenAPI document) are defined.
 //!
 //! The status says what happened to the state: `409` nothing (a bound), `503` nothing (the
@@ -98,7 +98,7 @@ pub(crate) fn head_refused(path: &str) -> Problem {
     )
 }
 
-/// Example answers of the stepper's operations, for the OpenAPI document.
+/// Example answers of the sequence's operations, for the OpenAPI document.
 pub(crate) fn examples(max_index: u64) -> Vec<ResponseExample> {
     let example = |error: SequenceError| problem_for(&error).to_json().unwrap_or_default();
     let unavailable = example(SequenceError::Unavailable("connection refused".into()));

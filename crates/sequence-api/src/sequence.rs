@@ -1,11 +1,7 @@
-//! The sequence stepper: one shared, durable walk through the Fibonacci sequence.
+//! [`Sequence`]: the store behind the routes, the commit deadline, readiness and metrics.
 //!
 //! The store keeps only the index; the value F(index) is computed per answer (fast
 //! doubling makes that microseconds), so the durable state is a single small number.
-//!
-//! Layout: `args.rs` the flags and the store settings they make; `api.rs` the routes
-//! ([`StepperApi`]); `problems.rs` the problem document of each error; this file the
-//! [`Stepper`] itself: the store, the commit deadline, readiness and metrics.
 //!
 //! # The commit deadline
 //!
@@ -15,26 +11,20 @@
 //! with `503` (not applied) and `/ready` answers `503`, so a load balancer routes away
 //! instead of piling up requests behind a stuck commit.
 
-mod api;
-mod args;
-mod problems;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use mathapi_math::fibonacci;
-pub use mathapi_sequence::Operation;
 use mathapi_sequence::{
-    OpenError, SequenceError, SequenceStore, Store, SyncHook, valid_idempotency_key,
+    OpenError, Operation, SequenceError, SequenceStore, Store, SyncHook, valid_idempotency_key,
 };
 use mathapi_service::{Metrics, Readiness, ResponseExample};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
 
-pub use api::{SequenceResponse, SequenceValue, StepperApi, idempotency_key_rule};
-pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
+use crate::{SequenceArgs, SequenceResponse, SequenceValue, problems};
 
 /// Commits are fsyncs or Redis round trips: tens of microseconds to tens of milliseconds.
 const COMMIT_BUCKETS: [f64; 16] = [
@@ -45,9 +35,10 @@ const COMMIT_BUCKETS: [f64; 16] = [
 /// How often a stalled store is probed.
 const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The stepper: its store, its limits, its health and its metrics. Cheap to clone.
+/// The sequence: its store, its limits, its health and its metrics. Cheap to clone (clones
+/// share the store and the health).
 #[derive(Clone)]
-pub struct Stepper {
+pub struct Sequence {
     store: Store,
     max_index: u64,
     commit_timeout: Duration,
@@ -57,14 +48,14 @@ pub struct Stepper {
     index: Gauge<u64>,
 }
 
-impl Stepper {
+impl Sequence {
     /// Opens the configured store. Must run inside the Tokio runtime. An unreachable Redis is
     /// not an error here: operations answer 503 and `/ready` fails until it is back.
     pub fn open(args: &SequenceArgs, metrics: &Metrics) -> Result<Self, OpenError> {
         Self::open_with_sync_hook(args, metrics, None)
     }
 
-    /// [`Stepper::open`], with a hook the embedded store calls before each `fdatasync`
+    /// [`Sequence::open`], with a hook the embedded store calls before each `fdatasync`
     /// (tests use it to stall the disk for real).
     pub fn open_with_sync_hook(
         args: &SequenceArgs,
@@ -96,7 +87,7 @@ impl Stepper {
             )
             .build()
             .add(u64::from(store.recovery().is_some()), &[]);
-        Ok(Stepper {
+        Ok(Sequence {
             store,
             max_index: args.max_index,
             commit_timeout: args.commit_timeout,
@@ -117,7 +108,7 @@ impl Stepper {
         self.max_index
     }
 
-    /// Example answers of the stepper's operations, for the OpenAPI document.
+    /// Example answers of the sequence's operations, for the OpenAPI document.
     pub fn examples(&self) -> Vec<ResponseExample> {
         problems::examples(self.max_index)
     }
@@ -253,7 +244,7 @@ impl Stepper {
     }
 }
 
-impl Readiness for Stepper {
+impl Readiness for Sequence {
     fn name(&self) -> &'static str {
         "sequence storage"
     }

@@ -1,4 +1,5 @@
-//! The stepper's routes: `/fibonacci/current`, `next`, `previous`, `reset`.
+//! [`SequenceApi`]: the routes `/fibonacci/current`, `next`, `previous`, `reset`, and the
+//! types of their answers.
 //!
 //! `POST` steps; `GET` on `next`, `previous` and `reset` is kept (deprecated) because the
 //! published API used it. poem answers `HEAD` with the `GET` handler, so those three routes
@@ -7,19 +8,18 @@
 
 use std::sync::Arc;
 
-use mathapi_service::{Problem, Readiness};
+use mathapi_sequence::{OpenError, Operation};
+use mathapi_service::{Metrics, Problem, Readiness, ResponseExample};
 use poem::http::StatusCode;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
-use super::{Operation, SequenceArgs, Stepper, problems};
-use crate::OpenError;
-use mathapi_service::Metrics;
+use crate::{Sequence, SequenceArgs, problems};
 
 #[derive(Tags)]
-enum StepperTags {
+enum SequenceTags {
     /// One shared, durable walk through the Fibonacci sequence.
     Sequence,
 }
@@ -45,7 +45,7 @@ impl Example for SequenceValue {
 
 const NO_STORE: &str = "no-store";
 
-/// Answers of the stepper's operations. None may be cached: each reflects shared state.
+/// Answers of the sequence's operations. None may be cached: each reflects shared state.
 #[derive(Debug, ApiResponse)]
 pub enum SequenceResponse {
     /// The new (or current) position.
@@ -114,39 +114,50 @@ fn head_refused(path: &str) -> HeadRefused {
     )
 }
 
-/// The stepper's API. Combined with [`FibonacciApi`](crate::FibonacciApi) as a tuple
-/// (see [`FibonacciService`](crate::FibonacciService)).
+/// The sequence's routes, over a [`Sequence`]. A service serves them next to its own API
+/// with [`WithSequence`](crate::WithSequence).
 #[derive(Clone)]
-pub struct StepperApi {
-    stepper: Stepper,
+pub struct SequenceApi {
+    sequence: Sequence,
 }
 
-impl StepperApi {
-    /// Opens the stepper's store; must run inside the Tokio runtime.
+impl SequenceApi {
+    /// Opens the sequence's store; must run inside the Tokio runtime.
     pub fn open(args: &SequenceArgs, metrics: &Metrics) -> Result<Self, OpenError> {
-        Ok(Self::new(Stepper::open(args, metrics)?))
+        Ok(Self::new(Sequence::open(args, metrics)?))
     }
 
-    /// The API of an opened stepper.
-    pub fn new(stepper: Stepper) -> Self {
-        StepperApi { stepper }
+    /// The routes of an opened sequence.
+    pub fn new(sequence: Sequence) -> Self {
+        SequenceApi { sequence }
     }
 
-    /// The stepper behind the routes.
-    pub fn stepper(&self) -> &Stepper {
-        &self.stepper
+    /// The sequence behind the routes.
+    pub fn sequence(&self) -> &Sequence {
+        &self.sequence
     }
 
-    /// The stepper's storage, for `/ready`.
+    /// The sequence's storage, for `/ready`.
     pub fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        vec![Arc::new(self.stepper.clone())]
+        vec![Arc::new(self.sequence.clone())]
+    }
+
+    /// Example answers of the routes, for the OpenAPI document.
+    pub fn examples(&self) -> Vec<ResponseExample> {
+        self.sequence.examples()
+    }
+
+    /// The rules of the request headers the routes check themselves (`Idempotency-Key`),
+    /// for the OpenAPI document.
+    pub fn header_rules(&self) -> Vec<mathapi_service::HeaderRule> {
+        vec![idempotency_key_rule()]
     }
 }
 
 /// The optional `Idempotency-Key` of a step.
 type IdempotencyKey = Header<Option<String>>;
 
-/// What the stepper accepts as an `Idempotency-Key` (`valid_idempotency_key`), for the
+/// What the sequence accepts as an `Idempotency-Key` (`valid_idempotency_key`), for the
 /// published document: 1 to 255 visible ASCII characters. Whitespace around a field value is
 /// not part of it (RFC 9110 §5.5: the server never sees it), so the pattern allows it and the
 /// length is counted inside the pattern.
@@ -161,14 +172,14 @@ pub fn idempotency_key_rule() -> mathapi_service::HeaderRule {
     }
 }
 
-#[OpenApi(tag = "StepperTags::Sequence")]
-impl StepperApi {
+#[OpenApi(tag = "SequenceTags::Sequence")]
+impl SequenceApi {
     /// The stepper's current position
     ///
     /// One sequence shared by every client, starting at index 0 (value 0).
     #[oai(path = "/fibonacci/current", method = "get")]
     async fn sequence_current(&self) -> SequenceResponse {
-        self.stepper.run(Operation::Current, None).await
+        self.sequence.run(Operation::Current, None).await
     }
 
     /// Step forward
@@ -183,7 +194,7 @@ impl StepperApi {
         #[oai(name = "Idempotency-Key")]
         key: IdempotencyKey,
     ) -> SequenceResponse {
-        self.stepper.run(Operation::Next, key.0.as_deref()).await
+        self.sequence.run(Operation::Next, key.0.as_deref()).await
     }
 
     /// Step back
@@ -197,7 +208,7 @@ impl StepperApi {
         #[oai(name = "Idempotency-Key")]
         key: IdempotencyKey,
     ) -> SequenceResponse {
-        self.stepper
+        self.sequence
             .run(Operation::Previous, key.0.as_deref())
             .await
     }
@@ -214,7 +225,7 @@ impl StepperApi {
         #[oai(name = "Idempotency-Key")]
         key: IdempotencyKey,
     ) -> SequenceResponse {
-        self.stepper.run(Operation::Reset, key.0.as_deref()).await
+        self.sequence.run(Operation::Reset, key.0.as_deref()).await
     }
 
     /// Step forward (GET, for compatibility)
@@ -223,7 +234,7 @@ impl StepperApi {
     /// refused (`405`): it must not step.
     #[oai(path = "/fibonacci/next", method = "get", deprecated)]
     async fn sequence_next_get(&self) -> SequenceResponse {
-        self.stepper.run(Operation::Next, None).await
+        self.sequence.run(Operation::Next, None).await
     }
 
     /// Step back (GET, for compatibility)
@@ -232,7 +243,7 @@ impl StepperApi {
     /// is refused (`405`): it must not step.
     #[oai(path = "/fibonacci/previous", method = "get", deprecated)]
     async fn sequence_previous_get(&self) -> SequenceResponse {
-        self.stepper.run(Operation::Previous, None).await
+        self.sequence.run(Operation::Previous, None).await
     }
 
     /// Back to the start (GET, for compatibility)
@@ -241,7 +252,7 @@ impl StepperApi {
     /// refused (`405`): it must not reset.
     #[oai(path = "/fibonacci/reset", method = "get", deprecated)]
     async fn sequence_reset_get(&self) -> SequenceResponse {
-        self.stepper.run(Operation::Reset, None).await
+        self.sequence.run(Operation::Reset, None).await
     }
 
     #[oai(path = "/fibonacci/next", method = "head", hidden)]

@@ -1,12 +1,12 @@
-//! The stepper's command-line flags (each with an environment-variable fallback) and the
-//! store configuration they make.
+//! [`SequenceArgs`]: the sequence's command-line flags (each with an environment-variable
+//! fallback) and the store configuration they make.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use mathapi_sequence::{IdempotencyLimits, RedisConfig, StoreConfig, StoreOptions};
 
-/// The largest index any configuration may allow. The stepper's own cap, independent of
+/// The largest index any configuration may allow. The sequence's own cap, independent of
 /// `/fibonacci/{n}/`'s: F(100 000) has 20 899 digits and is computed in about a millisecond,
 /// so no stored index can make an answer expensive.
 pub const HARD_MAX_INDEX: u64 = 100_000;
@@ -18,7 +18,7 @@ const MAX_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// The most idempotency keys that may be kept (at most about 300 bytes each: 300 MB).
 const MAX_IDEMPOTENCY_KEYS: u64 = 1_000_000;
 
-/// Where the stepper keeps its state.
+/// Where the sequence keeps its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
     /// A crash-safe file in `--sequence-data-dir` (one instance).
@@ -27,7 +27,7 @@ pub enum Backend {
     Redis,
 }
 
-/// The sequence stepper's settings.
+/// The sequence's settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SequenceArgs {
     /// Storage backend of the sequence stepper.
