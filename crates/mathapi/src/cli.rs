@@ -1,12 +1,11 @@
-//! The command line: `mathapi [serve]` runs the server; `fibonacci`, `factorial`,
-//! `ackermann` and `sequence` compute or step without one.
+//! The command line's types: `mathapi [serve]` runs the server; `fibonacci`, `factorial`,
+//! `ackermann` and `sequence` compute or step without one. The modules that run the
+//! subcommands (`compute`, `sequence`) take these types; this one knows nothing of them.
 //!
 //! The server's flags are accepted both at the top level (so existing `mathapi --port 0 ...`
 //! scripts keep working) and after `serve`; `args_conflicts_with_subcommands` keeps the two
 //! forms apart, so `mathapi --port 1 fibonacci 3` is a usage error rather than a silent
 //! ignore. Every subcommand reuses the services' own flags, parsing and limits.
-
-use std::process::ExitCode;
 
 use mathapi_ackermann::AckermannArgs;
 use mathapi_factorial::FactorialArgs;
@@ -15,13 +14,6 @@ use mathapi_sequence::Operation;
 use mathapi_sequence_api::SequenceArgs;
 
 use crate::Args;
-
-/// Exit code of a failure that is not the caller's input: store or server trouble.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code of a refused argument (the API's `400`); clap's usage errors use it too.
-pub const EXIT_BAD_ARGUMENT: u8 = 2;
-/// Exit code of a step the sequence cannot take (the API's `409`).
-pub const EXIT_CONFLICT: u8 = 3;
 
 /// The `mathapi` command line.
 #[derive(Debug, clap::Parser)]
@@ -117,18 +109,6 @@ pub struct SequenceCommand {
     /// The local store: the same flags and defaults as the server's.
     #[command(flatten)]
     pub store: SequenceArgs,
-}
-
-/// Runs what the command line asks for and returns the process's exit code.
-pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        None => crate::serve(&cli.serve),
-        Some(Command::Serve(args)) => crate::serve(&args),
-        Some(Command::Fibonacci(command)) => crate::compute::fibonacci(&command),
-        Some(Command::Factorial(command)) => crate::compute::factorial(&command),
-        Some(Command::Ackermann(command)) => crate::compute::ackermann(&command),
-        Some(Command::Sequence(command)) => crate::stepper::run(&command),
-    }
 }
 
 #[cfg(test)]

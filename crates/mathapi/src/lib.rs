@@ -2,13 +2,17 @@
 //! combined OpenAPI document at `/openapi.json`, Swagger UI at `/docs` and the front page at
 //! `/`; and the same functions on the command line.
 //!
-//! Layout: this file assembles the app ([`app`]) and starts it ([`serve`]); [`cli`] is the
-//! command line, [`compute`] and [`stepper`] its subcommands, `output` their printing.
+//! Layout: this file assembles the app ([`app`]) and starts it ([`serve`]); [`cli`] holds
+//! the command line's types; [`compute`] and [`sequence`] run its subcommands; `output`
+//! writes their answers and holds their exit codes; `main.rs` parses the command line and
+//! runs what it names. Imports go one way: `compute` and `sequence` use `cli` and
+//! `output` (and `sequence` this file's [`NAME`]), `cli` uses only this file's [`Args`],
+//! and `output` uses none of them.
 
 pub mod cli;
 pub mod compute;
 mod output;
-pub mod stepper;
+pub mod sequence;
 
 use std::process::ExitCode;
 

@@ -13,8 +13,8 @@ use mathapi_service::Metrics;
 use poem_openapi::types::ToJSON;
 use serde_json::Value;
 
-use crate::cli::{EXIT_CONFLICT, EXIT_FAILURE, SequenceCommand};
-use crate::output::print_line;
+use crate::cli::SequenceCommand;
+use crate::output::{EXIT_CONFLICT, EXIT_FAILURE, print_line};
 
 /// How long `--url` waits for the server: a step is one fsync or Redis round trip.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
