@@ -57,7 +57,7 @@ pub struct Args {
 /// service serves it), the operational endpoints, the documentation both combined (`/docs`)
 /// and per API (`/fibonacci/docs`, ...), as each service serves it, and the front page
 /// (`/`). The math routes answer other origins; the sequence's writes do not (see
-/// [`mathapi_service::cors`]).
+/// [`MathCors`]).
 ///
 /// Opens the sequence's store, so it must run inside the Tokio runtime.
 pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
