@@ -38,7 +38,8 @@ RUN apt-get update \
     && groupadd --system --gid 10001 mathapi \
     && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/mathapi --create-home mathapi
 COPY --from=builder /out/ /usr/local/bin/
-# The fibonacci stepper's embedded store lives under the working directory (data/).
+# The sequence's embedded store (fibonacci and mathapi serve it) lives under the working
+# directory (data/).
 WORKDIR /var/lib/mathapi
 USER 10001:10001
 ENV MATHAPI_HOST=0.0.0.0 \

@@ -1,21 +1,14 @@
 //! The Fibonacci service over real HTTP, in-process on a random port.
 
-use mathapi_fibonacci::{FibonacciArgs, FibonacciService, SequenceArgs};
+use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
 use mathapi_service::{Metrics, single_api_app};
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 use num_bigint::BigUint;
 
 async fn spawn(max_n: u64) -> TestApp {
     let metrics = Metrics::new("fibonacci").unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let args = FibonacciArgs {
-        max_n,
-        sequence: SequenceArgs::embedded(data.path()),
-    };
-    let api = FibonacciService::open(&args, &metrics).unwrap();
-    TestApp::spawn(single_api_app(api, &metrics))
-        .await
-        .holding(data)
+    let api = FibonacciApi::new(&FibonacciArgs { max_n }, &metrics);
+    TestApp::spawn(single_api_app(api, &metrics)).await
 }
 
 #[tokio::test]

@@ -1,25 +1,19 @@
-//! The command line: `mathapi [serve]` runs the server; `fibonacci`, `factorial`,
-//! `ackermann` and `sequence` compute or step without one.
+//! The command line's types: `mathapi [serve]` runs the server; `fibonacci`, `factorial`,
+//! `ackermann` and `sequence` compute or step without one. The modules that run the
+//! subcommands (`compute`, `sequence`) take these types; this one knows nothing of them.
 //!
 //! The server's flags are accepted both at the top level (so existing `mathapi --port 0 ...`
 //! scripts keep working) and after `serve`; `args_conflicts_with_subcommands` keeps the two
 //! forms apart, so `mathapi --port 1 fibonacci 3` is a usage error rather than a silent
 //! ignore. Every subcommand reuses the services' own flags, parsing and limits.
 
-use std::process::ExitCode;
-
 use mathapi_ackermann::AckermannArgs;
 use mathapi_factorial::FactorialArgs;
-use mathapi_fibonacci::{FibonacciArgs, SequenceArgs};
+use mathapi_fibonacci::FibonacciArgs;
+use mathapi_sequence::Operation;
+use mathapi_sequence_api::SequenceArgs;
 
 use crate::Args;
-
-/// Exit code of a failure that is not the caller's input: store or server trouble.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code of a refused argument (the API's `400`); clap's usage errors use it too.
-pub const EXIT_BAD_ARGUMENT: u8 = 2;
-/// Exit code of a step the sequence cannot take (the API's `409`).
-pub const EXIT_CONFLICT: u8 = 3;
 
 /// The `mathapi` command line.
 #[derive(Debug, clap::Parser)]
@@ -59,8 +53,6 @@ pub enum Command {
 
 /// `mathapi fibonacci N`.
 #[derive(Debug, clap::Args)]
-// The stepper's flags come along with FibonacciArgs but mean nothing here.
-#[command(mut_args(hide_sequence_flags))]
 pub struct FibonacciCommand {
     /// The argument n (a non-negative integer up to --fibonacci-max-n).
     #[arg(value_name = "N", allow_hyphen_values = true)]
@@ -101,37 +93,12 @@ pub struct AckermannCommand {
     pub limits: AckermannArgs,
 }
 
-/// What `mathapi sequence` does, as the HTTP routes name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Step {
-    /// Show the current position.
-    Current,
-    /// Step forward.
-    Next,
-    /// Step back.
-    Previous,
-    /// Go back to index 0.
-    Reset,
-}
-
-impl Step {
-    /// The route's last segment, e.g. `next`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Current => "current",
-            Step::Next => "next",
-            Step::Previous => "previous",
-            Step::Reset => "reset",
-        }
-    }
-}
-
 /// `mathapi sequence current|next|previous|reset`.
 #[derive(Debug, clap::Args)]
 pub struct SequenceCommand {
     /// The operation.
     #[arg(value_enum)]
-    pub operation: Step,
+    pub operation: Operation,
     /// Step the sequence of the server at this base URL (e.g. http://127.0.0.1:8000) instead
     /// of the local store.
     #[arg(long, env = "MATHAPI_URL", value_name = "URL")]
@@ -142,25 +109,6 @@ pub struct SequenceCommand {
     /// The local store: the same flags and defaults as the server's.
     #[command(flatten)]
     pub store: SequenceArgs,
-}
-
-fn hide_sequence_flags(arg: clap::Arg) -> clap::Arg {
-    let stepper = arg
-        .get_long()
-        .is_some_and(|long| long.starts_with("sequence-") || long == "redis-url");
-    arg.hide(stepper)
-}
-
-/// Runs what the command line asks for and returns the process's exit code.
-pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        None => crate::serve(&cli.serve),
-        Some(Command::Serve(args)) => crate::serve(&args),
-        Some(Command::Fibonacci(command)) => crate::compute::fibonacci(&command),
-        Some(Command::Factorial(command)) => crate::compute::factorial(&command),
-        Some(Command::Ackermann(command)) => crate::compute::ackermann(&command),
-        Some(Command::Sequence(command)) => crate::stepper::run(&command),
-    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use mathapi_service::ArgumentError;
 use mathapi_service::parse_argument;
 use poem_openapi::types::ToJSON;
 
-use crate::cli::{AckermannCommand, EXIT_BAD_ARGUMENT, FactorialCommand, FibonacciCommand};
-use crate::output::print_line;
+use crate::cli::{AckermannCommand, FactorialCommand, FibonacciCommand};
+use crate::output::{EXIT_BAD_ARGUMENT, print_line};
 
 /// A computed value: the bare decimal and the API's JSON document.
 struct Answer {

@@ -2,20 +2,25 @@
 //! combined OpenAPI document at `/openapi.json`, Swagger UI at `/docs` and the front page at
 //! `/`; and the same functions on the command line.
 //!
-//! Layout: this file assembles the app ([`app`]) and starts it ([`serve`]); [`cli`] is the
-//! command line, [`compute`] and [`stepper`] its subcommands, `output` their printing.
+//! Layout: this file assembles the app ([`app`]) and starts it ([`serve`]); [`cli`] holds
+//! the command line's types; [`compute`] and [`sequence`] run its subcommands; `output`
+//! writes their answers and holds their exit codes; `main.rs` parses the command line and
+//! runs what it names. Imports go one way: `compute` and `sequence` use `cli` and
+//! `output` (and `sequence` this file's [`NAME`]), `cli` uses only this file's [`Args`],
+//! and `output` uses none of them.
 
 pub mod cli;
 pub mod compute;
 mod output;
-pub mod stepper;
+pub mod sequence;
 
 use std::process::ExitCode;
 
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
-use mathapi_fibonacci::{FibonacciArgs, FibonacciService, OpenError};
+use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
 use mathapi_frontpage::FrontPage;
+use mathapi_sequence_api::{OpenError, SequenceArgs, WithSequence};
 use mathapi_service::{
     Annotations, Docs, MathApi, MathCors, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs,
     VERSION, api_docs, with_middleware,
@@ -41,19 +46,23 @@ pub struct Args {
     #[command(flatten)]
     pub fibonacci: FibonacciArgs,
     #[command(flatten)]
+    pub sequence: SequenceArgs,
+    #[command(flatten)]
     pub factorial: FactorialArgs,
     #[command(flatten)]
     pub ackermann: AckermannArgs,
 }
 
-/// The app: the three APIs, the operational endpoints, the documentation both combined
-/// (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it, and the front
-/// page (`/`). The math routes answer other origins; the stepper's writes do not (see
-/// [`mathapi_service::cors`]).
+/// The app: the three APIs (Fibonacci's with the sequence's routes, as the `fibonacci`
+/// service serves it), the operational endpoints, the documentation both combined (`/docs`)
+/// and per API (`/fibonacci/docs`, ...), as each service serves it, and the front page
+/// (`/`). The math routes answer other origins; the sequence's writes do not (see
+/// [`MathCors`]).
 ///
-/// Opens the sequence stepper's store, so it must run inside the Tokio runtime.
+/// Opens the sequence's store, so it must run inside the Tokio runtime.
 pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
-    let fibonacci = FibonacciService::open(&args.fibonacci, metrics)?;
+    let fibonacci = FibonacciApi::new(&args.fibonacci, metrics);
+    let fibonacci = WithSequence::open(fibonacci, &args.sequence, metrics)?;
     let factorial = FactorialApi::new(&args.factorial, metrics);
     let ackermann = AckermannApi::new(&args.ackermann, metrics);
     // Every API's dependencies, so that none is forgotten when another gains one.
@@ -93,7 +102,7 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let routes = RouteTemplates::from_spec(&combined.spec);
 
     let route = combined.mount(Route::new(), "");
-    let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciService::NAME));
+    let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
     let route = route.nest("/", service.with(MathCors).with(FrontPage));
@@ -103,11 +112,7 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
 
 /// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
 pub fn serve(args: &Args) -> ExitCode {
-    let functions = [
-        FibonacciService::NAME,
-        FactorialApi::NAME,
-        AckermannApi::NAME,
-    ];
+    let functions = [FibonacciApi::NAME, FactorialApi::NAME, AckermannApi::NAME];
     mathapi_service::run(NAME, &functions, DEFAULT_PORT, &args.server, |metrics| {
         app(args, metrics).map_err(|e| e.to_string())
     })

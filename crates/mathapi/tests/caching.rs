@@ -81,7 +81,7 @@ async fn results_are_immutable_with_a_strong_etag_and_304_when_held() {
 }
 
 #[tokio::test]
-async fn errors_and_the_stepper_are_never_marked_cacheable() {
+async fn errors_and_the_sequence_are_never_marked_cacheable() {
     let (app, _) = spawn_with(&[]).await;
     for path in [
         "/factorial/401/",

@@ -186,7 +186,7 @@ async fn every_subcommand_has_help() {
     for command in ["serve", "fibonacci", "factorial", "ackermann", "sequence"] {
         assert!(out.contains(command), "{out}");
     }
-    // The stepper's flags mean nothing to `fibonacci N`: not listed there.
+    // The sequence's flags mean nothing to `fibonacci N`: not listed there.
     let (out, _) = expect(&mathapi(&["fibonacci", "--help"], &[]).await, 0);
     assert!(!out.contains("--sequence-data-dir"), "{out}");
     assert!(out.contains("--fibonacci-max-n"), "{out}");

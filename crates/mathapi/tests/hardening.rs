@@ -71,7 +71,7 @@ async fn every_405_carries_allow_and_options_answers_204_with_allow() {
             );
         }
     }
-    // The stepper's routes take POST (and GET, kept for old clients).
+    // The sequence's routes take POST (and GET, kept for old clients).
     let response = http
         .put(server.url("/fibonacci/reset"))
         .send()

@@ -137,7 +137,7 @@ async fn a_preflight_for_writing_to_a_math_route_is_refused() {
 }
 
 #[tokio::test]
-async fn cross_origin_stepper_writes_are_refused_and_change_nothing() {
+async fn cross_origin_sequence_writes_are_refused_and_change_nothing() {
     let app = spawn().await;
     for path in ["/fibonacci/next", "/fibonacci/previous", "/fibonacci/reset"] {
         for method in [Method::POST, Method::GET] {
@@ -166,7 +166,7 @@ async fn cross_origin_stepper_writes_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn same_origin_and_originless_stepper_writes_work() {
+async fn same_origin_and_originless_sequence_writes_work() {
     let app = spawn().await;
     let own = format!("http://{}", app.address);
     let response = app

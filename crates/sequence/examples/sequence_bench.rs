@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
 use mathapi_sequence::testing::RedisServer;
-use mathapi_sequence::{RedisConfig, SequenceStore, Step, Store, StoreConfig};
+use mathapi_sequence::{Operation, RedisConfig, SequenceStore, Store, StoreConfig};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Backend {
@@ -106,11 +106,8 @@ async fn run(args: Args, workers: usize) {
                 while Instant::now() < deadline {
                     let step_started = Instant::now();
                     let key = keyed.then(|| format!("bench-{caller}-{steps}"));
-                    let next = Step::Next {
-                        max_index: u64::MAX,
-                    };
                     store
-                        .apply(next, key.as_deref())
+                        .apply(Operation::Next, u64::MAX, key.as_deref())
                         .await
                         .expect("durable next");
                     latencies.saturating_record(step_started.elapsed().as_micros() as u64);

@@ -52,7 +52,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::idempotency::{Outcome, Records};
-use crate::{CommitHook, OpenError, SequenceError, SequenceStore, Step, StoreOptions, SyncHook};
+use crate::{
+    CommitHook, OpenError, Operation, SequenceError, SequenceStore, StoreOptions, SyncHook,
+};
 
 /// The state file's name inside the data directory.
 pub const STATE_FILE_NAME: &str = "sequence.state";
@@ -191,8 +193,11 @@ fn recover(file: &File) -> io::Result<StateFile> {
 }
 
 enum Op {
-    Step {
-        step: Step,
+    /// A change: never [`Operation::Current`] (a read needs no queue).
+    Change {
+        operation: Operation,
+        /// The cap of a `next`.
+        max_index: u64,
         key: Option<String>,
     },
     /// Answers once the writer gets to it: proof that it is not stuck (for `ready`).
@@ -408,9 +413,22 @@ impl SequenceStore for EmbeddedStore {
         Ok(self.shared.index.load(Ordering::Acquire))
     }
 
-    async fn apply(&self, step: Step, key: Option<&str>) -> Result<u64, SequenceError> {
+    async fn apply(
+        &self,
+        operation: Operation,
+        max_index: u64,
+        key: Option<&str>,
+    ) -> Result<u64, SequenceError> {
+        if !operation.changes_state() {
+            return self.current().await;
+        }
         let key = key.map(str::to_owned);
-        self.submit(Op::Step { step, key }).await
+        self.submit(Op::Change {
+            operation,
+            max_index,
+            key,
+        })
+        .await
     }
 
     async fn ready(&self) -> Result<(), SequenceError> {
@@ -487,7 +505,12 @@ impl Writer {
 
     /// One operation of a batch, applied to `index`.
     fn apply(&mut self, op: &Op, abandoned: bool, index: &mut u64) -> Result<u64, SequenceError> {
-        let Op::Step { step, key } = op else {
+        let Op::Change {
+            operation,
+            max_index,
+            key,
+        } = op
+        else {
             return Ok(*index);
         };
         // The caller gave up (timed out or went away) before its step was applied: skip it,
@@ -497,13 +520,13 @@ impl Writer {
         }
         if let Some(replayed) = key
             .as_deref()
-            .and_then(|key| self.records.replay(key, *step))
+            .and_then(|key| self.records.replay(key, *operation))
         {
             return replayed;
         }
-        let result = step_index(*step, index);
+        let result = step_index(*operation, *max_index, index);
         if let (Some(key), Some(outcome)) = (key, Outcome::of(&result)) {
-            self.records.record(key.clone(), *step, outcome);
+            self.records.record(key.clone(), *operation, outcome);
         }
         result
     }
@@ -529,22 +552,21 @@ impl Writer {
     }
 }
 
-/// Applies one step to `index`, or says why it cannot move.
-fn step_index(step: Step, index: &mut u64) -> Result<u64, SequenceError> {
-    match step {
-        Step::Next { max_index } if *index >= max_index => {
-            Err(SequenceError::AtEnd { index: *index })
-        }
-        Step::Next { .. } => {
+/// Applies one operation to `index` (`max_index` caps a `next`), or says why it cannot move.
+fn step_index(operation: Operation, max_index: u64, index: &mut u64) -> Result<u64, SequenceError> {
+    match operation {
+        Operation::Current => Ok(*index),
+        Operation::Next if *index >= max_index => Err(SequenceError::AtEnd { index: *index }),
+        Operation::Next => {
             *index += 1;
             Ok(*index)
         }
-        Step::Previous if *index == 0 => Err(SequenceError::AtStart),
-        Step::Previous => {
+        Operation::Previous if *index == 0 => Err(SequenceError::AtStart),
+        Operation::Previous => {
             *index -= 1;
             Ok(*index)
         }
-        Step::Reset => {
+        Operation::Reset => {
             *index = 0;
             Ok(0)
         }

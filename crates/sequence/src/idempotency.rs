@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::{SequenceError, Step};
+use crate::{Operation, SequenceError};
 
 /// The longest idempotency key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 255;
@@ -66,7 +66,7 @@ impl Outcome {
 }
 
 struct Entry {
-    step: &'static str,
+    operation: &'static str,
     outcome: Outcome,
 }
 
@@ -87,21 +87,25 @@ impl Records {
     }
 
     /// The recorded answer for `key`, if it is still kept; `KeyReused` if it was for
-    /// another step.
-    pub(crate) fn replay(&mut self, key: &str, step: Step) -> Option<Result<u64, SequenceError>> {
+    /// another operation.
+    pub(crate) fn replay(
+        &mut self,
+        key: &str,
+        operation: Operation,
+    ) -> Option<Result<u64, SequenceError>> {
         self.expire(Instant::now());
         let entry = self.entries.get(key)?;
-        Some(match entry.step == step.name() {
+        Some(match entry.operation == operation.name() {
             true => entry.outcome.answer(),
             false => Err(SequenceError::KeyReused {
-                original: entry.step.to_owned(),
-                requested: step.name(),
+                original: entry.operation.to_owned(),
+                requested: operation.name(),
             }),
         })
     }
 
     /// Records `outcome` for a new `key`, forgetting the oldest keys beyond the capacity.
-    pub(crate) fn record(&mut self, key: String, step: Step, outcome: Outcome) {
+    pub(crate) fn record(&mut self, key: String, operation: Operation, outcome: Outcome) {
         if self.limits.capacity == 0 {
             return;
         }
@@ -115,7 +119,7 @@ impl Records {
         self.entries.insert(
             key,
             Entry {
-                step: step.name(),
+                operation: operation.name(),
                 outcome,
             },
         );
@@ -150,12 +154,12 @@ mod tests {
     #[test]
     fn a_recorded_key_replays_its_answer_and_refuses_another_step() {
         let mut records = records(10, Duration::from_secs(60));
-        let next = Step::Next { max_index: 9 };
+        let next = Operation::Next;
         assert!(records.replay("k", next).is_none());
         records.record("k".into(), next, Outcome::Moved(4));
         assert_eq!(records.replay("k", next).unwrap().unwrap(), 4);
         assert!(matches!(
-            records.replay("k", Step::Previous),
+            records.replay("k", Operation::Previous),
             Some(Err(SequenceError::KeyReused { .. }))
         ));
     }
@@ -164,21 +168,21 @@ mod tests {
     fn the_count_cap_holds_and_forgets_the_oldest_first() {
         let mut records = records(3, Duration::from_secs(60));
         for i in 0..1_000u64 {
-            records.record(format!("k{i}"), Step::Reset, Outcome::Moved(0));
+            records.record(format!("k{i}"), Operation::Reset, Outcome::Moved(0));
             assert!(records.len() <= 3);
         }
-        assert!(records.replay("k996", Step::Reset).is_none());
-        assert!(records.replay("k999", Step::Reset).is_some());
-        assert!(records.replay("k997", Step::Reset).is_some());
+        assert!(records.replay("k996", Operation::Reset).is_none());
+        assert!(records.replay("k999", Operation::Reset).is_some());
+        assert!(records.replay("k997", Operation::Reset).is_some());
     }
 
     #[test]
     fn keys_are_forgotten_after_the_window() {
         let mut records = records(10, Duration::from_millis(30));
-        records.record("k".into(), Step::Reset, Outcome::Moved(0));
-        assert!(records.replay("k", Step::Reset).is_some());
+        records.record("k".into(), Operation::Reset, Outcome::Moved(0));
+        assert!(records.replay("k", Operation::Reset).is_some());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(records.replay("k", Step::Reset).is_none());
+        assert!(records.replay("k", Operation::Reset).is_none());
         assert_eq!(records.len(), 0);
     }
 

@@ -1,7 +1,11 @@
-//! Durable, shared state for the Fibonacci sequence stepper.
+//! Durable, shared state for the Fibonacci sequence (its HTTP API is `mathapi-sequence-api`).
 //!
 //! The store holds only the current index `i` of the walk; callers compute `F(i)`. Every
 //! operation is linearizable and returns only once its state change is durable.
+//!
+//! [`Operation`] (`current`, `next`, `previous`, `reset`) is the one name of what a caller
+//! asks of the sequence: the store's [`SequenceStore::apply`], the HTTP API and the
+//! `mathapi sequence` subcommand all take it (feature `clap` makes it a `clap::ValueEnum`).
 //!
 //! Two backends implement [`SequenceStore`]:
 //! - [`EmbeddedStore`] (default): a small crash-safe file in a data directory, with group
@@ -78,29 +82,38 @@ impl Default for StoreOptions {
     }
 }
 
-/// A state change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// One step forward, unless the index is already `>= max_index`.
-    Next {
-        /// The cap for this call.
-        max_index: u64,
-    },
-    /// One step back, unless the index is 0.
+/// What a caller asks of the sequence: the store's operations, the HTTP routes
+/// (`/fibonacci/current`, `next`, `previous`, `reset`) and the `mathapi sequence`
+/// subcommand's argument are this one type. With the `clap` feature it is also a
+/// [`clap::ValueEnum`], whose values are the [`Operation::name`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Operation {
+    /// Show the current position.
+    Current,
+    /// Step forward.
+    Next,
+    /// Step back.
     Previous,
-    /// Back to index 0; also the operator's explicit way out of
-    /// [`SequenceError::StateLost`] and [`SequenceError::OutOfRange`].
+    /// Go back to index 0.
     Reset,
 }
 
-impl Step {
-    /// The step's name, as recorded with an idempotency key: `next`, `previous`, `reset`.
+impl Operation {
+    /// Its name: `current`, `next`, `previous` or `reset`. The route's last segment, the
+    /// `operation` label of the metrics and log lines, and what an idempotency record holds.
     pub fn name(self) -> &'static str {
         match self {
-            Step::Next { .. } => "next",
-            Step::Previous => "previous",
-            Step::Reset => "reset",
+            Operation::Current => "current",
+            Operation::Next => "next",
+            Operation::Previous => "previous",
+            Operation::Reset => "reset",
         }
+    }
+
+    /// Whether it changes the state: every operation but [`Operation::Current`].
+    pub fn changes_state(self) -> bool {
+        self != Operation::Current
     }
 }
 
@@ -209,7 +222,7 @@ pub enum OpenError {
     Redis(#[source] redis::RedisError),
 }
 
-/// The stepper's shared state: an index in `0..=max_index`.
+/// The sequence's shared state: an index in `0..=max_index`.
 ///
 /// All methods are linearizable and return only after their effect is durable. Mutating
 /// calls return the new index; `AtEnd`/`AtStart` leave the state unchanged.
@@ -223,28 +236,34 @@ pub trait SequenceStore: Send + Sync {
     /// The current index.
     fn current(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send;
 
-    /// Applies `step`. With an idempotency `key`, a key seen within the retention window
-    /// answers what its first call answered (success or conflict) without stepping again;
-    /// the record is made atomically with the step.
+    /// Performs `operation` and answers the index it leaves. [`Operation::Next`] advances
+    /// one step unless the current index is `>= max_index` (then `AtEnd`); the other
+    /// operations ignore `max_index`. [`Operation::Current`] only reads: it is
+    /// [`SequenceStore::current`], and a `key` means nothing to it.
+    ///
+    /// With an idempotency `key`, a key seen within the retention window answers what its
+    /// first call answered (success or conflict) without stepping again; the record is
+    /// made atomically with the step.
     fn apply(
         &self,
-        step: Step,
+        operation: Operation,
+        max_index: u64,
         key: Option<&str>,
     ) -> impl Future<Output = Result<u64, SequenceError>> + Send;
 
     /// Advances one step unless the current index is `>= max_index` (then `AtEnd`).
     fn next(&self, max_index: u64) -> impl Future<Output = Result<u64, SequenceError>> + Send {
-        self.apply(Step::Next { max_index }, None)
+        self.apply(Operation::Next, max_index, None)
     }
 
     /// Steps back one unless the current index is 0 (then `AtStart`).
     fn previous(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send {
-        self.apply(Step::Previous, None)
+        self.apply(Operation::Previous, 0, None)
     }
 
     /// Returns to index 0.
     fn reset(&self) -> impl Future<Output = Result<u64, SequenceError>> + Send {
-        self.apply(Step::Reset, None)
+        self.apply(Operation::Reset, 0, None)
     }
 
     /// `Ok` when the backend can serve operations now (for `/ready`), else why not. It may
@@ -319,10 +338,15 @@ impl SequenceStore for Store {
         }
     }
 
-    async fn apply(&self, step: Step, key: Option<&str>) -> Result<u64, SequenceError> {
+    async fn apply(
+        &self,
+        operation: Operation,
+        max_index: u64,
+        key: Option<&str>,
+    ) -> Result<u64, SequenceError> {
         match self {
-            Self::Embedded(store) => store.apply(step, key).await,
-            Self::Redis(store) => store.apply(step, key).await,
+            Self::Embedded(store) => store.apply(operation, max_index, key).await,
+            Self::Redis(store) => store.apply(operation, max_index, key).await,
         }
     }
 

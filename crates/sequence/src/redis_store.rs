@@ -16,7 +16,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 
 use crate::{
-    CommitHook, IdempotencyLimits, OpenError, SequenceError, SequenceStore, Step, StoreOptions,
+    CommitHook, IdempotencyLimits, OpenError, Operation, SequenceError, SequenceStore, StoreOptions,
 };
 
 /// The key holding the index unless configured otherwise.
@@ -217,7 +217,7 @@ fn marker_value() -> String {
 }
 
 /// Turns the script's `{status, value}` answer into the store's result.
-fn answer(status: &str, value: &str, step: Option<Step>, max: u64) -> Result<u64, SequenceError> {
+fn answer(status: &str, value: &str, operation: Operation, max: u64) -> Result<u64, SequenceError> {
     let index = |value: &str| {
         value.parse::<u64>().map_err(|_| {
             SequenceError::Io(std::io::Error::other(format!(
@@ -236,22 +236,22 @@ fn answer(status: &str, value: &str, step: Option<Step>, max: u64) -> Result<u64
             max,
         }),
         "lost" => Err(SequenceError::StateLost),
-        "replay" => replay(value, step),
+        "replay" => replay(value, operation),
         other => Err(SequenceError::Io(std::io::Error::other(format!(
             "unexpected answer {other:?} from the Redis script"
         )))),
     }
 }
 
-/// The answer recorded for an idempotency key: `step:status:index`.
-fn replay(record: &str, step: Option<Step>) -> Result<u64, SequenceError> {
+/// The answer recorded for an idempotency key: `operation:status:index`.
+fn replay(record: &str, operation: Operation) -> Result<u64, SequenceError> {
     let mut parts = record.splitn(3, ':');
     let (original, status, value) = (
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
-    let requested = step.map(Step::name).unwrap_or("current");
+    let requested = operation.name();
     if original != requested {
         return Err(SequenceError::KeyReused {
             original: original.to_owned(),
@@ -259,7 +259,7 @@ fn replay(record: &str, step: Option<Step>) -> Result<u64, SequenceError> {
         });
     }
     match status {
-        "ok" | "end" | "start" => answer(status, value, None, 0),
+        "ok" | "end" | "start" => answer(status, value, Operation::Current, 0),
         _ => Err(SequenceError::Io(std::io::Error::other(format!(
             "unexpected idempotency record {record:?} in Redis"
         )))),
@@ -273,20 +273,28 @@ impl SequenceStore for RedisStore {
 
     async fn current(&self) -> Result<u64, SequenceError> {
         let (status, value) = self.run("current", 0, None).await?;
-        answer(&status, &value, None, self.inner.max_index)
+        answer(&status, &value, Operation::Current, self.inner.max_index)
     }
 
-    async fn apply(&self, step: Step, key: Option<&str>) -> Result<u64, SequenceError> {
+    async fn apply(
+        &self,
+        operation: Operation,
+        max_index: u64,
+        key: Option<&str>,
+    ) -> Result<u64, SequenceError> {
+        if !operation.changes_state() {
+            return self.current().await;
+        }
         let started = Instant::now();
-        let step_max = match step {
-            Step::Next { max_index } => max_index,
-            Step::Previous | Step::Reset => 0,
+        let step_max = match operation {
+            Operation::Next => max_index,
+            Operation::Current | Operation::Previous | Operation::Reset => 0,
         };
-        let (status, value) = self.run(step.name(), step_max, key).await?;
+        let (status, value) = self.run(operation.name(), step_max, key).await?;
         if status == "ok" {
             self.committed(started);
         }
-        answer(&status, &value, Some(step), self.inner.max_index)
+        answer(&status, &value, operation, self.inner.max_index)
     }
 
     async fn ready(&self) -> Result<(), SequenceError> {

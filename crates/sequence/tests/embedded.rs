@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use mathapi_sequence::testing::Freezer;
 use mathapi_sequence::{
-    CommitHook, EmbeddedStore, IdempotencyLimits, LOCK_FILE_NAME, OpenError, QUEUE_CAPACITY,
-    Recovery, STATE_FILE_NAME, SequenceError, SequenceStore, Step, Store, StoreConfig,
+    CommitHook, EmbeddedStore, IdempotencyLimits, LOCK_FILE_NAME, OpenError, Operation,
+    QUEUE_CAPACITY, Recovery, STATE_FILE_NAME, SequenceError, SequenceStore, Store, StoreConfig,
     StoreOptions,
 };
 
@@ -446,23 +446,27 @@ async fn an_intact_file_reports_no_recovery() {
 async fn an_idempotency_key_steps_once_and_replays_its_answer() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let next = Step::Next { max_index: 2 };
-    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 1);
-    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 1, "replayed");
+    let (next, cap) = (Operation::Next, 2);
+    assert_eq!(store.apply(next, cap, Some("a")).await.unwrap(), 1);
+    assert_eq!(
+        store.apply(next, cap, Some("a")).await.unwrap(),
+        1,
+        "replayed"
+    );
     assert_eq!(store.current().await.unwrap(), 1, "stepped once");
-    assert_eq!(store.apply(next, Some("b")).await.unwrap(), 2);
+    assert_eq!(store.apply(next, cap, Some("b")).await.unwrap(), 2);
     assert!(matches!(
-        store.apply(next, Some("c")).await,
+        store.apply(next, cap, Some("c")).await,
         Err(SequenceError::AtEnd { index: 2 })
     ));
     // The conflict is replayed too, even after the state moved on.
     store.previous().await.unwrap();
     assert!(matches!(
-        store.apply(next, Some("c")).await,
+        store.apply(next, cap, Some("c")).await,
         Err(SequenceError::AtEnd { index: 2 })
     ));
     assert!(matches!(
-        store.apply(Step::Reset, Some("a")).await,
+        store.apply(Operation::Reset, cap, Some("a")).await,
         Err(SequenceError::KeyReused { .. })
     ));
     assert_eq!(store.current().await.unwrap(), 1);
@@ -479,16 +483,16 @@ async fn idempotency_records_are_bounded_in_count_and_time() {
         ..StoreOptions::default()
     };
     let store = EmbeddedStore::open_with(dir.path(), options).unwrap();
-    let next = Step::Next { max_index: 100 };
+    let (next, cap) = (Operation::Next, 100);
     for key in ["a", "b", "c"] {
-        store.apply(next, Some(key)).await.unwrap();
+        store.apply(next, cap, Some(key)).await.unwrap();
     }
     // "a" was forgotten (count cap): it steps again; "c" is kept.
-    assert_eq!(store.apply(next, Some("c")).await.unwrap(), 3);
-    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 4);
+    assert_eq!(store.apply(next, cap, Some("c")).await.unwrap(), 3);
+    assert_eq!(store.apply(next, cap, Some("a")).await.unwrap(), 4);
     tokio::time::sleep(Duration::from_millis(400)).await;
     // Past the window "a" is forgotten too.
-    assert_eq!(store.apply(next, Some("a")).await.unwrap(), 5);
+    assert_eq!(store.apply(next, cap, Some("a")).await.unwrap(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use mathapi_sequence::testing::{RedisServer, free_port};
 use mathapi_sequence::{
-    CommitHook, DEFAULT_REDIS_KEY, IdempotencyLimits, OpenError, RedisConfig, RedisStore,
-    SequenceError, SequenceStore, Step, Store, StoreConfig, StoreOptions,
+    CommitHook, DEFAULT_REDIS_KEY, IdempotencyLimits, OpenError, Operation, RedisConfig,
+    RedisStore, SequenceError, SequenceStore, Store, StoreConfig, StoreOptions,
 };
 
 fn open(url: &str) -> RedisStore {
@@ -324,25 +324,27 @@ async fn a_password_in_the_url_authenticates() {
 async fn an_idempotency_key_holds_across_replicas() {
     let server = RedisServer::start();
     let replicas = [open(&server.url()), open(&server.url())];
-    let next = Step::Next { max_index: 1 };
-    assert_eq!(replicas[0].apply(next, Some("k1")).await.unwrap(), 1);
+    let (next, cap) = (Operation::Next, 1);
+    assert_eq!(replicas[0].apply(next, cap, Some("k1")).await.unwrap(), 1);
     assert_eq!(
-        replicas[1].apply(next, Some("k1")).await.unwrap(),
+        replicas[1].apply(next, cap, Some("k1")).await.unwrap(),
         1,
         "replayed"
     );
     assert_eq!(replicas[1].current().await.unwrap(), 1);
     assert!(matches!(
-        replicas[1].apply(next, Some("k2")).await,
+        replicas[1].apply(next, cap, Some("k2")).await,
         Err(SequenceError::AtEnd { index: 1 })
     ));
     replicas[0].previous().await.unwrap();
     assert!(matches!(
-        replicas[0].apply(next, Some("k2")).await,
+        replicas[0].apply(next, cap, Some("k2")).await,
         Err(SequenceError::AtEnd { index: 1 })
     ));
     assert!(matches!(
-        replicas[0].apply(Step::Previous, Some("k1")).await,
+        replicas[0]
+            .apply(Operation::Previous, cap, Some("k1"))
+            .await,
         Err(SequenceError::KeyReused { .. })
     ));
     assert_eq!(replicas[0].current().await.unwrap(), 0);
@@ -359,22 +361,33 @@ async fn idempotency_records_in_redis_are_bounded_in_count_and_time() {
         ..StoreOptions::default()
     };
     let store = open_with(&server.url(), options);
-    let next = Step::Next { max_index: 1_000 };
+    let (next, cap) = (Operation::Next, 1_000);
     for i in 0..20 {
-        store.apply(next, Some(&format!("k{i}"))).await.unwrap();
+        store
+            .apply(next, cap, Some(&format!("k{i}")))
+            .await
+            .unwrap();
         let kept: u64 = server
             .command(&["HLEN", &format!("{DEFAULT_REDIS_KEY}:idempotency")])
             .await;
         assert!(kept <= 3, "{kept} records kept");
     }
-    assert_eq!(store.apply(next, Some("k19")).await.unwrap(), 20, "kept");
     assert_eq!(
-        store.apply(next, Some("k0")).await.unwrap(),
+        store.apply(next, cap, Some("k19")).await.unwrap(),
+        20,
+        "kept"
+    );
+    assert_eq!(
+        store.apply(next, cap, Some("k0")).await.unwrap(),
         21,
         "forgotten"
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(store.apply(next, Some("k19")).await.unwrap(), 22, "expired");
+    assert_eq!(
+        store.apply(next, cap, Some("k19")).await.unwrap(),
+        22,
+        "expired"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,10 +400,10 @@ async fn a_paused_redis_gives_an_unknown_outcome_that_a_keyed_retry_resolves() {
     let store = RedisStore::open_with(&config, &StoreOptions::default()).unwrap();
     assert_eq!(store.next(100).await.unwrap(), 1);
     server.pause();
-    let next = Step::Next { max_index: 100 };
+    let (next, cap) = (Operation::Next, 100);
     let started = Instant::now();
     assert!(matches!(
-        store.apply(next, Some("retry-me")).await,
+        store.apply(next, cap, Some("retry-me")).await,
         Err(SequenceError::OutcomeUnknown(_))
     ));
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -399,7 +412,7 @@ async fn a_paused_redis_gives_an_unknown_outcome_that_a_keyed_retry_resolves() {
     wait_until_ready(&store).await;
     // The step was applied after all (Redis read it on resuming): the retry with the same
     // key says so, instead of stepping a second time.
-    assert_eq!(store.apply(next, Some("retry-me")).await.unwrap(), 2);
+    assert_eq!(store.apply(next, cap, Some("retry-me")).await.unwrap(), 2);
     assert_eq!(store.current().await.unwrap(), 2);
 }
 

@@ -159,10 +159,17 @@ impl RunningBinary {
             }
             None => Command::new(program),
         };
-        let mut child = command
+        command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Self::start_command(command).await
+    }
+
+    /// Starts `command` as it is (it must make the server listen on a free loopback port:
+    /// no arguments are added) and waits for its `listening` log line.
+    pub async fn start_command(mut command: Command) -> RunningBinary {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

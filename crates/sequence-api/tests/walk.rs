@@ -1,24 +1,22 @@
-//! The sequence stepper over real HTTP: the walk, the 409s, concurrency, both backends,
-//! Redis outages, and a `kill -9` of the real binary.
+//! The sequence over real HTTP, next to `GET /fibonacci/{n}/` as the services serve it: the
+//! walk, the 409s, concurrency, both backends, Redis outages, and a `kill -9` of a server
+//! process.
+
+mod support;
 
 use std::collections::BTreeSet;
 
-use mathapi_fibonacci::{Backend, FibonacciArgs, FibonacciService, SequenceArgs};
+use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
 use mathapi_sequence::testing::{RedisServer, free_port};
+use mathapi_sequence_api::{Backend, SequenceArgs, WithSequence};
 use mathapi_service::{Metrics, single_api_app};
-use mathapi_testing::{RunningBinary, TestApp, assert_problem, json_of};
+use mathapi_testing::{TestApp, assert_problem, json_of};
 use serde_json::Value;
 
 async fn spawn(sequence: SequenceArgs) -> (TestApp, Metrics) {
     let metrics = Metrics::new("fibonacci").unwrap();
-    let api = FibonacciService::open(
-        &FibonacciArgs {
-            max_n: 400,
-            sequence,
-        },
-        &metrics,
-    )
-    .unwrap();
+    let fibonacci = FibonacciApi::new(&FibonacciArgs { max_n: 400 }, &metrics);
+    let api = WithSequence::open(fibonacci, &sequence, &metrics).unwrap();
     (TestApp::spawn(single_api_app(api, &metrics)).await, metrics)
 }
 
@@ -192,7 +190,7 @@ async fn two_replicas_share_one_redis_sequence() {
 }
 
 #[tokio::test]
-async fn an_unreachable_redis_makes_the_stepper_503_and_not_ready() {
+async fn an_unreachable_redis_makes_the_sequence_503_and_not_ready() {
     let port = free_port();
     let (app, metrics) = spawn(redis_args(format!("redis://127.0.0.1:{port}"), 100)).await;
     for operation in ["current", "next"] {
@@ -239,9 +237,7 @@ async fn an_unreachable_redis_makes_the_stepper_503_and_not_ready() {
 async fn kill_9_loses_no_acknowledged_step() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap().to_owned();
-    let binary = env!("CARGO_BIN_EXE_fibonacci");
-    let server = RunningBinary::start(
-        binary,
+    let server = support::start_server(
         &["--sequence-data-dir", &dir],
         &[("RUST_LOG", "warn,mathapi_service::process=info")],
     )
@@ -286,7 +282,7 @@ async fn kill_9_loses_no_acknowledged_step() {
     );
     drop(server);
 
-    let restarted = RunningBinary::start(binary, &["--sequence-data-dir", &dir], &[]).await;
+    let restarted = support::start_server(&["--sequence-data-dir", &dir], &[]).await;
     let (_, _, body) = json_of(
         client
             .get(restarted.url("/fibonacci/current"))
@@ -308,7 +304,7 @@ async fn kill_9_loses_no_acknowledged_step() {
 }
 
 #[tokio::test]
-async fn the_document_describes_the_stepper_with_examples() {
+async fn the_document_describes_the_sequence_with_examples() {
     let (app, _) = embedded(77).await;
     let (_, _, doc) = app.get_json("/fibonacci/openapi.json").await;
     let next = &doc["paths"]["/fibonacci/next"];
@@ -339,4 +335,10 @@ async fn the_document_describes_the_stepper_with_examples() {
         ok["headers"]["CACHE-CONTROL"].is_object() || ok["headers"]["Cache-Control"].is_object(),
         "{ok}"
     );
+}
+
+/// The server process of `kill_9_loses_no_acknowledged_step` (see `support`).
+#[test]
+fn server_child() {
+    support::serve_if_child();
 }

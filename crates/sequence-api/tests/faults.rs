@@ -1,29 +1,28 @@
-//! The stepper never lies and never wedges: each observation of issue 8's "sequence
-//! stepper" list, reproduced over real HTTP against real stores (files, a real
-//! redis-server, the real binary).
+//! The sequence never lies and never wedges, as a hostile operator and a failing machine
+//! would try it (docs/reliability.md lists each case), over real HTTP against real stores
+//! (files, a real redis-server, a server process).
+
+mod support;
 
 use std::time::Duration;
 
-use mathapi_fibonacci::{
-    Backend, FibonacciArgs, FibonacciService, OpenError, SequenceArgs, SyncHook,
-};
+use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
 use mathapi_sequence::testing::{Freezer, RedisServer};
 use mathapi_sequence::{DEFAULT_REDIS_KEY, STATE_FILE_NAME};
+use mathapi_sequence_api::{Backend, OpenError, SequenceArgs, SyncHook, WithSequence};
 use mathapi_service::{Metrics, single_api_app};
-use mathapi_testing::{RunningBinary, TestApp, assert_problem, json_of};
+use mathapi_testing::{TestApp, assert_problem, json_of};
 use serde_json::Value;
 
-fn args(sequence: SequenceArgs) -> FibonacciArgs {
-    FibonacciArgs {
-        max_n: 400,
-        sequence,
-    }
+fn fibonacci(metrics: &Metrics) -> FibonacciApi {
+    FibonacciApi::new(&FibonacciArgs { max_n: 400 }, metrics)
 }
 
 async fn spawn_with(sequence: SequenceArgs, before_sync: Option<SyncHook>) -> (TestApp, Metrics) {
     let metrics = Metrics::new("fibonacci").unwrap();
     let service =
-        FibonacciService::open_with_sync_hook(&args(sequence), &metrics, before_sync).unwrap();
+        WithSequence::open_with_sync_hook(fibonacci(&metrics), &sequence, &metrics, before_sync)
+            .unwrap();
     (
         TestApp::spawn(single_api_app(service, &metrics)).await,
         metrics,
@@ -193,7 +192,8 @@ async fn a_state_file_beyond_the_maximum_is_refused_at_startup() {
         max_index: 10,
         ..SequenceArgs::embedded(data.path())
     };
-    match FibonacciService::open(&args(capped), &Metrics::new("fibonacci").unwrap()) {
+    let metrics = Metrics::new("fibonacci").unwrap();
+    match WithSequence::open(fibonacci(&metrics), &capped, &metrics) {
         Err(
             error @ OpenError::OutOfRange {
                 index: 11, max: 10, ..
@@ -205,18 +205,17 @@ async fn a_state_file_beyond_the_maximum_is_refused_at_startup() {
         Ok(_) => panic!("started with index 11 above the maximum 10"),
     }
 
-    // The binary says so and exits 1, instead of serving.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fibonacci"))
-        .args([
-            "--port",
-            "0",
-            "--sequence-max-index",
-            "10",
-            "--sequence-data-dir",
-        ])
-        .arg(data.path())
-        .output()
-        .unwrap();
+    // The server process says so and exits 1, instead of serving.
+    let output = support::server_command(&[
+        "--port",
+        "0",
+        "--sequence-max-index",
+        "10",
+        "--sequence-data-dir",
+        data.path().to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -225,7 +224,7 @@ async fn a_state_file_beyond_the_maximum_is_refused_at_startup() {
     );
 }
 
-/// Flips one byte of the newest record, as the issue did.
+/// Flips one byte of the newest record's checksum.
 fn damage_newest_slot(dir: &std::path::Path) {
     let path = dir.join(STATE_FILE_NAME);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -240,9 +239,8 @@ fn damage_newest_slot(dir: &std::path::Path) {
 async fn a_recovery_from_the_older_slot_is_logged_and_counted() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap().to_owned();
-    let binary = env!("CARGO_BIN_EXE_fibonacci");
     {
-        let server = RunningBinary::start(binary, &["--sequence-data-dir", &dir], &[]).await;
+        let server = support::start_server(&["--sequence-data-dir", &dir], &[]).await;
         let client = mathapi_testing::client();
         for _ in 0..5 {
             let response = client
@@ -257,7 +255,7 @@ async fn a_recovery_from_the_older_slot_is_logged_and_counted() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     damage_newest_slot(data.path());
 
-    let server = RunningBinary::start(binary, &["--sequence-data-dir", &dir], &[]).await;
+    let server = support::start_server(&["--sequence-data-dir", &dir], &[]).await;
     let warning = server
         .wait_for_log(|record| {
             record["msg"]
@@ -416,4 +414,10 @@ async fn a_redis_that_lost_its_data_is_refused_until_an_explicit_reset() {
     );
     wait_ready(&app).await;
     assert_eq!(call(&app, "POST", "next", None).await.1["index"], 1);
+}
+
+/// The server process of the tests above that need one (see `support`).
+#[test]
+fn server_child() {
+    support::serve_if_child();
 }

@@ -8,13 +8,13 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mathapi_fibonacci::{OpenError, Operation, SequenceResponse, Stepper};
+use mathapi_sequence_api::{OpenError, Operation, Sequence, SequenceResponse};
 use mathapi_service::Metrics;
 use poem_openapi::types::ToJSON;
 use serde_json::Value;
 
-use crate::cli::{EXIT_CONFLICT, EXIT_FAILURE, SequenceCommand, Step};
-use crate::output::print_line;
+use crate::cli::SequenceCommand;
+use crate::output::{EXIT_CONFLICT, EXIT_FAILURE, print_line};
 
 /// How long `--url` waits for the server: a step is one fsync or Redis round trip.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -70,13 +70,13 @@ fn report(outcome: Outcome, json: bool) -> ExitCode {
     }
 }
 
-/// One step on the local store, through the stepper the server uses.
+/// One step on the local store, through the [`Sequence`] the server uses.
 async fn local(command: &SequenceCommand) -> Outcome {
     let metrics = match Metrics::new(crate::NAME) {
         Ok(metrics) => metrics,
         Err(error) => return Outcome::Failed(error.to_string()),
     };
-    let sequence = match Stepper::open(&command.store, &metrics) {
+    let sequence = match Sequence::open(&command.store, &metrics) {
         Ok(sequence) => sequence,
         Err(error @ OpenError::Locked { .. }) => {
             return Outcome::Failed(format!(
@@ -87,7 +87,7 @@ async fn local(command: &SequenceCommand) -> Outcome {
         }
         Err(error) => return Outcome::Failed(error.to_string()),
     };
-    match sequence.run(operation(command.operation), None).await {
+    match sequence.run(command.operation, None).await {
         SequenceResponse::Ok(position, _) => Outcome::Position {
             document: position.to_json_string(),
             index: position.index,
@@ -102,25 +102,20 @@ async fn local(command: &SequenceCommand) -> Outcome {
     }
 }
 
-fn operation(step: Step) -> Operation {
-    match step {
-        Step::Current => Operation::Current,
-        Step::Next => Operation::Next,
-        Step::Previous => Operation::Previous,
-        Step::Reset => Operation::Reset,
-    }
-}
-
 /// One step through a server: `GET /fibonacci/current`, `POST` for the others.
-async fn remote(base: &str, step: Step) -> Outcome {
-    let url = format!("{}/fibonacci/{}", base.trim_end_matches('/'), step.name());
+async fn remote(base: &str, operation: Operation) -> Outcome {
+    let url = format!(
+        "{}/fibonacci/{}",
+        base.trim_end_matches('/'),
+        operation.name()
+    );
     let client = match reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build() {
         Ok(client) => client,
         Err(error) => return Outcome::Failed(format!("cannot make an HTTP client: {error}")),
     };
-    let request = match step {
-        Step::Current => client.get(&url),
-        _ => client.post(&url),
+    let request = match operation.changes_state() {
+        false => client.get(&url),
+        true => client.post(&url),
     };
     let response = match request.send().await {
         Ok(response) => response,

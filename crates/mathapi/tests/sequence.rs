@@ -1,5 +1,5 @@
-//! The all-in-one server and the stepper: `/ready` collects every API's dependencies (the
-//! stepper's storage among them), and the combined document lists each operation once.
+//! The all-in-one server and the sequence: `/ready` collects every API's dependencies (the
+//! sequence's storage among them), and the combined document lists each operation once.
 
 use mathapi_testing::{TestApp, assert_problem};
 
@@ -10,7 +10,7 @@ async fn spawn(flags: &[&str]) -> TestApp {
 }
 
 #[tokio::test]
-async fn ready_reports_the_steppers_storage() {
+async fn ready_reports_the_sequences_storage() {
     let ready = spawn(&[]).await;
     assert_eq!(ready.get("/ready").await.status(), 200);
 

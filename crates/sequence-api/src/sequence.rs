@@ -1,0 +1,271 @@
+//! [`Sequence`]: the store behind the routes, the commit deadline, readiness and metrics.
+//!
+//! The store keeps only the index; the value F(index) is computed per answer (fast
+//! doubling makes that microseconds), so the durable state is a single small number.
+//!
+//! # The commit deadline
+//!
+//! A state change that takes longer than `--sequence-commit-timeout` answers `504` (its
+//! outcome is unknown: a stalled disk or Redis may still apply it), and marks the storage
+//! stalled: until a probe through the store succeeds again, changes are refused at once
+//! with `503` (not applied) and `/ready` answers `503`, so a load balancer routes away
+//! instead of piling up requests behind a stuck commit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use mathapi_math::fibonacci;
+use mathapi_sequence::{
+    OpenError, Operation, SequenceError, SequenceStore, Store, SyncHook, valid_idempotency_key,
+};
+use mathapi_service::{Metrics, Readiness, ResponseExample};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Gauge};
+
+use crate::{SequenceArgs, SequenceResponse, SequenceValue, problems};
+
+/// Commits are fsyncs or Redis round trips: tens of microseconds to tens of milliseconds.
+const COMMIT_BUCKETS: [f64; 16] = [
+    1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0,
+];
+
+/// How often a stalled store is probed.
+const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The sequence: its store, its limits, its health and its metrics. Cheap to clone (clones
+/// share the store and the health).
+#[derive(Clone)]
+pub struct Sequence {
+    store: Store,
+    max_index: u64,
+    commit_timeout: Duration,
+    /// Set when a commit missed its deadline, cleared when a probe succeeds again.
+    stalled: Arc<AtomicBool>,
+    steps: Counter<u64>,
+    index: Gauge<u64>,
+}
+
+impl Sequence {
+    /// Opens the configured store. Must run inside the Tokio runtime. An unreachable Redis is
+    /// not an error here: operations answer 503 and `/ready` fails until it is back.
+    pub fn open(args: &SequenceArgs, metrics: &Metrics) -> Result<Self, OpenError> {
+        Self::open_with_sync_hook(args, metrics, None)
+    }
+
+    /// [`Sequence::open`], with a hook the embedded store calls before each `fdatasync`
+    /// (tests use it to stall the disk for real).
+    pub fn open_with_sync_hook(
+        args: &SequenceArgs,
+        metrics: &Metrics,
+        before_sync: Option<SyncHook>,
+    ) -> Result<Self, OpenError> {
+        let meter = metrics.meter();
+        let commits = meter
+            .f64_histogram("mathapi.sequence.commit.duration")
+            .with_unit("s")
+            .with_description("Time for a sequence state change to become durable.")
+            .with_boundaries(COMMIT_BUCKETS.to_vec())
+            .build();
+        let backend = KeyValue::new("backend", args.backend_name());
+        let on_commit = Arc::new(move |elapsed: Duration| {
+            commits.record(elapsed.as_secs_f64(), std::slice::from_ref(&backend));
+        });
+        let options = mathapi_sequence::StoreOptions {
+            on_commit: Some(on_commit),
+            before_sync,
+            ..args.store_options()
+        };
+        let store = Store::open_with(&args.store_config(), &options)?;
+        // The store logs a recovery at warn with both indices; the counter makes it alertable.
+        meter
+            .u64_counter("mathapi.sequence.recoveries")
+            .with_description(
+                "Times the sequence state was opened from its older slot because the newer was damaged.",
+            )
+            .build()
+            .add(u64::from(store.recovery().is_some()), &[]);
+        Ok(Sequence {
+            store,
+            max_index: args.max_index,
+            commit_timeout: args.commit_timeout,
+            stalled: Arc::new(AtomicBool::new(false)),
+            steps: meter
+                .u64_counter("mathapi.sequence.steps")
+                .with_description("Sequence stepper requests by operation and outcome.")
+                .build(),
+            index: meter
+                .u64_gauge("mathapi.sequence.index")
+                .with_description("The stepper's index as this process last saw it.")
+                .build(),
+        })
+    }
+
+    /// The largest index `next` may reach.
+    pub fn max_index(&self) -> u64 {
+        self.max_index
+    }
+
+    /// Example answers of the sequence's operations, for the OpenAPI document.
+    pub fn examples(&self) -> Vec<ResponseExample> {
+        problems::examples(self.max_index)
+    }
+
+    /// Performs `operation` (with an optional `Idempotency-Key`) and answers with the new
+    /// position or a problem document.
+    pub async fn run(&self, operation: Operation, key: Option<&str>) -> SequenceResponse {
+        mathapi_service::note_call("sequence", operation.name());
+        if key.is_some_and(|key| !valid_idempotency_key(key)) {
+            let problem = problems::invalid_key();
+            mathapi_service::note_problem(&problem);
+            return SequenceResponse::bad_request(problem);
+        }
+        let result = self.perform(operation, key).await;
+        let outcome = result.as_ref().map_or_else(problems::outcome_of, |_| "ok");
+        self.steps.add(
+            1,
+            &[
+                KeyValue::new("operation", operation.name()),
+                KeyValue::new("outcome", outcome),
+            ],
+        );
+        match result {
+            Ok(index) => {
+                self.index.record(index, &[]);
+                let value = fibonacci(index).to_string();
+                SequenceResponse::ok(SequenceValue { index, value })
+            }
+            Err(error) => Self::problem(operation, &error),
+        }
+    }
+
+    /// The store call, under the commit deadline, refused while the store is stalled.
+    async fn perform(&self, operation: Operation, key: Option<&str>) -> Result<u64, SequenceError> {
+        let changes = operation.changes_state();
+        if changes && self.stalled.load(Ordering::Acquire) {
+            return Err(SequenceError::Unavailable(format!(
+                "an earlier change took longer than the {} commit deadline and the storage has not recovered yet",
+                humantime::format_duration(self.commit_timeout)
+            )));
+        }
+        let call = self.store.apply(operation, self.max_index, key);
+        let index = match tokio::time::timeout(self.commit_timeout, call).await {
+            Ok(Err(error @ SequenceError::OutcomeUnknown(_))) => {
+                // The store's own deadline (Redis's reply timeout) ran out first.
+                self.mark_stalled();
+                return Err(error);
+            }
+            Ok(result) => result?,
+            Err(_) => return Err(self.missed_deadline(changes)),
+        };
+        // Both stores refuse an index beyond the maximum; this guards the computation even so.
+        if index > self.max_index {
+            return Err(SequenceError::OutOfRange {
+                stored: index.to_string(),
+                max: self.max_index,
+            });
+        }
+        Ok(index)
+    }
+
+    /// Marks the store stalled (probing it until it answers again) and says what became of
+    /// the call.
+    fn missed_deadline(&self, mutating: bool) -> SequenceError {
+        self.mark_stalled();
+        let deadline = humantime::format_duration(self.commit_timeout);
+        match mutating {
+            true => SequenceError::OutcomeUnknown(format!(
+                "no answer within the {deadline} commit deadline: the step may still be applied; \
+                 retry with the same Idempotency-Key to find out"
+            )),
+            false => {
+                SequenceError::Unavailable(format!("no answer within the {deadline} deadline"))
+            }
+        }
+    }
+
+    /// Refuses changes and fails `/ready` until a probe through the store succeeds.
+    fn mark_stalled(&self) {
+        if !self.stalled.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                detail = %format!(
+                    "the {} backend did not confirm a change within {}",
+                    self.store.backend_name(),
+                    humantime::format_duration(self.commit_timeout)
+                ),
+                "sequence storage missed the commit deadline; refusing changes until it recovers"
+            );
+            tokio::spawn(self.clone().probe_until_healthy());
+        }
+    }
+
+    async fn probe_until_healthy(self) {
+        loop {
+            tokio::time::sleep(PROBE_INTERVAL).await;
+            if let Ok(Ok(())) = tokio::time::timeout(self.commit_timeout, self.store.ready()).await
+            {
+                break;
+            }
+        }
+        self.stalled.store(false, Ordering::Release);
+        tracing::info!(
+            detail = %format!("the {} backend answers again", self.store.backend_name()),
+            "sequence storage answers again"
+        );
+    }
+
+    fn problem(operation: Operation, error: &SequenceError) -> SequenceResponse {
+        let problem = problems::problem_for(error);
+        // The request's one log line carries the reason and detail; conflicts are routine,
+        // so their own lines are `debug`.
+        mathapi_service::note_problem(&problem);
+        let operation = operation.name();
+        match error {
+            SequenceError::AtEnd { index } => {
+                tracing::debug!(operation, index, "sequence at its end")
+            }
+            SequenceError::AtStart => tracing::debug!(operation, "sequence at its start"),
+            SequenceError::KeyReused { .. } => {
+                tracing::debug!(operation, detail = %problem.detail, "idempotency key reused")
+            }
+            SequenceError::Unavailable(_)
+            | SequenceError::OutcomeUnknown(_)
+            | SequenceError::OutOfRange { .. }
+            | SequenceError::StateLost => {
+                tracing::warn!(operation, detail = %problem.detail, "sequence storage unavailable")
+            }
+            SequenceError::Io(_) => {
+                tracing::error!(operation, detail = %problem.detail, "sequence storage failed")
+            }
+        }
+        SequenceResponse::problem(problem)
+    }
+}
+
+impl Readiness for Sequence {
+    fn name(&self) -> &'static str {
+        "sequence storage"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let backend = self.store.backend_name();
+            if self.stalled.load(Ordering::Acquire) {
+                return Err(format!(
+                    "the {backend} backend missed the {} commit deadline and has not answered since",
+                    humantime::format_duration(self.commit_timeout)
+                ));
+            }
+            match tokio::time::timeout(self.commit_timeout, self.store.ready()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(format!("the {backend} backend: {error}")),
+                Err(_) => Err(format!(
+                    "the {backend} backend did not answer within {}",
+                    humantime::format_duration(self.commit_timeout)
+                )),
+            }
+        })
+    }
+}
