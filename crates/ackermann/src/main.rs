@@ -1,11 +1,5 @@
-//! The Ackermann service: GET /ackermann/{m}/{n}/, docs at /ackermann/docs.
+//! The ackermann service: its API, its document at /ackermann/docs, and the front page.
 
-use std::process::ExitCode;
-
-use mathapi_ackermann::{AckermannApi, AckermannArgs};
-
-fn main() -> ExitCode {
-    mathapi_service::run_service(|args: &AckermannArgs, metrics| {
-        Ok(AckermannApi::new(args, metrics))
-    })
+fn main() -> std::process::ExitCode {
+    mathapi_serve::function_service::<mathapi_ackermann::Ackermann>()
 }

@@ -1,11 +1,5 @@
-//! The factorial service: GET /factorial/{n}/, docs at /factorial/docs.
+//! The factorial service: its API, its document at /factorial/docs, and the front page.
 
-use std::process::ExitCode;
-
-use mathapi_factorial::{FactorialApi, FactorialArgs};
-
-fn main() -> ExitCode {
-    mathapi_service::run_service(|args: &FactorialArgs, metrics| {
-        Ok(FactorialApi::new(args, metrics))
-    })
+fn main() -> std::process::ExitCode {
+    mathapi_serve::function_service::<mathapi_factorial::Factorial>()
 }

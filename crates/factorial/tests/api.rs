@@ -1,13 +1,13 @@
 //! The factorial service over real HTTP, in-process on a random port.
 
-use mathapi_factorial::{FactorialApi, FactorialArgs};
+use mathapi_factorial::FactorialApi;
 use mathapi_service::{Metrics, single_api_app};
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 use num_bigint::BigUint;
 
 async fn spawn(max_n: u64) -> TestApp {
     let metrics = Metrics::new("factorial").unwrap();
-    let api = FactorialApi::new(&FactorialArgs { max_n }, &metrics);
+    let api = FactorialApi::with_maxima([max_n], &metrics);
     TestApp::spawn(single_api_app(api, &metrics)).await
 }
 

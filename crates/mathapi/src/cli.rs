@@ -1,27 +1,28 @@
-//! The command line's types: `mathapi [serve]` runs the server; `fibonacci`, `factorial`,
-//! `ackermann` and `sequence` compute or step without one. The modules that run the
-//! subcommands (`compute`, `sequence`) take these types; this one knows nothing of them.
+//! The command line's types: `mathapi [serve]` runs the server; `sequence` steps the shared
+//! sequence; `functions` lists the functions; and every function of the list is a subcommand
+//! of its own (`mathapi fibonacci 100`, `mathapi ackermann 2 3`), built from its description
+//! ([`command`]). The modules that run the subcommands (`compute`, `sequence`) take these
+//! types; this one knows nothing of them.
 //!
 //! The server's flags are accepted both at the top level (so existing `mathapi --port 0 ...`
 //! scripts keep working) and after `serve`; `args_conflicts_with_subcommands` keeps the two
 //! forms apart, so `mathapi --port 1 fibonacci 3` is a usage error rather than a silent
 //! ignore. Every subcommand reuses the services' own flags, parsing and limits.
 
-use mathapi_ackermann::AckermannArgs;
-use mathapi_factorial::FactorialArgs;
-use mathapi_fibonacci::FibonacciArgs;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use mathapi_function::Entry;
 use mathapi_sequence::Operation;
 use mathapi_sequence_api::SequenceArgs;
 
 use crate::Args;
 
-/// The `mathapi` command line.
+/// The `mathapi` command line's fixed part; [`command`] adds a subcommand per function.
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "mathapi",
     version,
-    about = "The mathapi all-in-one server: /fibonacci, /factorial and /ackermann on one port, \
-             and the same functions on the command line",
+    about = "The mathapi all-in-one server: every function on one port, and the same \
+             functions on the command line",
     long_about = None,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
@@ -36,61 +37,61 @@ pub struct Cli {
     pub serve: Args,
 }
 
-/// The subcommands.
+/// The subcommands that are not functions.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(Args),
-    /// Print the n-th Fibonacci number F(n).
-    Fibonacci(FibonacciCommand),
-    /// Print n! (n factorial).
-    Factorial(FactorialCommand),
-    /// Print the Ackermann function A(m, n).
-    Ackermann(AckermannCommand),
     /// Show or step the shared, durable Fibonacci sequence: locally or through a server.
     Sequence(SequenceCommand),
+    /// List the functions (`--json`: the list as `configs/functions.json` holds it).
+    Functions(FunctionsCommand),
 }
 
-/// `mathapi fibonacci N`.
+/// `mathapi functions [--json]`.
 #[derive(Debug, clap::Args)]
-pub struct FibonacciCommand {
-    /// The argument n (a non-negative integer up to --fibonacci-max-n).
-    #[arg(value_name = "N", allow_hyphen_values = true)]
-    pub n: String,
-    /// Print the JSON document the HTTP API returns instead of the bare number.
+pub struct FunctionsCommand {
+    /// Print the list as JSON (name, binary, port, route, parameters, page).
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub limits: FibonacciArgs,
 }
 
-/// `mathapi factorial N`.
-#[derive(Debug, clap::Args)]
-pub struct FactorialCommand {
-    /// The argument n (a non-negative integer up to --factorial-max-n).
-    #[arg(value_name = "N", allow_hyphen_values = true)]
-    pub n: String,
-    /// Print the JSON document the HTTP API returns instead of the bare number.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub limits: FactorialArgs,
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Request {
+    /// One of the fixed subcommands, or the server.
+    Fixed(Cli),
+    /// A function's subcommand, with its own matches.
+    Compute(&'static Entry, ArgMatches),
 }
 
-/// `mathapi ackermann M N`.
-#[derive(Debug, clap::Args)]
-pub struct AckermannCommand {
-    /// The argument m (a non-negative integer up to --ackermann-max-m).
-    #[arg(value_name = "M", allow_hyphen_values = true)]
-    pub m: String,
-    /// The argument n (a non-negative integer up to --ackermann-max-n).
-    #[arg(value_name = "N", allow_hyphen_values = true)]
-    pub n: String,
-    /// Print the JSON document the HTTP API returns instead of the bare number.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub limits: AckermannArgs,
+/// The whole command line: [`Cli`] and a subcommand per function of the list.
+pub fn command() -> clap::Command {
+    mathapi_functions::entries()
+        .iter()
+        .fold(Cli::command(), |command, entry| {
+            command.subcommand(mathapi_function::subcommand(entry))
+        })
+}
+
+/// Parses the process's arguments; exits with clap's message and code 2 on a usage error.
+pub fn parse() -> Request {
+    parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+}
+
+/// Parses `args` (the program name first).
+pub fn parse_from<I, T>(args: I) -> Result<Request, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    if let Some((name, matches)) = matches.subcommand()
+        && let Some(entry) = mathapi_functions::find(name)
+    {
+        return Ok(Request::Compute(entry, matches.clone()));
+    }
+    Cli::from_arg_matches(&matches).map(Request::Fixed)
 }
 
 /// `mathapi sequence current|next|previous|reset`.
@@ -113,13 +114,27 @@ pub struct SequenceCommand {
 
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Parser};
+    use clap::Parser;
 
     use super::*;
 
     #[test]
     fn the_command_line_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_function_is_a_subcommand() {
+        for entry in mathapi_functions::entries() {
+            let args = ["mathapi", entry.name()]
+                .into_iter()
+                .map(String::from)
+                .chain(entry.description.params.iter().map(|_| "1".to_string()));
+            match parse_from(args).unwrap() {
+                Request::Compute(parsed, _) => assert_eq!(parsed.name(), entry.name()),
+                Request::Fixed(cli) => panic!("{}: {cli:?}", entry.name()),
+            }
+        }
     }
 
     #[test]
@@ -128,7 +143,8 @@ mod tests {
             Cli::try_parse_from(["mathapi", "--port", "0", "--fibonacci-max-n", "9"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.server.port, Some(0));
-        assert_eq!(cli.serve.fibonacci.max_n, 9);
+        let fibonacci = mathapi_functions::find("fibonacci").unwrap();
+        assert_eq!(cli.serve.limits.maxima(fibonacci), vec![9]);
         let cli = Cli::try_parse_from(["mathapi", "serve", "--port", "0"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Serve(args)) if args.server.port == Some(0)));
     }

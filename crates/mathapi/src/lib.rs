@@ -1,6 +1,7 @@
-//! The all-in-one server: the Fibonacci, factorial and Ackermann APIs on one port, with one
-//! combined OpenAPI document at `/openapi.json`, Swagger UI at `/docs` and the front page at
-//! `/`; and the same functions on the command line.
+//! The all-in-one server: every function of the list (`mathapi-functions`) and the shared
+//! sequence on one port, with one combined OpenAPI document at `/openapi.json`, Swagger UI at
+//! `/docs`, each function's own document at `/{name}/docs` and the front page at `/`; and the
+//! same functions on the command line.
 //!
 //! Layout: this file assembles the app ([`app`]) and starts it ([`serve`]); [`cli`] holds
 //! the command line's types; [`compute`] and [`sequence`] run its subcommands; `output`
@@ -16,11 +17,10 @@ pub mod sequence;
 
 use std::process::ExitCode;
 
-use mathapi_ackermann::{AckermannApi, AckermannArgs};
-use mathapi_factorial::{FactorialApi, FactorialArgs};
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
 use mathapi_frontpage::FrontPage;
-use mathapi_sequence_api::{OpenError, SequenceArgs, WithSequence};
+use mathapi_function::{Entry, Function, FunctionApi, Limits};
+use mathapi_functions::{All, Visitor};
+use mathapi_sequence_api::{OpenError, SequenceApi, SequenceArgs, WithSequence};
 use mathapi_service::{
     Annotations, Docs, MathApi, MathCors, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs,
     VERSION, api_docs, with_middleware,
@@ -36,83 +36,103 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 /// Every setting of the all-in-one server.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(
-    version,
-    about = "The mathapi all-in-one server: /fibonacci, /factorial and /ackermann on one port"
-)]
+#[command(version, about = "The mathapi all-in-one server: every function on one port")]
 pub struct Args {
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Every function's limits.
     #[command(flatten)]
-    pub fibonacci: FibonacciArgs,
+    pub limits: Limits<All>,
     #[command(flatten)]
     pub sequence: SequenceArgs,
-    #[command(flatten)]
-    pub factorial: FactorialArgs,
-    #[command(flatten)]
-    pub ackermann: AckermannArgs,
 }
 
-/// The app: the three APIs (Fibonacci's with the sequence's routes, as the `fibonacci`
-/// service serves it), the operational endpoints, the documentation both combined (`/docs`)
-/// and per API (`/fibonacci/docs`, ...), as each service serves it, and the front page
-/// (`/`). The math routes answer other origins; the sequence's writes do not (see
-/// [`MathCors`]).
+/// The app: every function's API (the sequence's routes beside the function whose prefix
+/// they share, as its service serves them), the operational endpoints, the documentation
+/// both combined (`/docs`) and per function (`/fibonacci/docs`, ...), as each service serves
+/// it, and the front page (`/`). The math routes answer other origins; the sequence's writes
+/// do not (see [`MathCors`]).
 ///
 /// Opens the sequence's store, so it must run inside the Tokio runtime.
 pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
-    let fibonacci = FibonacciApi::new(&args.fibonacci, metrics);
-    let fibonacci = WithSequence::open(fibonacci, &args.sequence, metrics)?;
-    let factorial = FactorialApi::new(&args.factorial, metrics);
-    let ackermann = AckermannApi::new(&args.ackermann, metrics);
-    // Every API's dependencies, so that none is forgotten when another gains one.
-    let readiness = [
-        fibonacci.readiness(),
-        factorial.readiness(),
-        ackermann.readiness(),
-    ]
-    .concat();
-    let ops = OpsApi::new(metrics.clone(), readiness);
-
-    let notes = Annotations {
-        bounds: [fibonacci.bounds(), factorial.bounds(), ackermann.bounds()].concat(),
-        examples: [
-            fibonacci.examples(),
-            factorial.examples(),
-            ackermann.examples(),
-        ]
-        .concat(),
-        headers: fibonacci.header_rules(),
+    let sequence = SequenceApi::open(&args.sequence, metrics)?;
+    let apis = mathapi_functions::apis(&args.limits, metrics);
+    let mut parts = Parts {
+        limits: &args.limits,
+        metrics,
+        sequence: &sequence,
+        documents: Vec::new(),
+        notes: Annotations {
+            examples: sequence.examples(),
+            headers: sequence.header_rules(),
+            ..Annotations::default()
+        },
+        readiness: sequence.readiness(),
     };
-    let service = OpenApiService::new(
-        (
-            fibonacci.clone(),
-            factorial.clone(),
-            ackermann.clone(),
-            ops.clone(),
-        ),
-        "mathapi",
-        VERSION,
-    )
-    .description(
-        "Exact Fibonacci numbers, factorials and Ackermann values. Results are decimal \
-         strings; errors are RFC 9457 problem documents (`application/problem+json`).",
-    );
+    mathapi_functions::for_each(&mut parts);
+    let Parts {
+        documents,
+        notes,
+        readiness,
+        ..
+    } = parts;
+    let ops = OpsApi::new(metrics.clone(), readiness);
+    let service = OpenApiService::new((apis, sequence.clone(), ops.clone()), NAME, VERSION)
+        .description(description(mathapi_functions::entries()));
     let combined = Docs::new(&service, &notes);
     let routes = RouteTemplates::from_spec(&combined.spec);
 
     let route = combined.mount(Route::new(), "");
-    let route = api_docs(&fibonacci, &ops).mount(route, &format!("/{}", FibonacciApi::NAME));
-    let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
-    let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
+    let route = documents
+        .into_iter()
+        .fold(route, |route, document| document(route, &ops));
     let route = route.nest("/", service.with(MathCors).with(FrontPage));
     let cache = RenderCache::new(args.server.render_cache_bytes, metrics);
     Ok(with_middleware(route, metrics, routes, cache))
 }
 
+/// The combined document's description, naming every function.
+fn description(entries: &[Entry]) -> String {
+    let summaries: Vec<&str> = entries.iter().map(|e| e.description.summary).collect();
+    format!(
+        "Exact values of big-integer functions ({}). Results are decimal strings; errors are \
+         RFC 9457 problem documents (`application/problem+json`).",
+        summaries.join("; ")
+    )
+}
+
+/// Mounts one function's own document under `/{name}`.
+type MountDocument = Box<dyn FnOnce(Route, &OpsApi) -> Route>;
+
+/// What the app gathers from each function, in list order.
+struct Parts<'a> {
+    limits: &'a Limits<All>,
+    metrics: &'a Metrics,
+    sequence: &'a SequenceApi,
+    documents: Vec<MountDocument>,
+    notes: Annotations,
+    readiness: Vec<std::sync::Arc<dyn mathapi_service::Readiness>>,
+}
+
+impl Visitor for Parts<'_> {
+    fn visit<F: Function>(&mut self) {
+        let api = FunctionApi::<F>::new(self.limits, self.metrics);
+        self.notes.bounds.extend(api.bounds());
+        self.readiness.extend(api.readiness());
+        let prefix = format!("/{}", F::DESCRIPTION.name);
+        let document: MountDocument = if F::DESCRIPTION.name == mathapi_sequence_api::PREFIX {
+            let api = WithSequence::new(api, self.sequence.clone());
+            Box::new(move |route, ops| api_docs(&api, ops).mount(route, &prefix))
+        } else {
+            Box::new(move |route, ops| api_docs(&api, ops).mount(route, &prefix))
+        };
+        self.documents.push(document);
+    }
+}
+
 /// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
 pub fn serve(args: &Args) -> ExitCode {
-    let functions = [FibonacciApi::NAME, FactorialApi::NAME, AckermannApi::NAME];
+    let functions: Vec<&'static str> = mathapi_functions::entries().iter().map(Entry::name).collect();
     mathapi_service::run(NAME, &functions, DEFAULT_PORT, &args.server, |metrics| {
         app(args, metrics).map_err(|e| e.to_string())
     })

@@ -2,18 +2,17 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use mathapi::cli::{Cli, Command};
+use mathapi::cli::{Command, Request, parse};
 use mathapi::{compute, sequence, serve};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        None => serve(&cli.serve),
-        Some(Command::Serve(args)) => serve(&args),
-        Some(Command::Fibonacci(command)) => compute::fibonacci(&command),
-        Some(Command::Factorial(command)) => compute::factorial(&command),
-        Some(Command::Ackermann(command)) => compute::ackermann(&command),
-        Some(Command::Sequence(command)) => sequence::run(&command),
+    match parse() {
+        Request::Compute(function, matches) => compute::run(function, &matches),
+        Request::Fixed(cli) => match cli.command {
+            None => serve(&cli.serve),
+            Some(Command::Serve(args)) => serve(&args),
+            Some(Command::Sequence(command)) => sequence::run(&command),
+            Some(Command::Functions(command)) => compute::list(&command),
+        },
     }
 }

@@ -47,7 +47,7 @@ async fn the_page_and_its_files_are_served_with_security_headers() {
         (
             "/",
             "text/html; charset=utf-8",
-            mathapi_frontpage::INDEX_HTML,
+            mathapi_frontpage::INDEX_HTML.as_str(),
         ),
         (
             "/assets/style.css",

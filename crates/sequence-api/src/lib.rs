@@ -20,18 +20,9 @@
 //!
 //! # Serving it
 //!
-//! The sequence's routes live under `/fibonacci/`, so the services that serve `GET
-//! /fibonacci/{n}/` serve them too, with [`WithSequence`]:
-//!
-//! ```no_run
-//! # use mathapi_sequence_api::{SequenceArgs, WithSequence};
-//! # use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
-//! # fn app(args: &FibonacciArgs, sequence: &SequenceArgs, metrics: &mathapi_service::Metrics)
-//! # -> Result<(), mathapi_sequence::OpenError> {
-//! let api = WithSequence::open(FibonacciApi::new(args, metrics), sequence, metrics)?;
-//! let app = mathapi_service::single_api_app(api, metrics);
-//! # Ok(()) }
-//! ```
+//! The sequence's routes live under `/fibonacci/` ([`PREFIX`]), so the services that serve
+//! `GET /fibonacci/{n}/` serve them too, with [`WithSequence`]: the function's own binary
+//! (`mathapi-serve`) and the all-in-one (`mathapi`).
 //!
 //! The routes, the answers, the problem documents, the `Cache-Control: no-store` and
 //! `Allow` headers, the metrics (`mathapi_sequence_*`) and the log fields are the
@@ -50,3 +41,28 @@ pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
 pub use mathapi_sequence::{OpenError, Operation, SyncHook};
 pub use sequence::Sequence;
 pub use with_sequence::{WithSequence, WithSequenceArgs};
+
+/// The first segment of every route of the sequence: it walks the Fibonacci sequence, so the
+/// service of the function with this name serves it (its binary, and the all-in-one beside
+/// that function's API).
+pub const PREFIX: &str = "fibonacci";
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::OpenApi;
+
+    use super::*;
+
+    #[test]
+    fn every_route_is_under_the_prefix() {
+        let paths: Vec<String> = SequenceApi::meta()
+            .into_iter()
+            .flat_map(|api| api.paths)
+            .map(|path| path.path)
+            .collect();
+        assert!(!paths.is_empty());
+        for path in paths {
+            assert!(path.starts_with(&format!("/{PREFIX}/")), "{path}");
+        }
+    }
+}

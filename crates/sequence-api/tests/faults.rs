@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_fibonacci::FibonacciApi;
 use mathapi_sequence::testing::{Freezer, RedisServer};
 use mathapi_sequence::{DEFAULT_REDIS_KEY, STATE_FILE_NAME};
 use mathapi_sequence_api::{Backend, OpenError, SequenceArgs, SyncHook, WithSequence};
@@ -15,7 +15,7 @@ use mathapi_testing::{TestApp, assert_problem, json_of};
 use serde_json::Value;
 
 fn fibonacci(metrics: &Metrics) -> FibonacciApi {
-    FibonacciApi::new(&FibonacciArgs { max_n: 400 }, metrics)
+    FibonacciApi::with_maxima([400], metrics)
 }
 
 async fn spawn_with(sequence: SequenceArgs, before_sync: Option<SyncHook>) -> (TestApp, Metrics) {

@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_fibonacci::FibonacciApi;
 use mathapi_sequence::testing::{RedisServer, free_port};
 use mathapi_sequence_api::{Backend, SequenceArgs, WithSequence};
 use mathapi_service::{Metrics, single_api_app};
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 async fn spawn(sequence: SequenceArgs) -> (TestApp, Metrics) {
     let metrics = Metrics::new("fibonacci").unwrap();
-    let fibonacci = FibonacciApi::new(&FibonacciArgs { max_n: 400 }, &metrics);
+    let fibonacci = FibonacciApi::with_maxima([400], &metrics);
     let api = WithSequence::open(fibonacci, &sequence, &metrics).unwrap();
     (TestApp::spawn(single_api_app(api, &metrics)).await, metrics)
 }

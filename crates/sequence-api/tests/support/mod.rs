@@ -19,7 +19,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mathapi_fibonacci::{FibonacciApi, FibonacciArgs};
+use mathapi_fibonacci::{Fibonacci, FibonacciApi};
+use mathapi_function::{Limits, One};
 use mathapi_sequence_api::{WithSequence, WithSequenceArgs};
 use mathapi_service::{MathApi, RenderCache, ServiceCli, single_api_app_with_cache};
 use mathapi_testing::RunningBinary;
@@ -41,7 +42,7 @@ pub fn serve_if_child() {
     // line, so that the first log line is a line of its own.
     let _ = std::io::stdout().write_all(b"\n");
     let argv = std::iter::once("fibonacci").chain(args.lines());
-    let cli = ServiceCli::<WithSequenceArgs<FibonacciArgs>>::try_parse_from(argv)
+    let cli = ServiceCli::<WithSequenceArgs<Limits<One<Fibonacci>>>>::try_parse_from(argv)
         .unwrap_or_else(|error| error.exit());
     let code = mathapi_service::run(
         Service::NAME,
