@@ -175,15 +175,13 @@ pub(crate) fn render(description: &Description, args: &[u64], result: &str) -> S
 /// the middleware maps back to the published templates.
 const PARAM_NAMES: [&str; 4] = ["param0", "param1", "param2", "param3"];
 
-/// The poem path of the first `given` parameters: `/ackermann/:param0/:param1/` when
-/// complete, `/ackermann/:param0` when one is given.
+/// The poem path of the first `given` parameters: `/ackermann/:param0/:param1` when complete,
+/// `/ackermann/:param0` when one is given. (Without the trailing slash, as poem-openapi
+/// registers its routes: the middleware normalizes request paths.)
 fn poem_path(description: &Description, given: usize) -> String {
     let mut path = format!("/{}", description.name);
     for name in &PARAM_NAMES[..given] {
         let _ = write!(path, "/:{name}");
-    }
-    if given == description.params.len() {
-        path.push('/');
     }
     path
 }
