@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make generate`: every file derived from configs/functions.json and the stack's other single
-# sources, rewritten by its generator:
+# `make generate`: every file derived from the Rust list of functions and the stack's other
+# single sources, rewritten by its generator:
+#   mathapi functions --json     configs/functions.json, the list as the stack reads it (from
+#                                crates/functions; `make test` fails when it is stale too)
 #   scripts/stack_wiring.py      the backend blocks of docker-compose.yml,
 #                                configs/traefik/dynamic.yml and configs/prometheus/prometheus.yml
 #   scripts/stack_dashboards.py  dashboards/grafana/*.json, dashboards/kibana/*.ndjson
@@ -17,6 +19,16 @@ python="${tools_dir}/venv/bin/python"
 [[ -x "${python}" ]] || python=python3
 
 status=0
+functions=$(cargo run --quiet --locked --bin mathapi -- functions --json)
+if [[ "${1:-}" == --check ]]; then
+  if [[ "${functions}" != "$(cat configs/functions.json)" ]]; then
+    echo "out of date (run make generate): configs/functions.json" >&2
+    status=1
+  fi
+else
+  printf '%s\n' "${functions}" > configs/functions.json
+  echo "wrote configs/functions.json"
+fi
 for generator in stack_wiring stack_dashboards stack_k8s; do
   "${python}" "scripts/${generator}.py" "$@" || status=1
 done

@@ -40,3 +40,18 @@ pub fn list(command: &FunctionsCommand) -> ExitCode {
         .collect();
     print_line(&lines.join("\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_functions_json_is_the_list() {
+        let committed = include_str!("../../../configs/functions.json");
+        assert_eq!(
+            catalog_json(mathapi_functions::entries(), mathapi_sequence_api::PREFIX),
+            committed,
+            "configs/functions.json is stale: run `make generate`"
+        );
+    }
+}
