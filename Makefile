@@ -9,7 +9,7 @@ TRAFFIC_ARGS ?= --duration 60s --rate 50
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test lint fmt bench request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native generate
+.PHONY: help run run-services test test-under-load lint fmt bench request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native generate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ run: ## Every API in one process on http://127.0.0.1:8000
 
 run-services: ## Every function's service as its own process, on its port (configs/functions.json)
 	scripts/run-services.sh
+
+test-under-load: ## make test five times in a row beside two CPU-bound processes
+	scripts/test-under-load.sh
 
 test: ## Every test (unit, property, integration over real HTTP); needs redis-server on PATH
 	scripts/test.sh
@@ -73,7 +76,7 @@ kill: down ## Alias of `down`
 smoke: ## Bring the stack up, check it end to end, tear it down (needs Docker)
 	scripts/smoke-stack.sh
 
-generate: ## Rewrite the generated stack files: compose/Traefik/Prometheus backends, dashboards, Kubernetes
+generate: ## Rewrite every generated file: configs/functions.json, compose/Traefik/Prometheus backends, dashboards, Kubernetes
 	scripts/generate.sh
 
 check-stack: ## Verify the stack without Docker: schemas, linters, promtool, live Prometheus scrape, tests/stack
