@@ -46,7 +46,6 @@ mod render_cache;
 pub mod request_id;
 mod request_log;
 mod server;
-pub mod telemetry;
 
 pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample};
 pub use app::{api_docs, single_api_app, single_api_app_with_cache, with_middleware};
@@ -66,4 +65,5 @@ pub use process::{run, run_service, shutdown_signal};
 pub use render_cache::{DEFAULT_RENDER_CACHE_BYTES, IMMUTABLE, RenderCache};
 pub use request_log::{note_call, note_problem};
 pub use server::{Application, Draining, ServerSettings};
+pub use mathapi_telemetry as telemetry;
 pub use telemetry::{LogSink, Metrics, VERSION};

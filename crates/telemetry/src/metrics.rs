@@ -178,7 +178,7 @@ impl Metrics {
     }
 
     /// A request has started; `method` is a [`method_label`].
-    pub(crate) fn request_started(&self, method: &'static str) {
+    pub fn request_started(&self, method: &'static str) {
         self.inner
             .active_requests
             .add(1, &[KeyValue::new(METHOD, method)]);
@@ -186,7 +186,7 @@ impl Metrics {
 
     /// A request has been answered. `route` is the published template, `None` when no route
     /// matched.
-    pub(crate) fn request_finished(
+    pub fn request_finished(
         &self,
         method: &'static str,
         route: Option<&Arc<str>>,
@@ -215,13 +215,15 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn record_computation(&self, function: &'static str, duration: Duration) {
+    /// A computation of `function` took `duration`.
+    pub fn record_computation(&self, function: &'static str, duration: Duration) {
         self.inner
             .computation_duration
             .record(duration.as_secs_f64(), &[KeyValue::new(FUNCTION, function)]);
     }
 
-    pub(crate) fn record_rejection(&self, function: &'static str, reason: &'static str) {
+    /// A request to `function` was refused for `reason` (a problem's `reason`).
+    pub fn record_rejection(&self, function: &'static str, reason: &'static str) {
         self.inner.rejected_inputs.add(
             1,
             &[
@@ -232,7 +234,7 @@ impl Metrics {
     }
 
     /// A fault was injected into a request to `function`; `kind` is `latency` or `error`.
-    pub(crate) fn record_injected_fault(&self, function: &'static str, kind: &'static str) {
+    pub fn record_injected_fault(&self, function: &'static str, kind: &'static str) {
         self.inner.injected_faults.add(
             1,
             &[KeyValue::new(FUNCTION, function), KeyValue::new(KIND, kind)],
@@ -240,7 +242,7 @@ impl Metrics {
     }
 
     /// The fault file was read again; `outcome` is `applied`, `refused` or `disabled`.
-    pub(crate) fn record_fault_reload(&self, outcome: &'static str) {
+    pub fn record_fault_reload(&self, outcome: &'static str) {
         self.inner
             .fault_reloads
             .add(1, &[KeyValue::new(OUTCOME, outcome)]);

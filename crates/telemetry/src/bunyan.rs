@@ -349,8 +349,8 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-    use crate::telemetry::LogSink;
-    use crate::telemetry::log_sink::tests::Recorder;
+    use crate::LogSink;
+    use crate::log_sink::tests::Recorder;
 
     /// The same events, spans and fields every way a service logs them.
     fn emit_everything() {

@@ -10,7 +10,7 @@ use tracing::Span;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::telemetry::fields;
+use crate::fields;
 
 /// The W3C ids of a sampled request's server span, in lower-case hex, for its log lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct TraceIds {
 ///
 /// `otel.*` fields configure the exported span and are not written to log lines; the other
 /// attributes are set on the OpenTelemetry span only, so log lines keep their contract.
-pub(crate) fn server_span(
+pub fn server_span(
     headers: &poem::http::HeaderMap,
     request_id: &str,
     method: &'static str,
@@ -68,7 +68,7 @@ pub(crate) fn server_span(
 /// Completes a sampled server span with what the answer says: its name `{method} {route}`,
 /// the route, the status code, and an error status for a 5xx answer. The span ends when the
 /// last handle to it is dropped.
-pub(crate) fn finish_server_span(span: &Span, method: &str, route: Option<&str>, status: u16) {
+pub fn finish_server_span(span: &Span, method: &str, route: Option<&str>, status: u16) {
     if let Some(route) = route {
         // The span has started (its ids were needed for the log lines): renamed directly, as
         // `otel.name` only names a span not yet started.

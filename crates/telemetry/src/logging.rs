@@ -99,8 +99,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::LogSink;
-    use crate::telemetry::log_sink::tests::Recorder;
+    use crate::LogSink;
+    use crate::log_sink::tests::Recorder;
     use serde_json::Value;
     use std::time::Duration;
 

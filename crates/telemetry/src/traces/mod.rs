@@ -35,7 +35,7 @@ use super::{Metrics, VERSION, fields};
 use export::{BoundedProcessor, CountingExporter, ExportClient, QueueCounts};
 
 pub use args::{SamplerName, TracingArgs};
-pub(crate) use request::{TraceIds, finish_server_span, server_span};
+pub use request::{TraceIds, finish_server_span, server_span};
 
 /// Whether spans are exported: set once, when [`Traces`] starts.
 static ON: AtomicBool = AtomicBool::new(false);
