@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::fault::FaultArgs;
+use mathapi_faults::FaultArgs;
 use crate::limits::{ComputeSettings, default_concurrency};
 use crate::server::ServerSettings;
 

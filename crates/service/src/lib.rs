@@ -36,7 +36,6 @@ mod call;
 mod cli;
 mod cors;
 mod docs;
-mod fault;
 mod limits;
 mod middleware;
 mod ops;
@@ -54,9 +53,7 @@ pub use call::{Call, SHED_REQUESTS};
 pub use cli::{ServerArgs, ServiceCli};
 pub use cors::MathCors;
 pub use docs::Docs;
-pub use fault::{
-    Fault, FaultArgs, FaultError, FaultSettings, FaultSwitch, Injected, MAX_LATENCY_MS,
-};
+pub use mathapi_faults::{FaultArgs, FaultError, FaultSwitch, Injected};
 pub use limits::{ComputeSettings, Cost};
 pub use middleware::{Observe, RouteTemplates};
 pub use ops::{OpsApi, Readiness};

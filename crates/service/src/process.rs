@@ -9,7 +9,7 @@ use poem::{EndpointExt, Response};
 use crate::api::MathApi;
 use crate::app::single_api_app_with_cache;
 use crate::cli::{ServerArgs, ServiceCli};
-use crate::fault::{FaultArgs, FaultError, FaultSwitch, reload_on_sighup};
+use mathapi_faults::{FaultArgs, FaultError, FaultSwitch, reload_on_sighup};
 use crate::render_cache::RenderCache;
 use crate::server::Application;
 use crate::telemetry::{self, LogSink, Metrics, Traces, VERSION};

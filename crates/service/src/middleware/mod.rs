@@ -27,7 +27,7 @@ use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
 
-use crate::fault::{FaultSwitch, Injected};
+use mathapi_faults::{FaultSwitch, Injected};
 use crate::problem::Problem;
 use crate::render_cache::RenderCache;
 use crate::request_log::RequestRecord;
