@@ -1,7 +1,8 @@
 //! The Ackermann service: `GET /ackermann/{m}/{n}/`.
 
+use mathapi_http::{ArgumentError, Call, Cost, MathApi, ParamBound, ProblemResponse};
 use mathapi_math::{ackermann, max_computable_n};
-use mathapi_service::{ArgumentError, Call, Cost, MathApi, Metrics, ParamBound, ProblemResponse};
+use mathapi_telemetry::Metrics;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
 
 fn main() -> ExitCode {
-    mathapi_service::run_service(|args: &AckermannArgs, metrics| {
+    mathapi_server::run_service(|args: &AckermannArgs, metrics| {
         Ok(AckermannApi::new(args, metrics))
     })
 }

@@ -1,7 +1,8 @@
 //! The Ackermann service over real HTTP, in-process on a random port.
 
 use mathapi_ackermann::{AckermannApi, AckermannArgs};
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_http::single_api_app;
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 
 async fn spawn(max_m: u64, max_n: u64) -> TestApp {

@@ -1,7 +1,8 @@
 //! The factorial service: `GET /factorial/{n}/`.
 
+use mathapi_http::{Call, Cost, MathApi, ParamBound, ProblemResponse};
 use mathapi_math::factorial;
-use mathapi_service::{Call, Cost, MathApi, Metrics, ParamBound, ProblemResponse};
+use mathapi_telemetry::Metrics;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use mathapi_factorial::{FactorialApi, FactorialArgs};
 
 fn main() -> ExitCode {
-    mathapi_service::run_service(|args: &FactorialArgs, metrics| {
+    mathapi_server::run_service(|args: &FactorialArgs, metrics| {
         Ok(FactorialApi::new(args, metrics))
     })
 }

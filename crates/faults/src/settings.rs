@@ -201,5 +201,4 @@ mod tests {
         .unwrap();
         assert!(FaultSettings::read(&path, SERVED).is_ok());
     }
-
 }

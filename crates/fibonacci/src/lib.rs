@@ -8,11 +8,11 @@ mod stepper;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mathapi_math::fibonacci;
-use mathapi_service::{
-    Call, Cost, HeaderRule, MathApi, Metrics, ParamBound, ProblemResponse, Readiness,
-    ResponseExample,
+use mathapi_http::{
+    Call, Cost, HeaderRule, MathApi, ParamBound, ProblemResponse, Readiness, ResponseExample,
 };
+use mathapi_math::fibonacci;
+use mathapi_telemetry::Metrics;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem_openapi::param::Path;

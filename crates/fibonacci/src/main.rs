@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use mathapi_fibonacci::{FibonacciArgs, FibonacciService};
 use mathapi_frontpage::FrontPage;
-use mathapi_service::{MathApi, RenderCache, ServiceCli, run, single_api_app_with_cache};
+use mathapi_http::{MathApi, RenderCache, single_api_app_with_cache};
+use mathapi_server::{ServiceCli, run};
 use poem::EndpointExt;
 
 fn main() -> ExitCode {
-    // As `mathapi_service::run_service`, plus the front page around the app.
+    // As `mathapi_server::run_service`, plus the front page around the app.
     let cli =
         ServiceCli::<FibonacciArgs>::parse_for(FibonacciService::NAME, FibonacciService::TITLE);
     run(

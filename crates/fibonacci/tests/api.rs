@@ -1,7 +1,8 @@
 //! The Fibonacci service over real HTTP, in-process on a random port.
 
 use mathapi_fibonacci::{FibonacciArgs, FibonacciService, SequenceArgs};
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_http::single_api_app;
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 use num_bigint::BigUint;
 

@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use mathapi_fibonacci::{Backend, FibonacciArgs, FibonacciService, SequenceArgs};
+use mathapi_http::single_api_app;
 use mathapi_sequence::testing::{RedisServer, free_port};
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem, json_of};
 use serde_json::Value;
 
@@ -243,7 +244,7 @@ async fn kill_9_loses_no_acknowledged_step() {
     let server = RunningBinary::start(
         binary,
         &["--sequence-data-dir", &dir],
-        &[("RUST_LOG", "warn,mathapi_service::process=info")],
+        &[("RUST_LOG", "warn,mathapi_server::process=info")],
     )
     .await;
     let client = mathapi_testing::client();

@@ -7,9 +7,10 @@ use std::time::Duration;
 use mathapi_fibonacci::{
     Backend, FibonacciArgs, FibonacciService, OpenError, SequenceArgs, SyncHook,
 };
+use mathapi_http::single_api_app;
 use mathapi_sequence::testing::{Freezer, RedisServer};
 use mathapi_sequence::{DEFAULT_REDIS_KEY, STATE_FILE_NAME};
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem, json_of};
 use serde_json::Value;
 

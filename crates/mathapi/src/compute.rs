@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use mathapi_ackermann::AckermannResult;
 use mathapi_factorial::FactorialResult;
 use mathapi_fibonacci::FibonacciResult;
-use mathapi_service::ArgumentError;
-use mathapi_service::parse_argument;
+use mathapi_http::ArgumentError;
+use mathapi_http::parse_argument;
 use poem_openapi::types::ToJSON;
 
 use crate::cli::{AckermannCommand, EXIT_BAD_ARGUMENT, FactorialCommand, FibonacciCommand};

@@ -16,10 +16,12 @@ use mathapi_ackermann::{AckermannApi, AckermannArgs};
 use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciArgs, FibonacciService, OpenError};
 use mathapi_frontpage::FrontPage;
-use mathapi_service::{
-    Annotations, Docs, MathApi, MathCors, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs,
-    VERSION, api_docs, with_middleware,
+use mathapi_http::{
+    Annotations, Docs, MathApi, MathCors, OpsApi, RenderCache, RouteTemplates, api_docs,
+    with_middleware,
 };
+use mathapi_server::ServerArgs;
+use mathapi_telemetry::{Metrics, VERSION};
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
@@ -49,7 +51,7 @@ pub struct Args {
 /// The app: the three APIs, the operational endpoints, the documentation both combined
 /// (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it, and the front
 /// page (`/`). The math routes answer other origins; the stepper's writes do not (see
-/// [`mathapi_service::cors`]).
+/// [`MathCors`]).
 ///
 /// Opens the sequence stepper's store, so it must run inside the Tokio runtime.
 pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
@@ -108,7 +110,7 @@ pub fn serve(args: &Args) -> ExitCode {
         FactorialApi::NAME,
         AckermannApi::NAME,
     ];
-    mathapi_service::run(NAME, &functions, DEFAULT_PORT, &args.server, |metrics| {
+    mathapi_server::run(NAME, &functions, DEFAULT_PORT, &args.server, |metrics| {
         app(args, metrics).map_err(|e| e.to_string())
     })
 }

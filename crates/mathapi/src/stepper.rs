@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use mathapi_fibonacci::{OpenError, Operation, SequenceResponse, Stepper};
-use mathapi_service::Metrics;
+use mathapi_telemetry::Metrics;
 use poem_openapi::types::ToJSON;
 use serde_json::Value;
 

@@ -24,8 +24,8 @@ mod metrics;
 pub mod traces;
 
 pub use log_sink::LogSink;
-pub use logging::{TelemetryError, init_logging, subscriber, traced_subscriber};
-pub use metrics::{HTTP_DURATION_BUCKETS, Metrics, method_label};
+pub use logging::{TelemetryError, init_logging, subscriber};
+pub use metrics::{Metrics, method_label};
 pub use traces::{Traces, TracingArgs};
 
 /// The version every binary reports (`mathapi_build_info`, `target_info`, OpenAPI).

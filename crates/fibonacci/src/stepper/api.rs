@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use mathapi_service::{Problem, Readiness};
+use mathapi_http::{Problem, Readiness};
 use poem::http::StatusCode;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
@@ -16,7 +16,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use super::{Operation, SequenceArgs, Stepper, problems};
 use crate::OpenError;
-use mathapi_service::Metrics;
+use mathapi_telemetry::Metrics;
 
 #[derive(Tags)]
 enum StepperTags {
@@ -150,12 +150,12 @@ type IdempotencyKey = Header<Option<String>>;
 /// published document: 1 to 255 visible ASCII characters. Whitespace around a field value is
 /// not part of it (RFC 9110 §5.5: the server never sees it), so the pattern allows it and the
 /// length is counted inside the pattern.
-pub fn idempotency_key_rule() -> mathapi_service::HeaderRule {
+pub fn idempotency_key_rule() -> mathapi_http::HeaderRule {
     let pattern = format!(
         "^[ \\t]*[!-~]{{1,{}}}[ \\t]*$",
         mathapi_sequence::MAX_KEY_LEN
     );
-    mathapi_service::HeaderRule {
+    mathapi_http::HeaderRule {
         name: "Idempotency-Key",
         schema: serde_json::json!({"type": "string", "pattern": pattern}),
     }

@@ -1,7 +1,7 @@
 //! The all-in-one app served in-process on a random port, as the tests of this crate use it.
 
 use clap::Parser;
-use mathapi_service::Metrics;
+use mathapi_telemetry::Metrics;
 use mathapi_testing::TestApp;
 
 /// `mathapi` with `flags`, in-process on 127.0.0.1 and a random port, with its metrics. Each

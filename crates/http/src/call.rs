@@ -10,7 +10,7 @@ use crate::arguments::{ArgumentError, parse_argument};
 use crate::limits::{self, Cost, Shed};
 use crate::problem::{Problem, ProblemResponse};
 use crate::request_log;
-use crate::telemetry::{Metrics, fields};
+use mathapi_telemetry::{Metrics, fields};
 
 /// One math request being served. It names the function and arguments on the request's log
 /// line, counts refusals, and times the computation.

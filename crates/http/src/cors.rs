@@ -1,19 +1,5 @@
-//! Cross-origin access: the read-only math routes are public, the stepper's writes are not.
-//!
-//! - `GET /fibonacci/{n}/`, `/factorial/{n}/`, `/ackermann/{m}/{n}/` and
-//!   `/fibonacci/current` answer every origin with `Access-Control-Allow-Origin: *`, and
-//!   their preflight (`OPTIONS` with `Access-Control-Request-Method: GET`) gets `204`.
-//! - The stepper's state-changing routes (`/fibonacci/next`, `previous`, `reset`, by POST or
-//!   the deprecated GET) refuse any request whose `Origin` is not the server's own with `403`
-//!   and a problem document, preflight included. A missing CORS header alone would not be
-//!   enough: a body-less cross-origin POST is a "simple" request that browsers send without
-//!   preflight, so the step would happen even though the page could not read the answer.
-//! - Every other route (the page, docs, `/metrics`) is left alone: same-origin only.
-//!
-//! Why not `poem::middleware::Cors`: it echoes the request's `Origin` (with `Vary: Origin`,
-//! one cache entry per origin) where a public, credential-free API answers `*`, it answers
-//! preflights with `200`, and it applies one policy to a whole endpoint, while here the
-//! policy depends on the route.
+//! Cross-origin access: the read-only math routes are public, the stepper's writes are not
+//! ([`MathCors`] says how).
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
@@ -51,7 +37,22 @@ pub fn access(path: &str) -> Access {
     }
 }
 
-/// The middleware; see the module documentation.
+/// Cross-origin access: the read-only math routes are public, the stepper's writes are not.
+///
+/// - `GET /fibonacci/{n}/`, `/factorial/{n}/`, `/ackermann/{m}/{n}/` and
+///   `/fibonacci/current` answer every origin with `Access-Control-Allow-Origin: *`, and
+///   their preflight (`OPTIONS` with `Access-Control-Request-Method: GET`) gets `204`.
+/// - The stepper's state-changing routes (`/fibonacci/next`, `previous`, `reset`, by POST or
+///   the deprecated GET) refuse any request whose `Origin` is not the server's own with `403`
+///   and a problem document, preflight included. A missing CORS header alone would not be
+///   enough: a body-less cross-origin POST is a "simple" request that browsers send without
+///   preflight, so the step would happen even though the page could not read the answer.
+/// - Every other route (the page, docs, `/metrics`) is left alone: same-origin only.
+///
+/// Why not `poem::middleware::Cors`: it echoes the request's `Origin` (with `Vary: Origin`,
+/// one cache entry per origin) where a public, credential-free API answers `*`, it answers
+/// preflights with `200`, and it applies one policy to a whole endpoint, while here the
+/// policy depends on the route.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MathCors;
 

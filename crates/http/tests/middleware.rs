@@ -1,6 +1,7 @@
 //! The shared middleware over real HTTP: panics, request ids, 404/405 as problem documents.
 
-use mathapi_service::{Metrics, RenderCache, RouteTemplates, with_middleware};
+use mathapi_http::{RenderCache, RouteTemplates, with_middleware};
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{TestApp, assert_problem};
 use poem::{Route, get, handler, post};
 

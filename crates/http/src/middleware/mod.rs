@@ -27,15 +27,15 @@ use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
 
-use mathapi_faults::{FaultSwitch, Injected};
 use crate::problem::Problem;
 use crate::render_cache::RenderCache;
 use crate::request_log::RequestRecord;
-use crate::telemetry::traces::{self, TraceIds};
-use crate::telemetry::{Metrics, fields, method_label};
 use crate::{request_id, request_log};
 use caching::Conditional;
 use errors::{Failed, error_response, panic_response};
+use mathapi_faults::{FaultSwitch, Injected};
+use mathapi_telemetry::traces::{self, TraceIds};
+use mathapi_telemetry::{Metrics, fields, method_label};
 
 pub use routes::RouteTemplates;
 
@@ -271,7 +271,7 @@ impl<E: Endpoint> ObserveEndpoint<E> {
 }
 
 /// The span the request is handled in: lines logged inside it carry its `request_id`. It
-/// writes no lines of its own at `info` (see `telemetry::logging`).
+/// writes no lines of its own at `info` (see `mathapi_telemetry::init_logging`).
 fn request_span(request_id: &str) -> Span {
     tracing::info_span!(fields::REQUEST_SPAN, { fields::REQUEST_ID } = request_id)
 }

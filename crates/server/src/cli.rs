@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use mathapi_faults::FaultArgs;
-use crate::limits::{ComputeSettings, default_concurrency};
+use mathapi_http::{ComputeSettings, DEFAULT_RENDER_CACHE_BYTES};
+use mathapi_telemetry::TracingArgs;
+
 use crate::server::ServerSettings;
 
 /// Where to listen and how to log; flags with environment-variable fallbacks.
@@ -29,7 +31,7 @@ pub struct ServerArgs {
     #[arg(
         long,
         env = "MATHAPI_RENDER_CACHE_BYTES",
-        default_value_t = crate::render_cache::DEFAULT_RENDER_CACHE_BYTES,
+        default_value_t = DEFAULT_RENDER_CACHE_BYTES,
         value_parser = clap::value_parser!(u64).range(0..=1 << 30)
     )]
     pub render_cache_bytes: u64,
@@ -75,7 +77,7 @@ pub struct ServerArgs {
     pub faults: FaultArgs,
 
     #[command(flatten)]
-    pub tracing: Box<crate::telemetry::TracingArgs>,
+    pub tracing: Box<TracingArgs>,
 }
 
 impl ServerArgs {
@@ -91,19 +93,19 @@ impl ServerArgs {
 
     /// The connection and compute limits the flags set.
     pub fn settings(&self) -> ServerSettings {
-        let concurrency = self
-            .compute_concurrency
-            .map_or_else(default_concurrency, |n| n as usize);
+        let mut compute = ComputeSettings {
+            queue: self.compute_queue as usize,
+            ..ComputeSettings::default()
+        };
+        if let Some(concurrency) = self.compute_concurrency {
+            compute.concurrency = concurrency as usize;
+        }
         ServerSettings {
             max_connections: self.max_connections as usize,
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
             idle_timeout: Duration::from_secs(self.idle_timeout),
             http2_max_concurrent_streams: self.http2_max_streams,
-            compute: ComputeSettings {
-                concurrency,
-                queue: self.compute_queue as usize,
-                ..ComputeSettings::default()
-            },
+            compute,
         }
     }
 }

@@ -14,7 +14,7 @@
 //!   a short linger, and whatever is still open after the grace period is abandoned and
 //!   logged.
 //!
-//! Every request runs inside the compute limit's scope ([`crate::limits`]).
+//! Every request runs inside the compute limit's scope ([`ComputeLimit`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,7 +35,7 @@ use poem::{Endpoint, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::limits::{ComputeLimit, ComputeSettings};
+use mathapi_http::{ComputeLimit, ComputeSettings, Draining};
 
 /// The body type poem's response converts into.
 type ResponseBody = http_body_util::combinators::BoxBody<bytes::Bytes, io::Error>;
@@ -64,7 +64,7 @@ pub struct ServerSettings {
     /// HTTP/2 streams one connection may have open at once: the cap on work per
     /// connection (HTTP/1.1 serves one request at a time anyway).
     pub http2_max_concurrent_streams: u32,
-    /// Limits on computation ([`crate::limits`]).
+    /// Limits on computation ([`ComputeSettings`]).
     pub compute: ComputeSettings,
 }
 
@@ -77,22 +77,6 @@ impl Default for ServerSettings {
             http2_max_concurrent_streams: 32,
             compute: ComputeSettings::default(),
         }
-    }
-}
-
-/// Whether the server is draining; every request carries it (`Request::data`), so `/ready`
-/// can answer 503 as soon as shutdown begins.
-#[derive(Debug, Clone, Default)]
-pub struct Draining(Arc<AtomicBool>);
-
-impl Draining {
-    /// True once shutdown has begun.
-    pub fn is_draining(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn begin(&self) {
-        self.0.store(true, Ordering::Relaxed);
     }
 }
 

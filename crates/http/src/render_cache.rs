@@ -18,7 +18,7 @@ use poem::http::{HeaderMap, HeaderValue};
 use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, Weighter};
 
-use crate::telemetry::Metrics;
+use mathapi_telemetry::Metrics;
 
 /// The default budget: about a hundred answers at the hard caps (20–36 KB each).
 pub const DEFAULT_RENDER_CACHE_BYTES: u64 = 4 * 1024 * 1024;

@@ -10,7 +10,7 @@ use crate::docs::Docs;
 use crate::middleware::{Observe, RouteTemplates};
 use crate::ops::OpsApi;
 use crate::render_cache::{DEFAULT_RENDER_CACHE_BYTES, RenderCache};
-use crate::telemetry::{Metrics, VERSION};
+use mathapi_telemetry::{Metrics, VERSION};
 
 /// The app of a one-API service with the default render cache: the API (with CORS for
 /// its read-only routes), `/health`, `/ready`, `/metrics`, and its documentation under `/{name}/docs` and

@@ -54,7 +54,7 @@ impl Default for ComputeSettings {
 }
 
 /// One computation per core: more would only share the cores.
-pub fn default_concurrency() -> usize {
+fn default_concurrency() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 

@@ -1,6 +1,7 @@
 //! Operational endpoints every server has: liveness, readiness and metrics.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
 use poem::http::StatusCode;
@@ -8,8 +9,7 @@ use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use crate::problem::Problem;
-use crate::server::Draining;
-use crate::telemetry::Metrics;
+use mathapi_telemetry::Metrics;
 
 /// A dependency that must be reachable before the server is ready (e.g. Redis).
 pub trait Readiness: Send + Sync + 'static {
@@ -17,6 +17,23 @@ pub trait Readiness: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// `Err` with a reason when the dependency cannot be used now.
     fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Whether the server is draining; the server puts it on every request (`Request::data`),
+/// so `/ready` can answer 503 as soon as shutdown begins.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// True once shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Marks shutdown as begun: from now on `/ready` answers 503.
+    pub fn begin(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 #[derive(Tags)]

@@ -6,13 +6,12 @@ use std::process::ExitCode;
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Response};
 
-use crate::api::MathApi;
-use crate::app::single_api_app_with_cache;
-use crate::cli::{ServerArgs, ServiceCli};
 use mathapi_faults::{FaultArgs, FaultError, FaultSwitch, reload_on_sighup};
-use crate::render_cache::RenderCache;
+use mathapi_http::{MathApi, RenderCache, single_api_app_with_cache};
+use mathapi_telemetry::{self as telemetry, LogSink, Metrics, Traces, VERSION};
+
+use crate::cli::{ServerArgs, ServiceCli};
 use crate::server::Application;
-use crate::telemetry::{self, LogSink, Metrics, Traces, VERSION};
 
 /// `main` of a one-API service: parses the server flags and the service's own (`T`), opens
 /// the API with `open`, and serves it (see [`run`]).

@@ -8,9 +8,9 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use mathapi_service::{
-    Metrics, OpsApi, RenderCache, RouteTemplates, ServerSettings, with_middleware,
-};
+use mathapi_http::{OpsApi, RenderCache, RouteTemplates, with_middleware};
+use mathapi_server::ServerSettings;
+use mathapi_telemetry::Metrics;
 use mathapi_testing::TestApp;
 use poem::web::Data;
 use poem::{EndpointExt, Route, get, handler};
