@@ -437,7 +437,7 @@ mod tests {
         let mut ours = lines_of(ours, &ours_sink, &ours_out);
         let mut theirs = lines_of(theirs, &theirs_sink, &theirs_out);
         // The info span's START/END lines are the one intended difference: at info a request
-        // writes one line (see `telemetry::logging`).
+        // writes one line (see `logging`).
         theirs.retain(|line| {
             let msg = line["msg"].as_str().unwrap();
             msg != "[HTTP_REQUEST - START]" && msg != "[HTTP_REQUEST - END]"
@@ -448,13 +448,29 @@ mod tests {
             "ours {ours:#?}\ntheirs {theirs:#?}"
         );
         assert_eq!(ours.len(), 8, "every event and debug span line: {ours:#?}");
+        assert!(
+            ours.iter()
+                .any(|line| line.get("elapsed_milliseconds").is_some()),
+            "the computation span's END line says how long it was open: {ours:#?}"
+        );
         for (mine, reference) in ours.iter_mut().zip(theirs.iter_mut()) {
+            // How long a span was open differs between the two runs: END lines must both
+            // have it, as a whole number of milliseconds; every other field must be equal.
+            assert_eq!(
+                mine.get("elapsed_milliseconds").is_some(),
+                reference.get("elapsed_milliseconds").is_some(),
+                "ours {mine}\ntheirs {reference}"
+            );
             for line in [&mut *mine, &mut *reference] {
-                let time = line.as_object_mut().unwrap().remove("time").unwrap();
+                let fields = line.as_object_mut().unwrap();
+                let time = fields.remove("time").unwrap();
                 assert!(
                     humantime::parse_rfc3339(time.as_str().unwrap()).is_ok(),
                     "{time}"
                 );
+                if let Some(elapsed) = fields.remove("elapsed_milliseconds") {
+                    assert!(elapsed.is_u64(), "a non-negative integer: {elapsed}");
+                }
             }
             assert_eq!(mine, reference);
         }
