@@ -42,7 +42,7 @@ pub fn api_docs<A: MathApi>(api: &A, ops: &OpsApi) -> Docs {
     Docs::new(&service, &api.annotations())
 }
 
-/// Wraps routes in the middleware every server uses ([`Observe`]): request id, path
+/// Wraps routes in the middleware every server uses: request id, path
 /// normalization, problem documents for every error (panics included), math answers from
 /// `cache`, metrics under the published `routes`, and the request's log line.
 pub fn with_middleware(

@@ -51,7 +51,7 @@ impl<'a> Call<'a> {
 
     /// Runs the computation (including rendering the decimal string), timed for the metrics
     /// and the log line; `cost` says whether it may run inline or must go through the
-    /// compute limit ([`crate::limits`]), which may shed it with a `503`. At `debug`, a
+    /// compute limit ([`ComputeLimit`](crate::ComputeLimit)), which may shed it with a `503`. At `debug`, a
     /// `computation` span also shows it on its own lines; with traces on, it is exported as
     /// a child of the request's span.
     pub async fn compute(

@@ -47,12 +47,13 @@ impl LogSink {
         Self::new(io::stdout())
     }
 
-    /// Any writer, flushed as described in the module documentation.
+    /// Any writer, written to at 32 KiB, at once for a warning or an error, and every 50 ms
+    /// at idle.
     pub fn new(output: impl Write + Send + 'static) -> Self {
         Self::with_interval(output, FLUSH_INTERVAL)
     }
 
-    /// Any writer, with another idle deadline than [`FLUSH_INTERVAL`].
+    /// Any writer, with another idle deadline than the usual 50 ms.
     pub fn with_interval(output: impl Write + Send + 'static, interval: Duration) -> Self {
         let sink = LogSink {
             shared: Arc::new(Shared {

@@ -75,8 +75,8 @@ fn env_filter(filter: &str) -> Result<EnvFilter, TelemetryError> {
     })
 }
 
-/// Installs [`subscriber`] (or [`traced_subscriber`] when `traces` are on) for the whole
-/// process. Dependencies that log through the `log` crate end up in the same stream.
+/// Installs [`subscriber`] (or, when `traces` are on, its variant that exports spans too) for
+/// the whole process. Dependencies that log through the `log` crate end up in the same stream.
 pub fn init_logging<W>(
     service: &str,
     filter: &str,
