@@ -30,7 +30,7 @@ impl Injected {
 }
 
 /// The fault switch of a process started with a fault file. Cheap to clone; the process
-/// hands it to the middleware as request data, and reloads it on `SIGHUP`.
+/// gives it to the middleware that injects the faults, and reloads it on `SIGHUP`.
 #[derive(Clone)]
 pub struct FaultSwitch {
     inner: Arc<Switch>,

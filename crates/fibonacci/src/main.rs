@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use mathapi_fibonacci::{FibonacciArgs, FibonacciService};
 use mathapi_frontpage::FrontPage;
-use mathapi_http::{MathApi, RenderCache, single_api_app_with_cache};
-use mathapi_server::{ServiceCli, run};
+use mathapi_http::{MathApi, single_api_app};
+use mathapi_server::{RunSettings, ServiceCli, run};
 use poem::EndpointExt;
 
 fn main() -> ExitCode {
@@ -14,16 +14,11 @@ fn main() -> ExitCode {
     let cli =
         ServiceCli::<FibonacciArgs>::parse_for(FibonacciService::NAME, FibonacciService::TITLE);
     run(
-        FibonacciService::NAME,
-        &[FibonacciService::NAME],
-        FibonacciService::DEFAULT_PORT,
-        &cli.server,
-        |metrics| {
-            let api = FibonacciService::open(&cli.service, metrics).map_err(|e| e.to_string())?;
-            let cache = RenderCache::new(cli.server.render_cache_bytes, metrics);
-            Ok(single_api_app_with_cache(api, metrics, cache)
-                .with(FrontPage)
-                .boxed())
+        RunSettings::of_api::<FibonacciService>(&cli.server),
+        |context| {
+            let api = FibonacciService::open(&cli.service, &context.metrics)
+                .map_err(|e| e.to_string())?;
+            Ok(single_api_app(api, context).with(FrontPage).boxed())
         },
     )
 }

@@ -1,7 +1,7 @@
 //! The Fibonacci service over real HTTP, in-process on a random port.
 
 use mathapi_fibonacci::{FibonacciArgs, FibonacciService, SequenceArgs};
-use mathapi_http::single_api_app;
+use mathapi_http::{AppContext, single_api_app};
 use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 use num_bigint::BigUint;
@@ -14,9 +14,12 @@ async fn spawn(max_n: u64) -> TestApp {
         sequence: SequenceArgs::embedded(data.path()),
     };
     let api = FibonacciService::open(&args, &metrics).unwrap();
-    TestApp::spawn(single_api_app(api, &metrics))
-        .await
-        .holding(data)
+    TestApp::spawn(single_api_app(
+        api,
+        &AppContext::with_default_cache(&metrics),
+    ))
+    .await
+    .holding(data)
 }
 
 #[tokio::test]

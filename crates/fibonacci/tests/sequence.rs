@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use mathapi_fibonacci::{Backend, FibonacciArgs, FibonacciService, SequenceArgs};
-use mathapi_http::single_api_app;
+use mathapi_http::{AppContext, single_api_app};
 use mathapi_sequence::testing::{RedisServer, free_port};
 use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem, json_of};
@@ -20,7 +20,14 @@ async fn spawn(sequence: SequenceArgs) -> (TestApp, Metrics) {
         &metrics,
     )
     .unwrap();
-    (TestApp::spawn(single_api_app(api, &metrics)).await, metrics)
+    (
+        TestApp::spawn(single_api_app(
+            api,
+            &AppContext::with_default_cache(&metrics),
+        ))
+        .await,
+        metrics,
+    )
 }
 
 async fn embedded(max_index: u64) -> (TestApp, Metrics) {

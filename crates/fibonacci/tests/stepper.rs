@@ -7,7 +7,7 @@ use std::time::Duration;
 use mathapi_fibonacci::{
     Backend, FibonacciArgs, FibonacciService, OpenError, SequenceArgs, SyncHook,
 };
-use mathapi_http::single_api_app;
+use mathapi_http::{AppContext, single_api_app};
 use mathapi_sequence::testing::{Freezer, RedisServer};
 use mathapi_sequence::{DEFAULT_REDIS_KEY, STATE_FILE_NAME};
 use mathapi_telemetry::Metrics;
@@ -26,7 +26,11 @@ async fn spawn_with(sequence: SequenceArgs, before_sync: Option<SyncHook>) -> (T
     let service =
         FibonacciService::open_with_sync_hook(&args(sequence), &metrics, before_sync).unwrap();
     (
-        TestApp::spawn(single_api_app(service, &metrics)).await,
+        TestApp::spawn(single_api_app(
+            service,
+            &AppContext::with_default_cache(&metrics),
+        ))
+        .await,
         metrics,
     )
 }

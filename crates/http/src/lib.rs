@@ -19,8 +19,8 @@
 //! | `problem` | RFC 9457 problem documents: the one shape of every error ([`Problem`]) |
 //! | `docs` | the published OpenAPI documents and Swagger UI pages ([`Docs`]) |
 //! | `ops` | `/health`, `/ready`, `/metrics` ([`OpsApi`], [`Readiness`], [`Draining`]) |
-//! | `app` | assembling APIs, documents and middleware into one endpoint |
-//! | `middleware` | request id, request span, metrics, the request log line, errors as problems |
+//! | `app` | assembling APIs, documents and middleware into one endpoint ([`AppContext`]) |
+//! | `middleware` | one layer per job: request id, metrics and the log line, `Host` rules, faults, cached answers, errors as problems |
 //! | [`request_id`] | which client request ids are kept, and new ones |
 //! | `request_log` | what a handler tells the request's log line (function, timings, …) |
 //! | `render_cache` | rendered math answers kept under a byte budget ([`RenderCache`]) |
@@ -41,7 +41,7 @@ pub mod request_id;
 mod request_log;
 
 pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample};
-pub use app::{api_docs, single_api_app, single_api_app_with_cache, with_middleware};
+pub use app::{AppContext, api_docs, single_api_app, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
 pub use call::Call;
 pub use cors::MathCors;

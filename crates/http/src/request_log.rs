@@ -56,6 +56,18 @@ impl RequestRecord {
         (output, record.unwrap_or_default())
     }
 
+    /// The record of a request answered with `problem` before any handler saw it.
+    pub(crate) fn of_problem(problem: &Problem) -> Self {
+        let mut record = RequestRecord::default();
+        record.note_problem(problem);
+        record
+    }
+
+    fn note_problem(&mut self, problem: &Problem) {
+        self.reason.clone_from(&problem.reason);
+        self.detail = Some(problem.detail.clone());
+    }
+
     /// Computation time in milliseconds, at microsecond precision (enough for a latency, and
     /// short in the log).
     pub fn compute_ms(&self) -> Option<f64> {
@@ -101,10 +113,7 @@ pub(crate) fn note_computation(duration: Duration, result_digits: usize) {
 /// Notes the problem the request is answered with (its `reason` and `detail` go on the log
 /// line).
 pub fn note_problem(problem: &Problem) {
-    with_current(|record| {
-        record.reason.clone_from(&problem.reason);
-        record.detail = Some(problem.detail.clone());
-    });
+    with_current(|record| record.note_problem(problem));
 }
 
 #[cfg(test)]

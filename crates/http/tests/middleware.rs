@@ -1,6 +1,6 @@
 //! The shared middleware over real HTTP: panics, request ids, 404/405 as problem documents.
 
-use mathapi_http::{RenderCache, RouteTemplates, with_middleware};
+use mathapi_http::{AppContext, RenderCache, RouteTemplates, with_middleware};
 use mathapi_telemetry::Metrics;
 use mathapi_testing::{TestApp, assert_problem};
 use poem::{Route, get, handler, post};
@@ -21,16 +21,9 @@ async fn spawn() -> (TestApp, Metrics) {
         .at("/boom", get(boom))
         .at("/hello", get(hello))
         .at("/post-only", post(hello));
-    (
-        TestApp::spawn(with_middleware(
-            route,
-            &metrics,
-            RouteTemplates::default(),
-            RenderCache::new(0, &metrics),
-        ))
-        .await,
-        metrics,
-    )
+    let context = AppContext::new(&metrics, RenderCache::new(0, &metrics));
+    let app = TestApp::spawn(with_middleware(route, RouteTemplates::default(), &context)).await;
+    (app, metrics)
 }
 
 #[tokio::test]

@@ -17,11 +17,11 @@ use mathapi_factorial::{FactorialApi, FactorialArgs};
 use mathapi_fibonacci::{FibonacciArgs, FibonacciService, OpenError};
 use mathapi_frontpage::FrontPage;
 use mathapi_http::{
-    Annotations, Docs, MathApi, MathCors, OpsApi, RenderCache, RouteTemplates, api_docs,
+    Annotations, AppContext, Docs, MathApi, MathCors, OpsApi, RouteTemplates, api_docs,
     with_middleware,
 };
-use mathapi_server::ServerArgs;
-use mathapi_telemetry::{Metrics, VERSION};
+use mathapi_server::{RunSettings, ServerArgs};
+use mathapi_telemetry::VERSION;
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
@@ -51,10 +51,12 @@ pub struct Args {
 /// The app: the three APIs, the operational endpoints, the documentation both combined
 /// (`/docs`) and per API (`/fibonacci/docs`, ...), as each service serves it, and the front
 /// page (`/`). The math routes answer other origins; the stepper's writes do not (see
-/// [`MathCors`]).
+/// [`MathCors`]). The APIs and the middleware count in `context`'s metrics; the middleware
+/// keeps math answers in its render cache and injects its faults.
 ///
 /// Opens the sequence stepper's store, so it must run inside the Tokio runtime.
-pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
+pub fn app(args: &Args, context: &AppContext) -> Result<BoxEndpoint<'static, Response>, OpenError> {
+    let metrics = &context.metrics;
     let fibonacci = FibonacciService::open(&args.fibonacci, metrics)?;
     let factorial = FactorialApi::new(&args.factorial, metrics);
     let ackermann = AckermannApi::new(&args.ackermann, metrics);
@@ -99,18 +101,22 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
     let route = api_docs(&factorial, &ops).mount(route, &format!("/{}", FactorialApi::NAME));
     let route = api_docs(&ackermann, &ops).mount(route, &format!("/{}", AckermannApi::NAME));
     let route = route.nest("/", service.with(MathCors).with(FrontPage));
-    let cache = RenderCache::new(args.server.render_cache_bytes, metrics);
-    Ok(with_middleware(route, metrics, routes, cache))
+    Ok(with_middleware(route, routes, context))
 }
 
 /// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
 pub fn serve(args: &Args) -> ExitCode {
-    let functions = [
-        FibonacciService::NAME,
-        FactorialApi::NAME,
-        AckermannApi::NAME,
-    ];
-    mathapi_server::run(NAME, &functions, DEFAULT_PORT, &args.server, |metrics| {
-        app(args, metrics).map_err(|e| e.to_string())
+    let settings = RunSettings {
+        name: NAME,
+        functions: vec![
+            FibonacciService::NAME,
+            FactorialApi::NAME,
+            AckermannApi::NAME,
+        ],
+        default_port: DEFAULT_PORT,
+        args: &args.server,
+    };
+    mathapi_server::run(settings, |context| {
+        app(args, context).map_err(|e| e.to_string())
     })
 }

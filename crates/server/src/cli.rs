@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use mathapi_faults::FaultArgs;
-use mathapi_http::{ComputeSettings, DEFAULT_RENDER_CACHE_BYTES};
-use mathapi_telemetry::TracingArgs;
+use mathapi_http::{ComputeSettings, DEFAULT_RENDER_CACHE_BYTES, RenderCache};
+use mathapi_telemetry::{Metrics, TracingArgs};
 
 use crate::server::ServerSettings;
 
@@ -89,6 +89,11 @@ impl ServerArgs {
     /// How long in-flight requests get after a shutdown signal.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+
+    /// The render cache the flags ask for, counted in `metrics`.
+    pub fn render_cache(&self, metrics: &Metrics) -> RenderCache {
+        RenderCache::new(self.render_cache_bytes, metrics)
     }
 
     /// The connection and compute limits the flags set.

@@ -18,5 +18,5 @@ mod process;
 mod server;
 
 pub use cli::{ServerArgs, ServiceCli};
-pub use process::{run, run_service};
+pub use process::{RunSettings, run, run_service};
 pub use server::{Application, ServerSettings};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use mathapi_http::{OpsApi, RenderCache, RouteTemplates, with_middleware};
+use mathapi_http::{AppContext, OpsApi, RenderCache, RouteTemplates, with_middleware};
 use mathapi_server::ServerSettings;
 use mathapi_telemetry::Metrics;
 use mathapi_testing::TestApp;
@@ -42,12 +42,8 @@ async fn spawn(settings: ServerSettings) -> (TestApp, Arc<Gauge>) {
     let route = Route::new()
         .at("/slow", get(slow.data(gauge.clone())))
         .nest("/", ops);
-    let endpoint = with_middleware(
-        route,
-        &metrics,
-        RouteTemplates::default(),
-        RenderCache::new(0, &metrics),
-    );
+    let context = AppContext::new(&metrics, RenderCache::new(0, &metrics));
+    let endpoint = with_middleware(route, RouteTemplates::default(), &context);
     let app = TestApp::spawn_with(endpoint, settings, Duration::from_secs(5)).await;
     (app, gauge)
 }

@@ -5,19 +5,79 @@ use std::sync::Arc;
 
 use poem::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use poem::http::{HeaderValue, Method, StatusCode};
-use poem::{Request, Response};
+use poem::{Endpoint, Middleware, Request, Response};
 
+use super::{Answered, Incoming, Wrapped, trailing_slash};
 use crate::render_cache::{IMMUTABLE, RenderCache, Rendered};
 use crate::request_log::RequestRecord;
 
+/// Answers a `GET` of a math result from the render cache; makes a freshly computed one
+/// cacheable (kept under the request's normalized path when the cache is on, immutable, with
+/// a strong `ETag`), and answers `304` to a client that already holds it.
+pub(crate) struct CachedAnswer {
+    cache: RenderCache,
+}
+
+impl CachedAnswer {
+    pub(crate) fn new(cache: &RenderCache) -> Self {
+        CachedAnswer {
+            cache: cache.clone(),
+        }
+    }
+}
+
+impl<E: Endpoint<Output = Answered>> Middleware<E> for CachedAnswer {
+    type Output = Wrapped<CachedAnswer, E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        Wrapped {
+            layer: CachedAnswer::new(&self.cache),
+            inner,
+        }
+    }
+}
+
+impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<CachedAnswer, E> {
+    type Output = Answered;
+
+    async fn call(&self, req: Request) -> poem::Result<Answered> {
+        let cache = &self.layer.cache;
+        let conditional = Conditional::of(&req);
+        let path = Incoming::path();
+        let key = trailing_slash::normal_path(&path);
+        if let Some(hit) = from_cache(cache, &conditional, &key) {
+            return Ok(hit);
+        }
+        let Answered {
+            response,
+            mut record,
+            route,
+        } = self.inner.call(req).await?;
+        let response = store(
+            cache,
+            &conditional,
+            &key,
+            route.as_ref(),
+            response,
+            &mut record,
+        )
+        .await;
+        Ok(Answered {
+            response,
+            record,
+            route,
+        })
+    }
+}
+
 /// What a request's `If-None-Match` and method say about caching.
-pub(super) struct Conditional {
+struct Conditional {
     is_get: bool,
     if_none_match: Option<HeaderValue>,
 }
 
 impl Conditional {
-    pub(super) fn of(req: &Request) -> Self {
+    fn of(req: &Request) -> Self {
         Conditional {
             is_get: req.method() == Method::GET,
             if_none_match: req.headers().get(IF_NONE_MATCH).cloned(),
@@ -37,11 +97,7 @@ impl Conditional {
 }
 
 /// A cached answer to a `GET` of `path`, with the log record it replays; `None` on a miss.
-pub(super) fn from_cache(
-    cache: &RenderCache,
-    conditional: &Conditional,
-    path: &str,
-) -> Option<(Response, RequestRecord, Option<Arc<str>>)> {
+fn from_cache(cache: &RenderCache, conditional: &Conditional, path: &str) -> Option<Answered> {
     if !conditional.is_get {
         return None;
     }
@@ -54,13 +110,16 @@ pub(super) fn from_cache(
         cache: Some("hit"),
         ..RequestRecord::default()
     };
-    let route = rendered.route.clone();
-    Some((answer(&rendered, conditional), record, route))
+    Some(Answered {
+        response: answer(&rendered, conditional),
+        record,
+        route: rendered.route.clone(),
+    })
 }
 
 /// Makes a fresh answer cacheable when its handler computed a math result: it is kept in the
 /// cache (when on), tagged and marked immutable, and becomes a `304` when the client holds it.
-pub(super) async fn store(
+async fn store(
     cache: &RenderCache,
     conditional: &Conditional,
     path: &str,

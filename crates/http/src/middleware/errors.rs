@@ -2,24 +2,71 @@
 //! malformed path), errors of our handlers, and panics.
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 
+use futures_util::FutureExt;
+use mathapi_telemetry::method_label;
 use poem::http::StatusCode;
-use poem::{IntoResponse, PathPattern, Response};
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 
+use super::{Incoming, Wrapped};
 use crate::problem::Problem;
 use crate::request_log;
 
+/// Turns every error of the routes (poem's 404 and 405, a malformed path, a handler's error)
+/// and every panic in a handler into a problem document.
+pub(crate) struct Problems;
+
+impl<E: Endpoint> Middleware<E> for Problems {
+    type Output = Wrapped<Problems, E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        Wrapped {
+            layer: Problems,
+            inner,
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for Wrapped<Problems, E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let method = method_label(req.method());
+        let outcome = AssertUnwindSafe(self.inner.call(req)).catch_unwind().await;
+        let response = match outcome {
+            Ok(Ok(output)) => output.into_response(),
+            Ok(Err(error)) => Failed::with(method, |failed| error_response(error, failed)),
+            Err(panic) => Failed::with(method, |failed| panic_response(&*panic, failed)),
+        };
+        Ok(response)
+    }
+}
+
 /// What the request was, for the problem's `detail` and `instance`.
-pub(crate) struct Failed<'a> {
-    pub method: &'static str,
-    pub path: &'a str,
-    pub request_id: &'a str,
+struct Failed<'a> {
+    method: &'static str,
+    path: &'a str,
+    request_id: &'a str,
+}
+
+impl Failed<'_> {
+    /// Runs `f` on the request that failed.
+    fn with<R>(method: &'static str, f: impl FnOnce(&Failed<'_>) -> R) -> R {
+        Incoming::with(|incoming| {
+            f(&Failed {
+                method,
+                path: &incoming.path,
+                request_id: &incoming.id,
+            })
+        })
+    }
 }
 
 /// The answer to a handler's error. Errors that already are responses (our problem
 /// documents) pass through; the rest become problem documents. The route pattern poem
 /// matched, if any, stays on the response for the metrics.
-pub(crate) fn error_response(error: poem::Error, failed: &Failed<'_>) -> Response {
+fn error_response(error: poem::Error, failed: &Failed<'_>) -> Response {
     if error.is_from_response() {
         return error.into_response();
     }
@@ -53,7 +100,7 @@ pub(crate) fn error_response(error: poem::Error, failed: &Failed<'_>) -> Respons
 
 /// The answer to a panic in a handler: a `500` that names the request id (the details are
 /// in the log, never sent to the client), and an error line with the panic message.
-pub(crate) fn panic_response(panic: &(dyn Any + Send), failed: &Failed<'_>) -> Response {
+fn panic_response(panic: &(dyn Any + Send), failed: &Failed<'_>) -> Response {
     tracing::error!(panic = panic_message(panic), "handler panicked");
     let problem = Problem::from_status(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,9 +4,33 @@
 //! poem's `NormalizePath` does the same with a regular expression on every request; nearly
 //! every request needs nothing done, so this looks first and rewrites only when it must.
 
-use poem::Request;
 use poem::http::Uri;
 use poem::http::uri::PathAndQuery;
+use poem::{Endpoint, Middleware, Request};
+
+use super::Wrapped;
+
+/// Rewrites a request's path to its normal form before routing.
+pub(crate) struct NormalizePath;
+
+impl<E: Endpoint> Middleware<E> for NormalizePath {
+    type Output = Wrapped<NormalizePath, E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        Wrapped {
+            layer: NormalizePath,
+            inner,
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for Wrapped<NormalizePath, E> {
+    type Output = E::Output;
+
+    async fn call(&self, req: Request) -> poem::Result<E::Output> {
+        self.inner.call(normalize(req)).await
+    }
+}
 
 /// The path routing should see, when it differs from `path`.
 fn normalized(path: &str) -> Option<String> {
@@ -19,12 +43,12 @@ fn normalized(path: &str) -> Option<String> {
 }
 
 /// The normal form of `path`: the path routing sees.
-pub(crate) fn normal_path(path: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn normal_path(path: &str) -> std::borrow::Cow<'_, str> {
     normalized(path).map_or(std::borrow::Cow::Borrowed(path), std::borrow::Cow::Owned)
 }
 
 /// Rewrites the request's path to its normal form, keeping the query.
-pub(crate) fn normalize(mut req: Request) -> Request {
+fn normalize(mut req: Request) -> Request {
     let Some(path) = normalized(req.uri().path()) else {
         return req;
     };
