@@ -50,7 +50,7 @@ start() {
   local name=$1 binary=$2
   shift 2
   local log=$WORK/$name.log
-  RUST_LOG=warn,mathapi_service=info "$RELEASE/$binary" --host 127.0.0.1 --port 0 "$@" >"$log" 2>&1 &
+  RUST_LOG=warn,mathapi_http=info,mathapi_server=info "$RELEASE/$binary" --host 127.0.0.1 --port 0 "$@" >"$log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
     ADDRESS=$(grep -m1 -o '"address":"[^"]*"' "$log" 2>/dev/null | cut -d'"' -f4 || true)

@@ -68,7 +68,7 @@ class Fault:
     error_rate: float
 
     def file_text(self, service: str) -> str:
-        """The service's fault file (crates/service/src/fault.rs)."""
+        """The service's fault file (crates/faults/src/settings.rs)."""
         return (
             json.dumps({service: {"latency_ms": self.latency_ms, "error_rate": self.error_rate}})
             + "\n"

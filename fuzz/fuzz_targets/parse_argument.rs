@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mathapi_service::parse_argument;
+use mathapi_http::parse_argument;
 
 fuzz_target!(|input: (&str, u64)| {
     let (raw, max) = input;

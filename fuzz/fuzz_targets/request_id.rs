@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mathapi_service::request_id::{MAX_LEN, accept_client_id};
+use mathapi_http::request_id::{MAX_LEN, accept_client_id};
 
 fuzz_target!(|id: &str| {
     let safe = (1..=128).contains(&id.len()) && id.bytes().all(|b| (0x21..=0x7e).contains(&b));

@@ -1,8 +1,8 @@
 //! The Ackermann–Péter function: `GET /ackermann/{m}/{n}/` answers A(m, n), exactly.
 
 use mathapi_function::{Description, Example, Function, FunctionApi, Page, Param};
+use mathapi_http::Cost;
 use mathapi_math::{ackermann, max_computable_n};
-use mathapi_service::Cost;
 
 /// The largest `m` any configuration may allow. Row 4 is computable only for n ≤ 2
 /// (A(4, 2) = 2^65536 − 3); larger arguments there are refused as not computable.

@@ -1,13 +1,18 @@
 //! The Ackermann service over real HTTP, in-process on a random port.
 
 use mathapi_ackermann::AckermannApi;
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_http::{AppContext, single_api_app};
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 
 async fn spawn(max_m: u64, max_n: u64) -> TestApp {
     let metrics = Metrics::new("ackermann").unwrap();
     let api = AckermannApi::with_maxima([max_m, max_n], &metrics);
-    TestApp::spawn(single_api_app(api, &metrics)).await
+    TestApp::spawn(single_api_app(
+        api,
+        &AppContext::with_default_cache(&metrics),
+    ))
+    .await
 }
 
 /// The published table of A(m, n) for m ≤ 3, n ≤ 4.

@@ -1,7 +1,7 @@
 //! The factorial: `GET /factorial/{n}/` answers n!, exactly.
 
 use mathapi_function::{Description, Example, Function, FunctionApi, Page, Param};
-use mathapi_service::Cost;
+use mathapi_http::Cost;
 
 /// The largest `n` any configuration may allow: 10 000! has 35 660 digits and is
 /// computed and rendered in a few milliseconds.

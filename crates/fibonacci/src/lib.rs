@@ -2,7 +2,7 @@
 //! service also serves the shared sequence, `mathapi-sequence-api`.)
 
 use mathapi_function::{Description, Example, Function, FunctionApi, Page, Param};
-use mathapi_service::Cost;
+use mathapi_http::Cost;
 
 /// The largest `n` any configuration may allow: F(100 000) has 20 899 digits and is
 /// computed and rendered in about a millisecond.

@@ -1,14 +1,19 @@
 //! The Fibonacci service over real HTTP, in-process on a random port.
 
 use mathapi_fibonacci::FibonacciApi;
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_http::{AppContext, single_api_app};
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{RunningBinary, TestApp, assert_problem};
 use num_bigint::BigUint;
 
 async fn spawn(max_n: u64) -> TestApp {
     let metrics = Metrics::new("fibonacci").unwrap();
     let api = FibonacciApi::with_maxima([max_n], &metrics);
-    TestApp::spawn(single_api_app(api, &metrics)).await
+    TestApp::spawn(single_api_app(
+        api,
+        &AppContext::with_default_cache(&metrics),
+    ))
+    .await
 }
 
 #[tokio::test]

@@ -187,11 +187,13 @@ mod tests {
             .unwrap()
             .iter()
             .flat_map(|f| {
-                f["params"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(move |p| format!("{}-{}", f["name"].as_str().unwrap(), p["name"].as_str().unwrap()))
+                f["params"].as_array().unwrap().iter().map(move |p| {
+                    format!(
+                        "{}-{}",
+                        f["name"].as_str().unwrap(),
+                        p["name"].as_str().unwrap()
+                    )
+                })
             })
             .collect();
         assert!(ids.contains(&"ackermann-m".to_string()), "{ids:?}");

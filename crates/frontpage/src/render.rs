@@ -89,7 +89,9 @@ fn calculator(function: &Function) -> String {
     let fields = if function.params.len() > 1 {
         format!("      <div class=\"field-row\">\n{fields}      </div>\n")
     } else {
-        fields.replace("\n        ", "\n      ").replacen("        <div", "      <div", 1)
+        fields
+            .replace("\n        ", "\n      ")
+            .replacen("        <div", "      <div", 1)
     };
     format!(
         "    <form id=\"{name}-form\" class=\"card\" data-function=\"{name}\" data-route=\"{route}\" \
@@ -130,7 +132,10 @@ mod tests {
         assert!(html.contains("data-route=\"/square/{n}/\""), "{html}");
         assert!(html.contains("<label for=\"square-n\">n</label>"), "{html}");
         assert!(html.contains("value=\"7\""), "{html}");
-        assert!(html.contains("<a href=\"/square/docs\">Square</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"/square/docs\">Square</a>"),
+            "{html}"
+        );
         assert!(!html.contains("<!--"), "{html}");
     }
 
@@ -143,6 +148,9 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(escape("<a href=\"x\">&"), "&lt;a href=&quot;x&quot;&gt;&amp;");
+        assert_eq!(
+            escape("<a href=\"x\">&"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
     }
 }

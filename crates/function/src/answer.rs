@@ -1,7 +1,7 @@
 //! One answer computed in this process, with the API's own parsing, limits and document, so
 //! the command line and the API agree on every answer and every error message.
 
-use mathapi_service::{ArgumentError, parse_argument};
+use mathapi_http::{ArgumentError, parse_argument};
 
 use crate::api::render;
 use crate::description::Entry;

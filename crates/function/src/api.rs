@@ -12,9 +12,8 @@ use std::fmt::Write as _;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use mathapi_service::{
-    ArgumentError, Call, MathApi, Metrics, ParamBound, ProblemResponse,
-};
+use mathapi_http::{ArgumentError, Call, MathApi, ParamBound, ProblemResponse};
+use mathapi_telemetry::Metrics;
 use poem::endpoint::BoxEndpoint;
 use poem::error::IntoResult;
 use poem::http::Method;
@@ -64,7 +63,11 @@ impl<F: Function> FunctionApi<F> {
     pub fn with_maxima(maxima: impl Into<Vec<u64>>, metrics: &Metrics) -> Self {
         let description = F::DESCRIPTION;
         let maxima = maxima.into();
-        assert_eq!(maxima.len(), description.params.len(), "one maximum per parameter");
+        assert_eq!(
+            maxima.len(),
+            description.params.len(),
+            "one maximum per parameter"
+        );
         FunctionApi {
             inner: Arc::new(Inner {
                 maxima,
@@ -87,7 +90,11 @@ impl<F: Function> FunctionApi<F> {
     /// heavy) and renders; refusals are counted and noted on the log line.
     async fn answer(&self, raw: &[&str]) -> Result<Response, ProblemResponse> {
         let description = F::DESCRIPTION;
-        let call = Call::new(description.name, &arguments(description, raw), &self.inner.metrics);
+        let call = Call::new(
+            description.name,
+            &arguments(description, raw),
+            &self.inner.metrics,
+        );
         let mut args = Vec::with_capacity(raw.len());
         for ((param, raw), max) in description.params.iter().zip(raw).zip(&self.inner.maxima) {
             args.push(call.argument(param.name, raw, *max)?);
@@ -106,7 +113,11 @@ impl<F: Function> FunctionApi<F> {
     /// Answers a path that stops before parameter `given.len()`: `400 missing_argument`.
     fn missing(&self, given: &[&str]) -> ProblemResponse {
         let description = F::DESCRIPTION;
-        let call = Call::new(description.name, &arguments(description, given), &self.inner.metrics);
+        let call = Call::new(
+            description.name,
+            &arguments(description, given),
+            &self.inner.metrics,
+        );
         call.missing(description.params[given.len()].name, self.inner.usage)
     }
 

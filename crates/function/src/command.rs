@@ -2,7 +2,7 @@
 //! built from its description and answered with the API's own parsing and document.
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use mathapi_service::ArgumentError;
+use mathapi_http::ArgumentError;
 
 use crate::answer::{Answer, answer};
 use crate::description::Entry;
@@ -35,12 +35,20 @@ pub fn subcommand(entry: &Entry) -> Command {
 
 /// What the subcommand of `entry` asks for (`matches` are its own), and whether to print
 /// the JSON document.
-pub fn run_subcommand(entry: &Entry, matches: &ArgMatches) -> (Result<Answer, ArgumentError>, bool) {
+pub fn run_subcommand(
+    entry: &Entry,
+    matches: &ArgMatches,
+) -> (Result<Answer, ArgumentError>, bool) {
     let raw: Vec<String> = entry
         .description
         .params
         .iter()
-        .map(|param| matches.get_one::<String>(param.name).cloned().unwrap_or_default())
+        .map(|param| {
+            matches
+                .get_one::<String>(param.name)
+                .cloned()
+                .unwrap_or_default()
+        })
         .collect();
     let maxima = maxima_from(entry, matches);
     (answer(entry, &raw, &maxima), matches.get_flag("json"))

@@ -1,7 +1,7 @@
 //! The description of a function: everything about it that is not code, and the three rules
 //! that are.
 
-use mathapi_service::Cost;
+use mathapi_http::Cost;
 
 /// One path parameter: `GET /{name}/{param}/...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

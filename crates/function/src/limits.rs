@@ -55,7 +55,14 @@ impl<C> Limits<C> {
             .iter()
             .find(|(name, _)| *name == function.name())
             .map(|(_, maxima)| maxima.clone())
-            .unwrap_or_else(|| function.description.params.iter().map(|p| p.default_max).collect())
+            .unwrap_or_else(|| {
+                function
+                    .description
+                    .params
+                    .iter()
+                    .map(|p| p.default_max)
+                    .collect()
+            })
     }
 
     /// The same limits, as another catalog's type (the values are kept by name).
@@ -73,7 +80,12 @@ impl<C: Catalog> Limits<C> {
         Limits {
             maxima: C::ENTRIES
                 .iter()
-                .map(|e| (e.name(), e.description.params.iter().map(|p| p.default_max).collect()))
+                .map(|e| {
+                    (
+                        e.name(),
+                        e.description.params.iter().map(|p| p.default_max).collect(),
+                    )
+                })
                 .collect(),
             catalog: PhantomData,
         }
@@ -113,22 +125,26 @@ impl<C: Catalog> clap::Args for Limits<C> {
 
 /// Adds `entry`'s limit flags to `command`.
 pub(crate) fn add_limit_args(command: Command, entry: &Entry) -> Command {
-    entry.description.params.iter().fold(command, |command, param| {
-        command.arg(
-            Arg::new(param.flag)
-                .long(param.flag)
-                .env(param.env)
-                .value_name(param.name.to_uppercase())
-                .help(format!(
-                    "Largest {} that {} accepts (at most {}).",
-                    param.name,
-                    entry.name(),
-                    param.hard_max
-                ))
-                .default_value(param.default_max.to_string())
-                .value_parser(clap::value_parser!(u64).range(0..=param.hard_max)),
-        )
-    })
+    entry
+        .description
+        .params
+        .iter()
+        .fold(command, |command, param| {
+            command.arg(
+                Arg::new(param.flag)
+                    .long(param.flag)
+                    .env(param.env)
+                    .value_name(param.name.to_uppercase())
+                    .help(format!(
+                        "Largest {} that {} accepts (at most {}).",
+                        param.name,
+                        entry.name(),
+                        param.hard_max
+                    ))
+                    .default_value(param.default_max.to_string())
+                    .value_parser(clap::value_parser!(u64).range(0..=param.hard_max)),
+            )
+        })
 }
 
 /// The maxima of `entry`'s parameters that `matches` holds (their defaults where absent).

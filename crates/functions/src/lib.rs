@@ -11,7 +11,7 @@
 //! | [`for_each`] | calls a [`Visitor`] with each function's type, in order |
 
 pub use mathapi_function::{Catalog, Entry, Function, FunctionApi, Limits};
-use mathapi_service::Metrics;
+use mathapi_telemetry::Metrics;
 
 /// Is called with each function's type by [`for_each`].
 pub trait Visitor {

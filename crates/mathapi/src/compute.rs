@@ -35,7 +35,13 @@ pub fn list(command: &FunctionsCommand) -> ExitCode {
         .iter()
         .map(|e| {
             let d = e.description;
-            format!("{:<12} {:<24} port {}  {}", d.name, d.route(), d.default_port, d.summary)
+            format!(
+                "{:<12} {:<24} port {}  {}",
+                d.name,
+                d.route(),
+                d.default_port,
+                d.summary
+            )
         })
         .collect();
     print_line(&lines.join("\n"))

@@ -20,11 +20,13 @@ use std::process::ExitCode;
 use mathapi_frontpage::FrontPage;
 use mathapi_function::{Entry, Function, FunctionApi, Limits};
 use mathapi_functions::{All, Visitor};
-use mathapi_sequence_api::{OpenError, SequenceApi, SequenceArgs, WithSequence};
-use mathapi_service::{
-    Annotations, Docs, MathApi, MathCors, Metrics, OpsApi, RenderCache, RouteTemplates, ServerArgs,
-    VERSION, api_docs, with_middleware,
+use mathapi_http::{
+    Annotations, AppContext, Docs, MathApi, MathCors, OpsApi, RouteTemplates, api_docs,
+    with_middleware,
 };
+use mathapi_sequence_api::{OpenError, SequenceApi, SequenceArgs, WithSequence};
+use mathapi_server::{RunSettings, ServerArgs};
+use mathapi_telemetry::{Metrics, VERSION};
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
@@ -36,7 +38,10 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 /// Every setting of the all-in-one server.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(version, about = "The mathapi all-in-one server: every function on one port")]
+#[command(
+    version,
+    about = "The mathapi all-in-one server: every function on one port"
+)]
 pub struct Args {
     #[command(flatten)]
     pub server: ServerArgs,
@@ -54,7 +59,8 @@ pub struct Args {
 /// do not (see [`MathCors`]).
 ///
 /// Opens the sequence's store, so it must run inside the Tokio runtime.
-pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Response>, OpenError> {
+pub fn app(args: &Args, context: &AppContext) -> Result<BoxEndpoint<'static, Response>, OpenError> {
+    let metrics = &context.metrics;
     let sequence = SequenceApi::open(&args.sequence, metrics)?;
     let apis = mathapi_functions::apis(&args.limits, metrics);
     let mut parts = Parts {
@@ -87,8 +93,7 @@ pub fn app(args: &Args, metrics: &Metrics) -> Result<BoxEndpoint<'static, Respon
         .into_iter()
         .fold(route, |route, document| document(route, &ops));
     let route = route.nest("/", service.with(MathCors).with(FrontPage));
-    let cache = RenderCache::new(args.server.render_cache_bytes, metrics);
-    Ok(with_middleware(route, metrics, routes, cache))
+    Ok(with_middleware(route, routes, context))
 }
 
 /// The combined document's description, naming every function.
@@ -111,7 +116,7 @@ struct Parts<'a> {
     sequence: &'a SequenceApi,
     documents: Vec<MountDocument>,
     notes: Annotations,
-    readiness: Vec<std::sync::Arc<dyn mathapi_service::Readiness>>,
+    readiness: Vec<std::sync::Arc<dyn mathapi_http::Readiness>>,
 }
 
 impl Visitor for Parts<'_> {
@@ -132,8 +137,16 @@ impl Visitor for Parts<'_> {
 
 /// Runs the server until SIGTERM/SIGINT: `mathapi` and `mathapi serve`.
 pub fn serve(args: &Args) -> ExitCode {
-    let functions: Vec<&'static str> = mathapi_functions::entries().iter().map(Entry::name).collect();
-    mathapi_service::run(NAME, &functions, DEFAULT_PORT, &args.server, |metrics| {
-        app(args, metrics).map_err(|e| e.to_string())
+    let settings = RunSettings {
+        name: NAME,
+        functions: mathapi_functions::entries()
+            .iter()
+            .map(Entry::name)
+            .collect(),
+        default_port: DEFAULT_PORT,
+        args: &args.server,
+    };
+    mathapi_server::run(settings, |context| {
+        app(args, context).map_err(|e| e.to_string())
     })
 }

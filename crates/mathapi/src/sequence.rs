@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use mathapi_sequence_api::{OpenError, Operation, Sequence, SequenceResponse};
-use mathapi_service::Metrics;
+use mathapi_telemetry::Metrics;
 use poem_openapi::types::ToJSON;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! The all-in-one server over real HTTP, in-process on a random port: every route, every
 //! error class, the documents, and the metrics.
 
-use mathapi_service::Metrics;
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{TestApp, assert_problem};
 use serde_json::{Value, json};
 

@@ -141,7 +141,7 @@ async fn a_line_is_visible_at_idle_without_waiting_for_more_traffic() {
 #[tokio::test]
 async fn the_log_level_comes_from_rust_log() {
     // The harness finds the port in the `listening` line, so that module stays at info.
-    let (server, _data) = start(&[], &[("RUST_LOG", "warn,mathapi_service::process=info")]).await;
+    let (server, _data) = start(&[], &[("RUST_LOG", "warn,mathapi_server::process=info")]).await;
     let http = client();
     assert_eq!(
         http.get(server.url("/fibonacci/1/"))
@@ -163,7 +163,7 @@ async fn the_log_level_comes_from_rust_log() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let levels: Vec<u64> = records(&server)
         .iter()
-        .filter(|r| r["target"] != "mathapi_service::process")
+        .filter(|r| r["target"] != "mathapi_server::process")
         .map(|r| r["level"].as_u64().unwrap())
         .collect();
     assert!(

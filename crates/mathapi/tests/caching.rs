@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use mathapi_service::{LogSink, Metrics};
+use mathapi_telemetry::{LogSink, Metrics};
 use serde_json::Value;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -185,8 +185,7 @@ impl std::io::Write for Captured {
 async fn the_log_line_says_hit_or_miss_and_keeps_the_call_facts() {
     let captured = Captured::default();
     let sink = LogSink::new(captured.clone());
-    let subscriber =
-        mathapi_service::telemetry::subscriber("mathapi", "info", sink.clone()).unwrap();
+    let subscriber = mathapi_telemetry::subscriber("mathapi", "info", sink.clone()).unwrap();
     // The test's runtime is single-threaded: the server logs on this thread.
     let _guard = tracing::subscriber::set_default(subscriber);
     let (app, _) = spawn_with(&[]).await;

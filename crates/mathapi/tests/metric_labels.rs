@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use mathapi_service::Metrics;
+use mathapi_telemetry::Metrics;
 use mathapi_testing::TestApp;
 use reqwest::Method;
 

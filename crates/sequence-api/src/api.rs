@@ -8,8 +8,9 @@
 
 use std::sync::Arc;
 
+use mathapi_http::{Problem, Readiness, ResponseExample};
 use mathapi_sequence::{OpenError, Operation};
-use mathapi_service::{Metrics, Problem, Readiness, ResponseExample};
+use mathapi_telemetry::Metrics;
 use poem::http::StatusCode;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
@@ -149,7 +150,7 @@ impl SequenceApi {
 
     /// The rules of the request headers the routes check themselves (`Idempotency-Key`),
     /// for the OpenAPI document.
-    pub fn header_rules(&self) -> Vec<mathapi_service::HeaderRule> {
+    pub fn header_rules(&self) -> Vec<mathapi_http::HeaderRule> {
         vec![idempotency_key_rule()]
     }
 }
@@ -161,12 +162,12 @@ type IdempotencyKey = Header<Option<String>>;
 /// published document: 1 to 255 visible ASCII characters. Whitespace around a field value is
 /// not part of it (RFC 9110 §5.5: the server never sees it), so the pattern allows it and the
 /// length is counted inside the pattern.
-pub fn idempotency_key_rule() -> mathapi_service::HeaderRule {
+pub fn idempotency_key_rule() -> mathapi_http::HeaderRule {
     let pattern = format!(
         "^[ \\t]*[!-~]{{1,{}}}[ \\t]*$",
         mathapi_sequence::MAX_KEY_LEN
     );
-    mathapi_service::HeaderRule {
+    mathapi_http::HeaderRule {
         name: "Idempotency-Key",
         schema: serde_json::json!({"type": "string", "pattern": pattern}),
     }

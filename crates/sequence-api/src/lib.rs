@@ -13,7 +13,7 @@
 //! | `sequence` | [`Sequence`]: the store, the commit deadline, readiness and metrics; [`Sequence::run`] performs one [`Operation`] |
 //! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`], [`HeadRefused`]; [`idempotency_key_rule`] |
 //! | `problems` | the problem document of each error, and the examples of the OpenAPI document (private) |
-//! | `with_sequence` | [`WithSequence`], which serves another API and the sequence's routes as one [`MathApi`](mathapi_service::MathApi), and [`WithSequenceArgs`], the command line of such a service |
+//! | `with_sequence` | [`WithSequence`], which serves another API and the sequence's routes as one [`MathApi`](mathapi_http::MathApi), and [`WithSequenceArgs`], the command line of such a service |
 //!
 //! A request goes `api` → `sequence` → the store, and an error comes back through
 //! `problems`.

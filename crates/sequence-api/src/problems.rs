@@ -6,8 +6,8 @@
 //! did not come in time: retry with the same `Idempotency-Key` to find out), `500` unknown
 //! (the storage failed).
 
+use mathapi_http::{Problem, ResponseExample};
 use mathapi_sequence::SequenceError;
-use mathapi_service::{Problem, ResponseExample};
 use poem::http::StatusCode;
 use poem_openapi::types::ToJSON;
 

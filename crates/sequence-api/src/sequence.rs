@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use mathapi_http::{Readiness, ResponseExample};
 use mathapi_math::fibonacci;
 use mathapi_sequence::{
     OpenError, Operation, SequenceError, SequenceStore, Store, SyncHook, valid_idempotency_key,
 };
-use mathapi_service::{Metrics, Readiness, ResponseExample};
+use mathapi_telemetry::Metrics;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
 
@@ -116,10 +117,10 @@ impl Sequence {
     /// Performs `operation` (with an optional `Idempotency-Key`) and answers with the new
     /// position or a problem document.
     pub async fn run(&self, operation: Operation, key: Option<&str>) -> SequenceResponse {
-        mathapi_service::note_call("sequence", operation.name());
+        mathapi_http::note_call("sequence", operation.name());
         if key.is_some_and(|key| !valid_idempotency_key(key)) {
             let problem = problems::invalid_key();
-            mathapi_service::note_problem(&problem);
+            mathapi_http::note_problem(&problem);
             return SequenceResponse::bad_request(problem);
         }
         let result = self.perform(operation, key).await;
@@ -220,7 +221,7 @@ impl Sequence {
         let problem = problems::problem_for(error);
         // The request's one log line carries the reason and detail; conflicts are routine,
         // so their own lines are `debug`.
-        mathapi_service::note_problem(&problem);
+        mathapi_http::note_problem(&problem);
         let operation = operation.name();
         match error {
             SequenceError::AtEnd { index } => {

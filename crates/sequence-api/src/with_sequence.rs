@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use mathapi_http::{HeaderRule, MathApi, ParamBound, Readiness, ResponseExample};
 use mathapi_sequence::{OpenError, SyncHook};
-use mathapi_service::{HeaderRule, MathApi, Metrics, ParamBound, Readiness, ResponseExample};
+use mathapi_telemetry::Metrics;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem_openapi::OpenApi;

@@ -7,10 +7,11 @@ mod support;
 use std::time::Duration;
 
 use mathapi_fibonacci::FibonacciApi;
+use mathapi_http::{AppContext, single_api_app};
 use mathapi_sequence::testing::{Freezer, RedisServer};
 use mathapi_sequence::{DEFAULT_REDIS_KEY, STATE_FILE_NAME};
 use mathapi_sequence_api::{Backend, OpenError, SequenceArgs, SyncHook, WithSequence};
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{TestApp, assert_problem, json_of};
 use serde_json::Value;
 
@@ -24,7 +25,11 @@ async fn spawn_with(sequence: SequenceArgs, before_sync: Option<SyncHook>) -> (T
         WithSequence::open_with_sync_hook(fibonacci(&metrics), &sequence, &metrics, before_sync)
             .unwrap();
     (
-        TestApp::spawn(single_api_app(service, &metrics)).await,
+        TestApp::spawn(single_api_app(
+            service,
+            &AppContext::with_default_cache(&metrics),
+        ))
+        .await,
         metrics,
     )
 }

@@ -7,9 +7,10 @@ mod support;
 use std::collections::BTreeSet;
 
 use mathapi_fibonacci::FibonacciApi;
+use mathapi_http::{AppContext, single_api_app};
 use mathapi_sequence::testing::{RedisServer, free_port};
 use mathapi_sequence_api::{Backend, SequenceArgs, WithSequence};
-use mathapi_service::{Metrics, single_api_app};
+use mathapi_telemetry::Metrics;
 use mathapi_testing::{TestApp, assert_problem, json_of};
 use serde_json::Value;
 
@@ -17,7 +18,14 @@ async fn spawn(sequence: SequenceArgs) -> (TestApp, Metrics) {
     let metrics = Metrics::new("fibonacci").unwrap();
     let fibonacci = FibonacciApi::with_maxima([400], &metrics);
     let api = WithSequence::open(fibonacci, &sequence, &metrics).unwrap();
-    (TestApp::spawn(single_api_app(api, &metrics)).await, metrics)
+    (
+        TestApp::spawn(single_api_app(
+            api,
+            &AppContext::with_default_cache(&metrics),
+        ))
+        .await,
+        metrics,
+    )
 }
 
 async fn embedded(max_index: u64) -> (TestApp, Metrics) {
@@ -239,7 +247,7 @@ async fn kill_9_loses_no_acknowledged_step() {
     let dir = data.path().to_str().unwrap().to_owned();
     let server = support::start_server(
         &["--sequence-data-dir", &dir],
-        &[("RUST_LOG", "warn,mathapi_service::process=info")],
+        &[("RUST_LOG", "warn,mathapi_server::process=info")],
     )
     .await;
     let client = mathapi_testing::client();

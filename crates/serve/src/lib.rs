@@ -10,10 +10,11 @@ use std::process::ExitCode;
 
 use mathapi_frontpage::FrontPage;
 use mathapi_function::{Function, FunctionApi, Limits, One};
+use mathapi_http::{MathApi, single_api_app};
 use mathapi_sequence_api::{PREFIX, WithSequence, WithSequenceArgs};
-use mathapi_service::{MathApi, Metrics, RenderCache, ServerArgs, ServiceCli, run, single_api_app_with_cache};
-use poem::endpoint::BoxEndpoint;
-use poem::{EndpointExt, Response};
+use mathapi_server::{RunSettings, ServerArgs, ServiceCli, run};
+use mathapi_telemetry::Metrics;
+use poem::EndpointExt;
 
 /// Parses the command line of `F`'s service and serves it until SIGTERM/SIGINT.
 pub fn function_service<F: Function>() -> ExitCode {
@@ -21,31 +22,32 @@ pub fn function_service<F: Function>() -> ExitCode {
     let (name, title) = (description.name, description.title);
     if name == PREFIX {
         let cli = ServiceCli::<WithSequenceArgs<Limits<One<F>>>>::parse_for(name, title);
-        serve(&cli.server, description.default_port, name, |metrics| {
+        serve::<F, _>(&cli.server, |metrics| {
             let api = FunctionApi::<F>::new(&cli.service.api, metrics);
             WithSequence::open(api, &cli.service.sequence, metrics).map_err(|e| e.to_string())
         })
     } else {
         let cli = ServiceCli::<Limits<One<F>>>::parse_for(name, title);
-        serve(&cli.server, description.default_port, name, |metrics| {
+        serve::<F, _>(&cli.server, |metrics| {
             Ok(FunctionApi::<F>::new(&cli.service, metrics))
         })
     }
 }
 
-fn serve<A: MathApi>(
+/// Serves the API `open` gives (`F`'s, with what it brings) and the front page.
+fn serve<F: Function, A: MathApi>(
     server: &ServerArgs,
-    default_port: u16,
-    name: &'static str,
     open: impl FnOnce(&Metrics) -> Result<A, String>,
 ) -> ExitCode {
-    run(name, &[name], default_port, server, |metrics| {
-        let api = open(metrics)?;
-        let cache = RenderCache::new(server.render_cache_bytes, metrics);
-        Ok(with_front_page(single_api_app_with_cache(api, metrics, cache)))
+    let description = F::DESCRIPTION;
+    let settings = RunSettings {
+        name: description.name,
+        functions: vec![description.name],
+        default_port: description.default_port,
+        args: server,
+    };
+    run(settings, |context| {
+        let api = open(&context.metrics)?;
+        Ok(single_api_app(api, context).with(FrontPage).boxed())
     })
-}
-
-fn with_front_page(app: BoxEndpoint<'static, Response>) -> BoxEndpoint<'static, Response> {
-    app.with(FrontPage).boxed()
 }

@@ -8,7 +8,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mathapi_service::{Application, ServerSettings};
+use mathapi_server::{Application, ServerSettings};
 use poem::Response;
 use poem::endpoint::BoxEndpoint;
 use serde_json::Value;

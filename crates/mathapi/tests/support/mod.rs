@@ -1,7 +1,8 @@
 //! The all-in-one app served in-process on a random port, as the tests of this crate use it.
 
 use clap::Parser;
-use mathapi_service::Metrics;
+use mathapi_http::AppContext;
+use mathapi_telemetry::Metrics;
 use mathapi_testing::TestApp;
 
 /// `mathapi` with `flags`, in-process on 127.0.0.1 and a random port, with its metrics. Each
@@ -18,7 +19,8 @@ pub async fn spawn_app(flags: &[&str]) -> (TestApp, Metrics) {
     .chain(flags.iter().copied());
     let args = mathapi::Args::try_parse_from(argv).unwrap();
     let metrics = Metrics::new("mathapi").unwrap();
-    let app = TestApp::spawn(mathapi::app(&args, &metrics).unwrap())
+    let context = AppContext::new(&metrics, args.server.render_cache(&metrics));
+    let app = TestApp::spawn(mathapi::app(&args, &context).unwrap())
         .await
         .holding(data);
     (app, metrics)

@@ -21,8 +21,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use mathapi_fibonacci::{Fibonacci, FibonacciApi};
 use mathapi_function::{Limits, One};
+use mathapi_http::single_api_app;
 use mathapi_sequence_api::{WithSequence, WithSequenceArgs};
-use mathapi_service::{MathApi, RenderCache, ServiceCli, single_api_app_with_cache};
+use mathapi_server::{RunSettings, ServiceCli};
 use mathapi_testing::RunningBinary;
 
 /// The server's arguments, one per line; set only in the child.
@@ -44,19 +45,12 @@ pub fn serve_if_child() {
     let argv = std::iter::once("fibonacci").chain(args.lines());
     let cli = ServiceCli::<WithSequenceArgs<Limits<One<Fibonacci>>>>::try_parse_from(argv)
         .unwrap_or_else(|error| error.exit());
-    let code = mathapi_service::run(
-        Service::NAME,
-        &[Service::NAME],
-        Service::DEFAULT_PORT,
-        &cli.server,
-        |metrics| {
-            let fibonacci = FibonacciApi::new(&cli.service.api, metrics);
-            let api = Service::open(fibonacci, &cli.service.sequence, metrics)
-                .map_err(|e| e.to_string())?;
-            let cache = RenderCache::new(cli.server.render_cache_bytes, metrics);
-            Ok(single_api_app_with_cache(api, metrics, cache))
-        },
-    );
+    let code = mathapi_server::run(RunSettings::of_api::<Service>(&cli.server), |context| {
+        let fibonacci = FibonacciApi::new(&cli.service.api, &context.metrics);
+        let api = Service::open(fibonacci, &cli.service.sequence, &context.metrics)
+            .map_err(|e| e.to_string())?;
+        Ok(single_api_app(api, context))
+    });
     std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 });
 }
 

@@ -1,0 +1,89 @@
+//! Around the handler of a computed answer: the span it runs in, and the record of what it
+//! noted for the log line.
+
+use std::sync::Arc;
+
+use mathapi_telemetry::fields;
+use poem::{Endpoint, Middleware, PathPattern, Request, Response};
+use tracing::{Instrument, Span};
+
+use super::routes::RouteTemplates;
+use super::{Answered, Incoming, Wrapped};
+use crate::request_log::RequestRecord;
+
+/// Gathers what the handler noted for the request's log line (`request_log`: its function,
+/// arguments, computation, problem), and names the route that answered by its published
+/// template.
+pub(crate) struct CollectRecord {
+    routes: Arc<RouteTemplates>,
+}
+
+impl CollectRecord {
+    pub(crate) fn new(routes: &Arc<RouteTemplates>) -> Self {
+        CollectRecord {
+            routes: routes.clone(),
+        }
+    }
+}
+
+impl<E: Endpoint<Output = Response>> Middleware<E> for CollectRecord {
+    type Output = Wrapped<CollectRecord, E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        Wrapped {
+            layer: CollectRecord::new(&self.routes),
+            inner,
+        }
+    }
+}
+
+impl<E: Endpoint<Output = Response>> Endpoint for Wrapped<CollectRecord, E> {
+    type Output = Answered;
+
+    async fn call(&self, req: Request) -> poem::Result<Answered> {
+        let (response, record) = RequestRecord::collect(self.inner.call(req)).await;
+        let response = response?;
+        let route = response
+            .data::<PathPattern>()
+            .and_then(|pattern| self.layer.routes.template(&pattern.0));
+        Ok(Answered {
+            response,
+            record,
+            route,
+        })
+    }
+}
+
+/// Runs the handler in the request's span: its server span when traces are on, else a span
+/// of its own. Lines logged inside it carry the request's `request_id`; at `info` the span
+/// writes no lines of its own (see `mathapi_telemetry::init_logging`).
+pub(crate) struct RequestSpan;
+
+impl<E: Endpoint> Middleware<E> for RequestSpan {
+    type Output = Wrapped<RequestSpan, E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        Wrapped {
+            layer: RequestSpan,
+            inner,
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for Wrapped<RequestSpan, E> {
+    type Output = E::Output;
+
+    async fn call(&self, req: Request) -> poem::Result<E::Output> {
+        let span = Incoming::with(|incoming| {
+            incoming
+                .server_span
+                .take()
+                .unwrap_or_else(|| request_span(&incoming.id))
+        });
+        self.inner.call(req).instrument(span).await
+    }
+}
+
+fn request_span(request_id: &str) -> Span {
+    tracing::info_span!(fields::REQUEST_SPAN, { fields::REQUEST_ID } = request_id)
+}

@@ -1,0 +1,194 @@
+//! What every request leaves behind: the HTTP metrics, its server span when traces are on,
+//! and its one `request completed` log line.
+
+use std::time::{Duration, Instant};
+
+use mathapi_telemetry::traces::{self, TraceIds};
+use mathapi_telemetry::{Metrics, fields, method_label};
+use poem::{Endpoint, Middleware, Request, Response};
+use tracing::Span;
+
+use super::{Answered, Incoming, Wrapped};
+use crate::limits::ShedReason;
+use crate::request_log::RequestRecord;
+
+/// Longest `url_path` written to a log line: paths can be kilobytes long.
+const LOGGED_PATH_LIMIT: usize = 256;
+
+/// Counts every request in the HTTP metrics (in flight, then its duration by method, route
+/// and status), traces it when traces are on, and writes its log line.
+pub(crate) struct RecordRequest {
+    metrics: Metrics,
+}
+
+impl RecordRequest {
+    pub(crate) fn new(metrics: &Metrics) -> Self {
+        RecordRequest {
+            metrics: metrics.clone(),
+        }
+    }
+}
+
+impl<E: Endpoint<Output = Answered>> Middleware<E> for RecordRequest {
+    type Output = Wrapped<RecordRequest, E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        Wrapped {
+            layer: RecordRequest::new(&self.metrics),
+            inner,
+        }
+    }
+}
+
+impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<RecordRequest, E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let method = method_label(req.method());
+        let metrics = &self.layer.metrics;
+        metrics.request_started(method);
+        // With traces on, the span starts before the cache is consulted: hits are traced too.
+        let traced = traces::is_on().then(|| start_server_span(&req, method));
+        let Answered {
+            response,
+            record,
+            route,
+        } = match self.inner.call(req).await {
+            Ok(answered) => answered,
+            Err(error) => Answered::plain(error.into_response()),
+        };
+        let status = response.status().as_u16();
+        let trace = match &traced {
+            Some((span, Some(ids))) => {
+                traces::finish_server_span(span, method, route.as_deref(), status);
+                Some(ids)
+            }
+            _ => None,
+        };
+        let elapsed = started.elapsed();
+        metrics.request_finished(method, route.as_ref(), status, elapsed);
+        Incoming::with(|incoming| {
+            // A handler that did not run (a cached answer, a refusal) left the span here.
+            drop(incoming.server_span.take());
+            log_completed(&Completed {
+                id: &incoming.id,
+                trace,
+                method,
+                path: logged_path(&incoming.path),
+                route: route.as_deref(),
+                status,
+                elapsed,
+                record: &record,
+            });
+        });
+        Ok(response)
+    }
+}
+
+/// The request's server span, with its ids when it is sampled; the layers inside find it in
+/// the request's scope.
+fn start_server_span(req: &Request, method: &'static str) -> (Span, Option<TraceIds>) {
+    Incoming::with(|incoming| {
+        let path = logged_path(&incoming.path);
+        let (span, ids) = traces::server_span(req.headers(), &incoming.id, method, path);
+        incoming.server_span.set(Some(span.clone()));
+        (span, ids)
+    })
+}
+
+/// What the log line says about a request once it is answered.
+struct Completed<'a> {
+    id: &'a str,
+    /// The ids of a sampled trace.
+    trace: Option<&'a TraceIds>,
+    method: &'static str,
+    path: &'a str,
+    route: Option<&'a str>,
+    status: u16,
+    elapsed: Duration,
+    record: &'a RequestRecord,
+}
+
+impl Completed<'_> {
+    /// A `5xx` answer is an error line, except a shed request: that is the server protecting
+    /// itself, counted in `mathapi_shed_requests_total`, and logged at `info` so that a flood
+    /// of them is batched instead of costing a write each (error lines are written at once).
+    fn is_error(&self) -> bool {
+        let shed = self.record.reason.as_deref() == Some(ShedReason::Overloaded.as_str());
+        self.status >= 500 && !shed
+    }
+}
+
+/// The `request completed` line of `$c` at `$level`, with the fields `$ids` after its
+/// `request_id`. (A macro, as `tracing` needs each line's level and fields at compile time.)
+macro_rules! request_completed {
+    ($level:ident, $c:expr $(, $($ids:tt)+)?) => {
+        tracing::$level!(
+            { fields::REQUEST_ID } = $c.id,
+            $($($ids)+)?
+            { fields::HTTP_METHOD } = $c.method,
+            { fields::URL_PATH } = $c.path,
+            { fields::HTTP_ROUTE } = $c.route,
+            { fields::HTTP_STATUS } = $c.status,
+            // Microsecond precision is all a latency needs, and keeps the number short.
+            { fields::LATENCY_MS } = $c.elapsed.as_micros() as f64 / 1e3,
+            { fields::FUNCTION } = $c.record.function,
+            { fields::ARGUMENTS } = $c.record.arguments.as_deref(),
+            { fields::COMPUTE_MS } = $c.record.compute_ms(),
+            { fields::RESULT_DIGITS } = $c.record.result_digits,
+            { fields::CACHE } = $c.record.cache,
+            { fields::REASON } = $c.record.reason.as_deref(),
+            { fields::DETAIL } = $c.record.detail.as_deref(),
+            { fields::FAULT } = $c.record.fault,
+            "request completed"
+        )
+    };
+}
+
+/// Writes the request's one line: `info`, or `error` for a 5xx answer; with the trace's ids
+/// when the request is sampled. Untraced lines have their own callsites, without the two id
+/// fields: they cost exactly what they did before traces existed.
+fn log_completed(c: &Completed<'_>) {
+    match (c.trace, c.is_error()) {
+        (None, false) => request_completed!(info, c),
+        (None, true) => request_completed!(error, c),
+        (Some(ids), false) => request_completed!(
+            info,
+            c,
+            { fields::TRACE_ID } = ids.trace_id.as_str(),
+            { fields::SPAN_ID } = ids.span_id.as_str(),
+        ),
+        (Some(ids), true) => request_completed!(
+            error,
+            c,
+            { fields::TRACE_ID } = ids.trace_id.as_str(),
+            { fields::SPAN_ID } = ids.span_id.as_str(),
+        ),
+    }
+}
+
+/// The path as logged: cut at [`LOGGED_PATH_LIMIT`] bytes (on a character boundary).
+fn logged_path(path: &str) -> &str {
+    if path.len() <= LOGGED_PATH_LIMIT {
+        return path;
+    }
+    let mut cut = LOGGED_PATH_LIMIT;
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &path[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_paths_are_cut_on_a_character_boundary() {
+        assert_eq!(logged_path("/fibonacci/10/"), "/fibonacci/10/");
+        let long = format!("/{}", "é".repeat(1000));
+        let logged = logged_path(&long);
+        assert!(logged.len() <= LOGGED_PATH_LIMIT && logged.len() > LOGGED_PATH_LIMIT - 2);
+    }
+}

@@ -1,0 +1,32 @@
+//! Logs, metrics and traces of the mathapi servers.
+//!
+//! Every server logs one Bunyan JSON line per request through a buffered sink, exports its
+//! metrics in the Prometheus text format, and exports the spans of its requests over OTLP
+//! when an endpoint is configured. The names of log fields, spans and instruments are a
+//! contract with the dashboards and the log pipeline: `docs/observability.md` lists them all.
+//!
+//! # Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `logging` | the process-wide subscriber: filter, log layer, OTLP layer when on ([`init_logging`]) |
+//! | `bunyan` | the Bunyan JSON line format (`tracing-bunyan-formatter`'s, written faster) |
+//! | `log_sink` | the buffered sink that keeps write syscalls off the hot path ([`LogSink`]) |
+//! | `metrics` | OpenTelemetry instruments exported in the Prometheus text format ([`Metrics`]) |
+//! | [`traces`] | spans exported over OTLP when configured, joined to the log lines ([`Traces`]) |
+//! | [`fields`] | the names of log fields and spans, shared by everything that logs |
+
+mod bunyan;
+pub mod fields;
+mod log_sink;
+mod logging;
+mod metrics;
+pub mod traces;
+
+pub use log_sink::LogSink;
+pub use logging::{TelemetryError, init_logging, subscriber};
+pub use metrics::{Metrics, method_label};
+pub use traces::{Traces, TracingArgs};
+
+/// The version every binary reports (`mathapi_build_info`, `target_info`, OpenAPI).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
