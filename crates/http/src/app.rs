@@ -57,9 +57,10 @@ pub fn single_api_app<A: MathApi>(api: A, context: &AppContext) -> BoxEndpoint<'
     let ops = OpsApi::new(context.metrics.clone(), api.readiness());
     let docs = api_docs(&api, &ops);
     let routes = RouteTemplates::from_spec(&docs.spec);
+    let docs_spec = docs.spec.clone();
     let route = docs.mount(Route::new(), &format!("/{}", A::NAME));
     let service = OpenApiService::new((api, ops), A::TITLE, VERSION);
-    let route = route.nest("/", service.with(MathCors));
+    let route = route.nest("/", service.with(MathCors::from_spec(&docs_spec)));
     with_middleware(route, routes, context)
 }
 

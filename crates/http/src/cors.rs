@@ -1,6 +1,8 @@
 //! Cross-origin access: the read-only math routes are public, the stepper's writes are not
 //! ([`MathCors`] says how).
 
+use std::sync::Arc;
+
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
@@ -18,32 +20,102 @@ const PREFLIGHT_MAX_AGE: &str = "86400";
 pub enum Access {
     /// A read-only math route: open to every origin.
     PublicRead,
-    /// The stepper's state-changing routes: same origin only, enforced.
+    /// A state-changing route (the sequence's steps): same origin only, enforced.
     SameOriginWrite,
     /// Anything else: no CORS headers, the browser's same-origin default applies.
     Other,
 }
 
-/// Classifies a request path (with or without its trailing slash).
-pub fn access(path: &str) -> Access {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["fibonacci", "next" | "previous" | "reset"] => Access::SameOriginWrite,
-        // The per-API documents share the prefix; they are not math routes.
-        ["fibonacci" | "factorial", "docs" | "openapi.json"] => Access::Other,
-        ["fibonacci" | "factorial", n] if !n.is_empty() => Access::PublicRead,
-        ["ackermann", m, n] if !m.is_empty() && !n.is_empty() => Access::PublicRead,
-        _ => Access::Other,
+/// Which routes are which, read from the published OpenAPI document: no route is named by
+/// hand, so a new function's routes are public the moment its API publishes them.
+///
+/// - A published path under a prefix (`/{name}/...`) whose operations are all reads (`GET`)
+///   is [`Access::PublicRead`]: the functions' routes, the sequence's `current`.
+/// - A published path under a prefix with a `POST` operation changes state:
+///   [`Access::SameOriginWrite`], whatever the request's method (the deprecated `GET` steps
+///   too).
+/// - Top-level paths (`/health`, `/ready`, `/metrics`), the documents (`/{name}/docs`,
+///   `/{name}/openapi.json`) and everything unpublished are [`Access::Other`].
+#[derive(Debug, Clone, Default)]
+pub struct AccessTable {
+    /// Each published route's segments (`{m}` for a parameter) and its access.
+    routes: Vec<(Vec<String>, Access)>,
+}
+
+/// The last segments of the documents [`crate::Docs::mount`] publishes under a prefix.
+const DOCUMENT_SEGMENTS: [&str; 2] = ["docs", "openapi.json"];
+
+impl AccessTable {
+    /// The table of an OpenAPI document (JSON); empty when it has no paths.
+    pub fn from_spec(spec: &str) -> Self {
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let Some(paths) = doc["paths"].as_object() else {
+            return AccessTable::default();
+        };
+        let routes = paths
+            .iter()
+            .filter_map(|(template, item)| {
+                let segments = segments(template);
+                if segments.len() < 2 {
+                    return None;
+                }
+                let access = if item.get("post").is_some() {
+                    Access::SameOriginWrite
+                } else if item.get("get").is_some() {
+                    Access::PublicRead
+                } else {
+                    Access::Other
+                };
+                Some((segments.into_iter().map(str::to_owned).collect(), access))
+            })
+            .collect();
+        AccessTable { routes }
     }
+
+    /// Classifies a request path (with or without its trailing slash): the access of the
+    /// published route it matches, the most literal one when several do (`/fibonacci/next`
+    /// over `/fibonacci/{n}/`).
+    pub fn access(&self, path: &str) -> Access {
+        let path = segments(path);
+        if let [_, last] = path.as_slice()
+            && DOCUMENT_SEGMENTS.contains(last)
+        {
+            return Access::Other;
+        }
+        self.routes
+            .iter()
+            .filter(|(route, _)| matches(route, &path))
+            .max_by_key(|(route, _)| route.iter().filter(|s| !is_parameter(s)).count())
+            .map_or(Access::Other, |(_, access)| *access)
+    }
+}
+
+/// A path's segments between its outer slashes: `/fibonacci/10/` is `["fibonacci", "10"]`;
+/// an empty segment inside (`/fibonacci//10`) stays, and matches no route.
+fn segments(path: &str) -> Vec<&str> {
+    path.trim_matches('/').split('/').collect()
+}
+
+fn is_parameter(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with('}')
+}
+
+fn matches(route: &[String], path: &[&str]) -> bool {
+    route.len() == path.len()
+        && route.iter().zip(path).all(|(route, segment)| {
+            !segment.is_empty() && (is_parameter(route) || route == segment)
+        })
 }
 
 /// Cross-origin access: the read-only math routes are public, the stepper's writes are not.
 ///
-/// - `GET /fibonacci/{n}/`, `/factorial/{n}/`, `/ackermann/{m}/{n}/` and
-///   `/fibonacci/current` answer every origin with `Access-Control-Allow-Origin: *`, and
+/// Which routes are which comes from the published document ([`AccessTable`]):
+///
+/// - The read-only routes (every function's `GET /{name}/{p1}/.../`, the sequence's
+///   `/fibonacci/current`) answer every origin with `Access-Control-Allow-Origin: *`, and
 ///   their preflight (`OPTIONS` with `Access-Control-Request-Method: GET`) gets `204`.
-/// - The stepper's state-changing routes (`/fibonacci/next`, `previous`, `reset`, by POST or
-///   the deprecated GET) refuse any request whose `Origin` is not the server's own with `403`
+/// - The state-changing routes (`/fibonacci/next`, `previous`, `reset`, by POST or the
+///   deprecated GET) refuse any request whose `Origin` is not the server's own with `403`
 ///   and a problem document, preflight included. A missing CORS header alone would not be
 ///   enough: a body-less cross-origin POST is a "simple" request that browsers send without
 ///   preflight, so the step would happen even though the page could not read the answer.
@@ -53,27 +125,42 @@ pub fn access(path: &str) -> Access {
 /// one cache entry per origin) where a public, credential-free API answers `*`, it answers
 /// preflights with `200`, and it applies one policy to a whole endpoint, while here the
 /// policy depends on the route.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MathCors;
+#[derive(Debug, Clone, Default)]
+pub struct MathCors {
+    table: Arc<AccessTable>,
+}
+
+impl MathCors {
+    /// The policy of the routes an OpenAPI document (JSON) publishes.
+    pub fn from_spec(spec: &str) -> Self {
+        MathCors {
+            table: Arc::new(AccessTable::from_spec(spec)),
+        }
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for MathCors {
     type Output = MathCorsEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        MathCorsEndpoint { inner }
+        MathCorsEndpoint {
+            inner,
+            table: self.table.clone(),
+        }
     }
 }
 
 /// The endpoint [`MathCors`] wraps around the routes.
 pub struct MathCorsEndpoint<E> {
     inner: E,
+    table: Arc<AccessTable>,
 }
 
 impl<E: Endpoint> Endpoint for MathCorsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        match access(req.uri().path()) {
+        match self.table.access(req.uri().path()) {
             Access::PublicRead if is_preflight(&req) => Ok(preflight(&req)),
             Access::PublicRead => {
                 // Refusals (400) carry CORS headers too, so other origins can read the
@@ -166,6 +253,26 @@ fn is_cross_origin(req: &Request) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The paths of the all-in-one's document, as the APIs publish them.
+    const SPEC: &str = r#"{"paths": {
+        "/fibonacci/{n}/": {"get": {}}, "/factorial/{n}/": {"get": {}},
+        "/ackermann/{m}/{n}/": {"get": {}}, "/fibonacci/current": {"get": {}},
+        "/fibonacci/next": {"get": {}, "post": {}}, "/fibonacci/previous": {"get": {}, "post": {}},
+        "/fibonacci/reset": {"get": {}, "post": {}},
+        "/health": {"get": {}}, "/ready": {"get": {}}, "/metrics": {"get": {}}}}"#;
+
+    fn access(path: &str) -> Access {
+        AccessTable::from_spec(SPEC).access(path)
+    }
+
+    #[test]
+    fn a_newly_published_function_is_public_with_no_other_change() {
+        let table = AccessTable::from_spec(r#"{"paths": {"/square/{n}/": {"get": {}}}}"#);
+        assert_eq!(table.access("/square/7/"), Access::PublicRead);
+        assert_eq!(table.access("/square/docs"), Access::Other);
+        assert_eq!(table.access("/fibonacci/7/"), Access::Other);
+    }
 
     #[test]
     fn classifies_routes() {

@@ -87,12 +87,13 @@ pub fn app(args: &Args, context: &AppContext) -> Result<BoxEndpoint<'static, Res
         .description(description(mathapi_functions::entries()));
     let combined = Docs::new(&service, &notes);
     let routes = RouteTemplates::from_spec(&combined.spec);
+    let cors = MathCors::from_spec(&combined.spec);
 
     let route = combined.mount(Route::new(), "");
     let route = documents
         .into_iter()
         .fold(route, |route, document| document(route, &ops));
-    let route = route.nest("/", service.with(MathCors).with(FrontPage));
+    let route = route.nest("/", service.with(cors).with(FrontPage));
     Ok(with_middleware(route, routes, context))
 }
 
