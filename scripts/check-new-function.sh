@@ -118,7 +118,7 @@ RS
 
 echo "== step 3: one line in the list (and its dependency)"
 sed -i 's/^    mathapi_ackermann::Ackermann,$/&\n    mathapi_square::Square,/' crates/functions/src/lib.rs
-sed -i 's/^mathapi-ackermann.workspace = true$/&\nmathapi-square = { path = "..\/square" }/' \
+sed -i 's|^mathapi-ackermann = { path = "../ackermann" }$|&\nmathapi-square = { path = "../square" }|' \
   crates/functions/Cargo.toml
 
 echo "== step 4: make generate"
