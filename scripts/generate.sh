@@ -19,7 +19,7 @@ python="${tools_dir}/venv/bin/python"
 [[ -x "${python}" ]] || python=python3
 
 status=0
-functions=$(cargo run --quiet --locked --bin mathapi -- functions --json)
+functions=$(cargo run --quiet --bin mathapi -- functions --json)
 if [[ "${1:-}" == --check ]]; then
   if [[ "${functions}" != "$(cat configs/functions.json)" ]]; then
     echo "out of date (run make generate): configs/functions.json" >&2
