@@ -1,7 +1,7 @@
 //! The platform's functions: the one list every server, the command line, the traffic
 //! generator and (through `configs/functions.json`) the stack derive theirs from.
 //!
-//! A new function is one more line in [`functions!`]'s invocation below, after its crate
+//! A new function is one more line in the `functions!` invocation below, after its crate
 //! (see docs/adding-a-function.md). The macro gives:
 //!
 //! | item | what it is |

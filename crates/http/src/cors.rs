@@ -109,7 +109,7 @@ fn matches(route: &[String], path: &[&str]) -> bool {
 
 /// Cross-origin access: the read-only math routes are public, the stepper's writes are not.
 ///
-/// Which routes are which comes from the published document ([`AccessTable`]):
+/// Which routes are which comes from the published document (`AccessTable`):
 ///
 /// - The read-only routes (every function's `GET /{name}/{p1}/.../`, the sequence's
 ///   `/fibonacci/current`) answer every origin with `Access-Control-Allow-Origin: *`, and

@@ -60,7 +60,7 @@ pub struct FunctionsCommand {
 #[derive(Debug)]
 pub enum Request {
     /// One of the fixed subcommands, or the server.
-    Fixed(Cli),
+    Fixed(Box<Cli>),
     /// A function's subcommand, with its own matches.
     Compute(&'static Entry, ArgMatches),
 }
@@ -91,7 +91,7 @@ where
     {
         return Ok(Request::Compute(entry, matches.clone()));
     }
-    Cli::from_arg_matches(&matches).map(Request::Fixed)
+    Cli::from_arg_matches(&matches).map(|cli| Request::Fixed(Box::new(cli)))
 }
 
 /// `mathapi sequence current|next|previous|reset`.
