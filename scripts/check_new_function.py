@@ -97,38 +97,70 @@ def main() -> int:
         status, _, body = all_in_one.get("/metrics")
         check('function="square"' in body, "all-in-one: the metrics name it")
         traffic = subprocess.run(
-            [str(bin_dir / "mathapi-traffic"), "--url", all_in_one.base, "--functions", "square",
-             "--duration", "3s", "--rate", "30", "--check"],
-            capture_output=True, text=True, timeout=120,
+            [
+                str(bin_dir / "mathapi-traffic"),
+                "--url",
+                all_in_one.base,
+                "--functions",
+                "square",
+                "--duration",
+                "3s",
+                "--rate",
+                "30",
+                "--check",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
-        check(traffic.returncode == 0, f"traffic generator: square's valid and invalid requests "
-              f"answered as planned (exit {traffic.returncode}) {traffic.stderr[-300:]}")
+        check(
+            traffic.returncode == 0,
+            f"traffic generator: square's valid and invalid requests "
+            f"answered as planned (exit {traffic.returncode}) {traffic.stderr[-300:]}",
+        )
         all_in_one.stop()
 
-    cli = subprocess.run([str(bin_dir / "mathapi"), "square", "9"], capture_output=True,
-                         text=True, timeout=60)
+    cli = subprocess.run(
+        [str(bin_dir / "mathapi"), "square", "9"], capture_output=True, text=True, timeout=60
+    )
     check(cli.stdout == "81\n", "command line: mathapi square 9")
-    listing = subprocess.run([str(bin_dir / "mathapi"), "functions", "--json"],
-                             capture_output=True, text=True, timeout=60)
-    check(listing.stdout.strip() == (scratch / "configs/functions.json").read_text().strip(),
-          "configs/functions.json is the list")
+    listing = subprocess.run(
+        [str(bin_dir / "mathapi"), "functions", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    check(
+        listing.stdout.strip() == (scratch / "configs/functions.json").read_text().strip(),
+        "configs/functions.json is the list",
+    )
 
-    names = subprocess.run([sys.executable, "scripts/stack_model.py", "names"], cwd=scratch,
-                           capture_output=True, text=True, check=True).stdout.split()
+    names = subprocess.run(
+        [sys.executable, "scripts/stack_model.py", "names"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     check("square" in names, "the stack model lists it")
-    for path in ["docker-compose.yml", "configs/traefik/dynamic.yml",
-                 "configs/prometheus/prometheus.yml",
-                 "deploy/kubernetes/base/apps/generated/backends.yaml",
-                 "deploy/kubernetes/base/apps/generated/routes.yaml",
-                 "dashboards/grafana/mathapi-overview.json"]:
+    for path in [
+        "docker-compose.yml",
+        "configs/traefik/dynamic.yml",
+        "configs/prometheus/prometheus.yml",
+        "deploy/kubernetes/base/apps/generated/backends.yaml",
+        "deploy/kubernetes/base/apps/generated/routes.yaml",
+        "dashboards/grafana/mathapi-overview.json",
+    ]:
         check("square" in (scratch / path).read_text(), f"generated: {path}")
-    generated = subprocess.run(["bash", "scripts/generate.sh", "--check"], cwd=scratch,
-                               capture_output=True, text=True)
+    generated = subprocess.run(
+        ["bash", "scripts/generate.sh", "--check"], cwd=scratch, capture_output=True, text=True
+    )
     check(generated.returncode == 0, f"every generated file is current {generated.stderr[-300:]}")
 
     if FAILURES:
-        print(f"check-new-function: square is missing from {len(FAILURES)} place(s)",
-              file=sys.stderr)
+        print(
+            f"check-new-function: square is missing from {len(FAILURES)} place(s)", file=sys.stderr
+        )
         return 1
     return 0
 

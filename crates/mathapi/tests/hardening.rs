@@ -1,4 +1,4 @@
-//! Issue 8's observations, each reproduced against the real `mathapi` binary over real
+//! Hostile and unlucky inputs, each reproduced against the real `mathapi` binary over real
 //! sockets: HTTP conformance (Allow, OPTIONS, Host, reasons, documented examples), load
 //! shedding, and accept errors at the file-descriptor limit.
 
