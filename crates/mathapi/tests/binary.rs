@@ -266,3 +266,71 @@ async fn a_busy_port_is_a_clear_start_up_error() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn pretty_log_lines_are_short_and_name_the_request() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let data = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(BINARY)
+        .args([
+            "--port",
+            "0",
+            "--log-format",
+            "pretty",
+            "--sequence-data-dir",
+        ])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines.next_line().await.unwrap().expect("a first line");
+    assert!(!listening.starts_with('{'), "not pretty: {listening}");
+    let address = listening
+        .split_once("address=")
+        .map(|(_, rest)| rest.split_whitespace().next().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no address: {listening}"));
+    let response = client()
+        .get(format!("http://{address}/fibonacci/10/"))
+        .header("X-Request-Id", "pretty-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let line = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the request's line");
+        if line.contains("request completed") {
+            break line;
+        }
+    };
+    // `12:04:05.123  INFO request completed  GET /fibonacci/{n}/ 200 0.4 ms  request_id=…`
+    let (clock, rest) = line.split_once(' ').unwrap();
+    assert_eq!(clock.len(), 12, "{line}");
+    assert!(
+        clock
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == '.'),
+        "{line}"
+    );
+    assert!(
+        rest.trim_start().starts_with("INFO request completed"),
+        "{line}"
+    );
+    assert!(line.contains("GET /fibonacci/{n}/ 200 "), "{line}");
+    assert!(line.contains(" ms "), "{line}");
+    assert!(line.ends_with("request_id=pretty-1"), "{line}");
+}
+
+#[tokio::test]
+async fn auto_log_format_is_json_when_stdout_is_a_pipe() {
+    let (server, _data) = start(&["--log-format", "auto"], &[]).await;
+    // `start` found the `listening` line by parsing it as JSON; every other line is JSON too.
+    client().get(server.url("/health")).send().await.unwrap();
+    assert!(!records(&server).is_empty());
+}

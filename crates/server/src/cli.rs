@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mathapi_faults::FaultArgs;
 use mathapi_http::{ComputeSettings, DEFAULT_RENDER_CACHE_BYTES, RenderCache};
-use mathapi_telemetry::{Metrics, TracingArgs};
+use mathapi_telemetry::{LogFormat, Metrics, TracingArgs};
 
 use crate::server::ServerSettings;
 
@@ -25,6 +25,11 @@ pub struct ServerArgs {
     /// info lines only repeat ours (listening, shutting down), hence `poem=warn`.
     #[arg(long, env = "RUST_LOG", default_value = "info,poem=warn")]
     pub log_level: String,
+
+    /// Log line format: `json` (Bunyan, for log shippers), `pretty` (short lines for people),
+    /// or `auto`: pretty when stdout is a terminal, JSON when it is a pipe or a file.
+    #[arg(long, env = "MATHAPI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
 
     /// Bytes of rendered math answers kept in memory and served again (0 turns the cache
     /// off; at most 1 GiB).

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use mathapi_faults::{FaultError, FaultSwitch, reload_on_sighup};
 use mathapi_http::{AppContext, MathApi, single_api_app};
-use mathapi_telemetry::{self as telemetry, LogSink, Metrics, Traces, VERSION};
+use mathapi_telemetry::{
+    self as telemetry, LogFormat, LogSink, Metrics, PrettyLines, Traces, VERSION,
+};
 use poem::Response;
 use poem::endpoint::BoxEndpoint;
 
@@ -80,7 +82,10 @@ pub fn run(
 ) -> ExitCode {
     let service = settings.name;
     let args = settings.args;
-    let sink = LogSink::stdout();
+    let sink = match args.log_format.resolve() {
+        LogFormat::Pretty => LogSink::new(PrettyLines::new(std::io::stdout())),
+        _ => LogSink::stdout(),
+    };
     let traces = match Traces::start(service, &args.tracing) {
         Ok(traces) => traces,
         Err(error) => {

@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `logging` | the process-wide subscriber: filter, log layer, OTLP layer when on ([`init_logging`]) |
 //! | `bunyan` | the Bunyan JSON line format (`tracing-bunyan-formatter`'s, written faster) |
+//! | `pretty` | short human lines for a terminal, made from the Bunyan ones ([`LogFormat`], [`PrettyLines`]) |
 //! | `log_sink` | the buffered sink that keeps write syscalls off the hot path ([`LogSink`]) |
 //! | `metrics` | OpenTelemetry instruments exported in the Prometheus text format ([`Metrics`]) |
 //! | [`traces`] | spans exported over OTLP when configured, joined to the log lines ([`Traces`]) |
@@ -21,11 +22,13 @@ pub mod fields;
 mod log_sink;
 mod logging;
 mod metrics;
+mod pretty;
 pub mod traces;
 
 pub use log_sink::LogSink;
 pub use logging::{TelemetryError, init_logging, subscriber};
 pub use metrics::{Metrics, method_label};
+pub use pretty::{LogFormat, PrettyLines};
 pub use traces::{Traces, TracingArgs};
 
 /// The version every binary reports (`mathapi_build_info`, `target_info`, OpenAPI).
