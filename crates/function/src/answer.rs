@@ -16,13 +16,17 @@ pub struct Answer {
 }
 
 /// Computes `function` of the raw arguments within `maxima` (one per parameter).
-pub fn answer(function: &Entry, raw: &[String], maxima: &[u64]) -> Result<Answer, ArgumentError> {
+pub(crate) fn answer(
+    function: &Entry,
+    raw: &[String],
+    maxima: &[u64],
+) -> Result<Answer, ArgumentError> {
     let description = function.description;
     let mut args = Vec::with_capacity(raw.len());
     for ((param, raw), max) in description.params.iter().zip(raw).zip(maxima) {
         args.push(parse_argument(param.name, raw, *max)?);
     }
-    let decimal = (function.compute)(&args).map_err(ArgumentError::NotComputable)?;
+    let decimal = function.result(&args)?;
     Ok(Answer {
         document: render(description, &args, &decimal),
         decimal,

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use mathapi_http::{ArgumentError, Call, MathApi, ParamBound, ProblemResponse};
+use mathapi_http::{Call, MathApi, ParamBound, ProblemResponse};
 use mathapi_telemetry::Metrics;
 use poem::endpoint::BoxEndpoint;
 use poem::error::IntoResult;
@@ -102,10 +102,8 @@ impl<F: Function> FunctionApi<F> {
         let cost = F::cost(&args);
         let result = {
             let args = args.clone();
-            call.compute(cost, move || {
-                F::compute(&args).map_err(ArgumentError::NotComputable)
-            })
-            .await?
+            let function = crate::Entry::of::<F>();
+            call.compute(cost, move || function.result(&args)).await?
         };
         Ok(document(description, &args, &result))
     }

@@ -1,7 +1,7 @@
 //! The description of a function: everything about it that is not code, and the three rules
 //! that are.
 
-use mathapi_http::Cost;
+use mathapi_http::{ArgumentError, Cost};
 
 /// One path parameter: `GET /{name}/{param}/...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,13 @@ impl Entry {
         self.description.name
     }
 
-    /// True when every argument is within `maxima` and the result is computable.
+    /// The result of arguments within their limits, or the refusal the API and the command
+    /// line give when it is too large to compute (`400 not_computable`).
+    pub fn result(&self, args: &[u64]) -> Result<String, ArgumentError> {
+        (self.compute)(args).map_err(ArgumentError::NotComputable)
+    }
+
+    /// True when the result of `args` (each within its limit) is computable.
     pub fn computable(&self, args: &[u64]) -> bool {
         let Some((last, prefix)) = args.split_last() else {
             return true;

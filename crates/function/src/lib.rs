@@ -10,7 +10,7 @@
 //! | `description` | the description itself ([`Description`], [`Param`], [`Function`]) and its type-erased handle ([`Entry`]) |
 //! | `limits` | the `--{name}-max-{param}` flags with `MATHAPI_*` fallbacks ([`Limits`], [`Catalog`]) |
 //! | `api` | the poem-openapi API `GET /{name}/{p1}/.../` with its document ([`FunctionApi`]) |
-//! | `answer` | one answer computed in-process, as the command line prints it ([`answer`]) |
+//! | `answer` | one answer computed in-process, as the command line prints it ([`Answer`]) |
 //! | `command` | the function's subcommand of the command line ([`subcommand`], [`run_subcommand`]) |
 //! | `catalog` | the JSON form of a list of functions (`mathapi functions --json`) ([`catalog_json`]) |
 
@@ -21,7 +21,7 @@ mod command;
 mod description;
 mod limits;
 
-pub use answer::{Answer, answer};
+pub use answer::Answer;
 pub use api::FunctionApi;
 pub use catalog::catalog_json;
 pub use command::{run_subcommand, subcommand};
