@@ -54,10 +54,6 @@ impl Function for Factorial {
     }
 
     fn cost(args: &[u64]) -> Cost {
-        if args[0] <= CHEAP_MAX_N {
-            Cost::Cheap
-        } else {
-            Cost::Heavy
-        }
+        Cost::by_size(args[0], CHEAP_MAX_N)
     }
 }

@@ -32,6 +32,17 @@ pub enum Cost {
     Heavy,
 }
 
+impl Cost {
+    /// `Cheap` for a size up to `cheap_max` (the largest computed inline), else `Heavy`.
+    pub fn by_size(size: u64, cheap_max: u64) -> Cost {
+        if size <= cheap_max {
+            Cost::Cheap
+        } else {
+            Cost::Heavy
+        }
+    }
+}
+
 /// Settings of the compute limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputeSettings {
