@@ -129,6 +129,23 @@ mod tests {
     }
 
     #[test]
+    fn row_three_near_the_top_of_u64_is_refused_not_overflowed() {
+        // A(3, n) = 2^(n + 3) − 3: the exponent must fit for every n the row admits.
+        let max = max_computable_n(3).unwrap();
+        assert!(
+            max.checked_add(3).is_some(),
+            "A(3, {max}) = 2^({max} + 3) - 3: the exponent overflows u64"
+        );
+        for n in [u64::MAX - 2, u64::MAX - 1, u64::MAX] {
+            assert_eq!(
+                ackermann(3, n),
+                Err(AckermannError::NotComputable { m: 3, n }),
+                "A(3, {n})"
+            );
+        }
+    }
+
+    #[test]
     fn uncomputable_values_are_errors_not_hangs() {
         for (m, n) in [(4, 3), (4, u64::MAX), (5, 1), (6, 0), (u64::MAX, u64::MAX)] {
             assert_eq!(ackermann(m, n), Err(AckermannError::NotComputable { m, n }));
