@@ -145,9 +145,27 @@ mod tests {
         assert!(kept.starts_with("n=999"));
     }
 
-    #[test]
-    fn outside_a_request_notes_are_ignored() {
+    #[tokio::test]
+    async fn outside_a_request_notes_are_ignored() {
+        // Notes made outside any request neither panic nor reach a later request's record.
         note_call("fibonacci", "n=1");
         note_computation(Duration::from_micros(1), 1);
+        note_problem(&Problem::typed(
+            poem::http::StatusCode::BAD_REQUEST,
+            "outside",
+            "Outside",
+            "noted outside a request",
+        ));
+        let mut seen = None;
+        with_arguments(|arguments| seen = Some(arguments.to_owned()));
+        assert_eq!(seen, None, "arguments noted outside a request were kept");
+        let ((), record) = RequestRecord::collect(async {}).await;
+        assert_eq!(record.function, None);
+        assert_eq!(record.arguments, None);
+        assert_eq!(record.compute, None);
+        assert_eq!(record.result_digits, None);
+        assert_eq!(record.reason, None);
+        assert_eq!(record.detail, None);
+        assert!(!record.cacheable);
     }
 }

@@ -121,7 +121,28 @@ mod tests {
             a42.starts_with("2003529930406846464979072351560255750447825475569751419265016973")
         );
         assert!(a42.ends_with("156733"));
-        assert_eq!(a(5, 0), a(4, 1));
+        // By the definition, A(4, 1) = A(3, A(4, 0)) = A(3, 13), and A(5, 0) = A(4, 1): checked
+        // against row 3's closed form, not against the same table entry.
+        assert_eq!(a(4, 0), BigUint::from(13u32));
+        assert_eq!(a(4, 1), a(3, 13));
+        assert_eq!(a(5, 0), a(3, 13));
+    }
+
+    #[test]
+    fn row_three_near_the_top_of_u64_is_refused_not_overflowed() {
+        // A(3, n) = 2^(n + 3) − 3: the exponent must fit for every n the row admits.
+        let max = max_computable_n(3).unwrap();
+        assert!(
+            max.checked_add(3).is_some(),
+            "A(3, {max}) = 2^({max} + 3) - 3: the exponent overflows u64"
+        );
+        for n in [u64::MAX - 2, u64::MAX - 1, u64::MAX] {
+            assert_eq!(
+                ackermann(3, n),
+                Err(AckermannError::NotComputable { m: 3, n }),
+                "A(3, {n})"
+            );
+        }
     }
 
     #[test]
@@ -133,12 +154,17 @@ mod tests {
 
     proptest! {
         #[test]
-        fn recurrence_holds(m in 1u64..=3, n in 1u64..2_000) {
+        fn recurrence_holds(m in 1u64..=2, n in 1u64..2_000) {
             // A(m, n) = A(m - 1, A(m, n - 1))
-            let inner = a(m, n - 1);
-            let inner: u64 = inner.try_into().unwrap_or(u64::MAX);
-            prop_assume!(m < 3 || inner < 100_000);
+            let inner: u64 = a(m, n - 1).try_into().unwrap();
             prop_assert_eq!(a(m, n), a(m - 1, inner));
+        }
+
+        #[test]
+        fn recurrence_holds_in_row_three(n in 1u64..=60) {
+            // A(3, n) = A(2, A(3, n - 1)); A(3, 59) = 2^62 − 3 still fits a u64.
+            let inner: u64 = a(3, n - 1).try_into().unwrap();
+            prop_assert_eq!(a(3, n), a(2, inner));
         }
 
         #[test]

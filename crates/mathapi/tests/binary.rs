@@ -141,7 +141,15 @@ async fn a_line_is_visible_at_idle_without_waiting_for_more_traffic() {
 #[tokio::test]
 async fn the_log_level_comes_from_rust_log() {
     // The harness finds the port in the `listening` line, so that module stays at info.
-    let (server, _data) = start(&[], &[("RUST_LOG", "warn,mathapi_server::process=info")]).await;
+    // Every factorial request fails with a 500, logged at `error`: a line that must pass.
+    let faults = tempfile::tempdir().unwrap();
+    let file = faults.path().join("faults.json");
+    std::fs::write(&file, r#"{"factorial": {"error_rate": 1.0}}"#).unwrap();
+    let (server, _data) = start(
+        &["--fault-file", file.to_str().unwrap()],
+        &[("RUST_LOG", "warn,mathapi_server::process=info")],
+    )
+    .await;
     let http = client();
     assert_eq!(
         http.get(server.url("/fibonacci/1/"))
@@ -159,13 +167,25 @@ async fn the_log_level_comes_from_rust_log() {
             .status(),
         400
     );
-    // Well past the flush interval: a request line would be out by now.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        http.get(server.url("/factorial/5/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        500
+    );
+    // Lines are written in order: once the 500's line is out, the earlier requests' lines
+    // would be out too, had they passed the filter.
+    server
+        .wait_for_log(|r| r["msg"] == "request completed" && r["http_status"] == 500)
+        .await;
     let levels: Vec<u64> = records(&server)
         .iter()
         .filter(|r| r["target"] != "mathapi_server::process")
         .map(|r| r["level"].as_u64().unwrap())
         .collect();
+    assert!(!levels.is_empty(), "the error line passes the filter");
     assert!(
         levels.iter().all(|l| *l >= 40),
         "only warn and above: {levels:?}"

@@ -211,6 +211,8 @@ async fn heavy_requests_beyond_the_limit_are_shed_fast_and_health_stays_up() {
         "1",
         "--compute-queue",
         "1",
+        "--render-cache-bytes",
+        "0",
     ])
     .await;
     let http = client();

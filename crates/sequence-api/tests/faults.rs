@@ -245,7 +245,7 @@ async fn a_recovery_from_the_older_slot_is_logged_and_counted() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap().to_owned();
     {
-        let server = support::start_server(&["--sequence-data-dir", &dir], &[]).await;
+        let mut server = support::start_server(&["--sequence-data-dir", &dir], &[]).await;
         let client = mathapi_testing::client();
         for _ in 0..5 {
             let response = client
@@ -256,8 +256,9 @@ async fn a_recovery_from_the_older_slot_is_logged_and_counted() {
             assert_eq!(response.status(), 200);
         }
         server.signal("TERM");
+        // The data directory is locked until the process has exited.
+        server.wait().await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     damage_newest_slot(data.path());
 
     let server = support::start_server(&["--sequence-data-dir", &dir], &[]).await;
@@ -301,26 +302,21 @@ async fn a_stalled_disk_answers_504_then_503_and_is_not_ready_until_it_recovers(
     let (app, _) = spawn_with(sequence, Some(freezer.hook())).await;
     assert_eq!(call(&app, "POST", "next", None).await.0, 200);
     freezer.set(true);
-    let started = std::time::Instant::now();
+    // The commit never finishes while frozen, so an answer at all is the server-side
+    // deadline at work.
     let (status, body) = call(&app, "POST", "next", Some("stalled")).await;
     assert_eq!(
         (status, body["reason"].as_str()),
         (504, Some("outcome_unknown")),
         "{body}"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "no server-side deadline"
-    );
-    // While stalled: refused at once, not queued behind the stuck commit.
-    let started = std::time::Instant::now();
+    // While stalled: refused, not queued behind the stuck commit (which would end in a 504).
     let (status, body) = call(&app, "POST", "next", None).await;
     assert_eq!(
         (status, body["reason"].as_str()),
         (503, Some("storage_unavailable")),
         "{body}"
     );
-    assert!(started.elapsed() < Duration::from_millis(250));
     let ready = assert_problem(app.get("/ready").await, 503, None).await;
     assert!(
         ready["detail"].as_str().unwrap().contains("deadline"),

@@ -245,7 +245,7 @@ async fn an_unreachable_redis_makes_the_sequence_503_and_not_ready() {
 async fn kill_9_loses_no_acknowledged_step() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap().to_owned();
-    let server = support::start_server(
+    let mut server = support::start_server(
         &["--sequence-data-dir", &dir],
         &[("RUST_LOG", "warn,mathapi_server::process=info")],
     )
@@ -254,9 +254,15 @@ async fn kill_9_loses_no_acknowledged_step() {
 
     // 16 clients step as fast as they can; each remembers the indices it was given.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..16)
         .map(|_| {
-            let (client, url, stop) = (client.clone(), server.url("/fibonacci/next"), stop.clone());
+            let (client, url, stop, count) = (
+                client.clone(),
+                server.url("/fibonacci/next"),
+                stop.clone(),
+                count.clone(),
+            );
             tokio::spawn(async move {
                 let mut acknowledged = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -264,6 +270,7 @@ async fn kill_9_loses_no_acknowledged_step() {
                         Ok(response) if response.status() == 200 => {
                             let body: Value = response.json().await.unwrap();
                             acknowledged.push(body["index"].as_u64().unwrap());
+                            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         _ => break,
                     }
@@ -272,7 +279,16 @@ async fn kill_9_loses_no_acknowledged_step() {
             })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // Kill mid-stream once enough steps were acknowledged, however long that takes.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while count.load(std::sync::atomic::Ordering::Relaxed) < 100 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} steps acknowledged",
+            count.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     server.signal("KILL");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut acknowledged = Vec::new();
@@ -284,10 +300,12 @@ async fn kill_9_loses_no_acknowledged_step() {
         .max()
         .expect("some steps were acknowledged");
     assert!(
-        acknowledged.len() > 100,
+        acknowledged.len() >= 100,
         "the test must step for real: {}",
         acknowledged.len()
     );
+    // The data directory is locked until the killed process has exited.
+    server.wait().await;
     drop(server);
 
     let restarted = support::start_server(&["--sequence-data-dir", &dir], &[]).await;

@@ -371,6 +371,12 @@ impl EmbeddedStore {
         self.shared.commits.load(Ordering::Relaxed)
     }
 
+    /// Changes waiting in the queue for the writer (not counting those it is committing).
+    #[cfg(feature = "test-util")]
+    pub fn queued_changes(&self) -> usize {
+        QUEUE_CAPACITY - self.requests.capacity()
+    }
+
     /// The state file's path.
     pub fn state_path(&self) -> &Path {
         &self.state_path

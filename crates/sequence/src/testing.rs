@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,24 +18,44 @@ use crate::SyncHook;
 ///
 /// [`hook`]: Freezer::hook
 #[derive(Clone, Default)]
-pub struct Freezer(Arc<(Mutex<bool>, Condvar)>);
+pub struct Freezer(Arc<FreezerState>);
+
+#[derive(Default)]
+struct FreezerState {
+    frozen: Mutex<bool>,
+    thawed: Condvar,
+    /// Syncs blocked by the frozen disk right now.
+    held: AtomicUsize,
+}
 
 impl Freezer {
     /// Freezes (`true`) or thaws (`false`) the disk.
     pub fn set(&self, frozen: bool) {
-        *self.0.0.lock().unwrap() = frozen;
-        self.0.1.notify_all();
+        *self.0.frozen.lock().unwrap() = frozen;
+        self.0.thawed.notify_all();
     }
 
     /// The hook that waits, before each sync, while the disk is frozen.
     pub fn hook(&self) -> SyncHook {
         let freezer = self.clone();
         Arc::new(move || {
-            let (frozen, thawed) = &*freezer.0;
-            let _unused = thawed
-                .wait_while(frozen.lock().unwrap(), |frozen| *frozen)
-                .unwrap();
+            let state = &*freezer.0;
+            let frozen = state.frozen.lock().unwrap();
+            if *frozen {
+                state.held.fetch_add(1, Ordering::SeqCst);
+                let _unused = state.thawed.wait_while(frozen, |frozen| *frozen).unwrap();
+                state.held.fetch_sub(1, Ordering::SeqCst);
+            }
         })
+    }
+
+    /// Waits until a sync is blocked by the frozen disk (panics after 30 s).
+    pub async fn wait_until_a_sync_is_held(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.0.held.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "no sync reached the frozen disk");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 

@@ -353,10 +353,11 @@ async fn an_idempotency_key_holds_across_replicas() {
 #[tokio::test]
 async fn idempotency_records_in_redis_are_bounded_in_count_and_time() {
     let server = RedisServer::start();
+    // A window far longer than the test: here only the count cap forgets.
     let options = StoreOptions {
         idempotency: IdempotencyLimits {
             capacity: 3,
-            window: Duration::from_millis(300),
+            window: Duration::from_secs(3600),
         },
         ..StoreOptions::default()
     };
@@ -382,12 +383,34 @@ async fn idempotency_records_in_redis_are_bounded_in_count_and_time() {
         21,
         "forgotten"
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        store.apply(next, cap, Some("k19")).await.unwrap(),
-        22,
-        "expired"
-    );
+    drop(store);
+
+    // A short window: past it a key is forgotten, and its retry steps again, once.
+    let window = Duration::from_millis(100);
+    let options = StoreOptions {
+        idempotency: IdempotencyLimits {
+            capacity: 100,
+            window,
+        },
+        ..StoreOptions::default()
+    };
+    let store = open_with(&server.url(), options);
+    assert_eq!(store.apply(next, cap, Some("late")).await.unwrap(), 22);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        // Each try starts a full window after the last, so a replay cannot keep it alive.
+        tokio::time::sleep(window * 2).await;
+        match store.apply(next, cap, Some("late")).await.unwrap() {
+            22 => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the key was never forgotten"
+            ),
+            stepped => {
+                assert_eq!(stepped, 23, "expired");
+                break;
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -181,6 +181,18 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
         early.is_err(),
         "a third connection was served at a limit of 2"
     );
+    // Positive control: the server is answering, an admitted connection is served even
+    // though it asks later, and the third request is still waiting after that answer.
+    open[0]
+        .write_all(get_request("/health").as_bytes())
+        .await
+        .unwrap();
+    let admitted = read_answer(&mut open[0]).await;
+    assert!(admitted.starts_with("HTTP/1.1 200"), "{admitted}");
+    assert!(
+        matches!(third.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a third connection was served at a limit of 2"
+    );
     drop(open.pop());
     assert!(read_answer(&mut third).await.starts_with("HTTP/1.1 200"));
     app.stop().await;
@@ -252,12 +264,23 @@ async fn draining_answers_open_connections_with_connection_close_and_ready_503()
     assert!(!before.to_ascii_lowercase().contains("connection: close"));
 
     app.begin_shutdown();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    // A request arriving on the idle connection after the signal is answered, not dropped.
-    idle.write_all(get_request("/ready").as_bytes())
-        .await
-        .unwrap();
-    let during = read_answer(&mut idle).await;
+    // A request arriving on the idle connection after the signal is answered, not dropped;
+    // the signal reaches the server asynchronously, so ask until the drain has begun.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let during = loop {
+        idle.write_all(get_request("/ready").as_bytes())
+            .await
+            .unwrap();
+        let answer = read_answer(&mut idle).await;
+        if !answer.starts_with("HTTP/1.1 200") {
+            break answer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/ready still answers 200 after the shutdown signal"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert!(during.starts_with("HTTP/1.1 503"), "{during}");
     assert!(during.contains("shutting down"), "{during}");
     assert!(

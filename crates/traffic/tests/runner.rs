@@ -104,9 +104,10 @@ async fn paces_requests_at_the_target_rate() {
 
     assert_eq!(summary.sent, 100);
     assert_eq!(server.tally.total(), 100);
-    // The first request goes at once, the 100th 99 periods (495 ms) later.
+    // The first request goes at once, the 100th 99 periods (495 ms) later: never sooner.
+    // The upper bound only guards against a hang.
     assert!(
-        (0.49..3.0).contains(&summary.elapsed_seconds),
+        (0.49..30.0).contains(&summary.elapsed_seconds),
         "{} s",
         summary.elapsed_seconds
     );
@@ -123,11 +124,13 @@ async fn stops_at_the_duration() {
     };
     let summary = run(config, pending()).await.unwrap();
 
-    // Due at 0, 10, ..., 590 ms: 60 requests (61 if the one at 600 ms wins the race).
-    assert!((55..=61).contains(&summary.sent), "{} sent", summary.sent);
+    // Due at 0, 10, ..., 590 ms: at most 60 requests (61 if the one at 600 ms wins the
+    // race); a busy machine may send fewer, never more.
+    assert!((1..=61).contains(&summary.sent), "{} sent", summary.sent);
     assert_eq!(server.tally.total(), summary.sent);
+    // Not before the duration; the upper bound only guards against a hang.
     assert!(
-        (0.6..3.0).contains(&summary.elapsed_seconds),
+        (0.6..30.0).contains(&summary.elapsed_seconds),
         "{} s",
         summary.elapsed_seconds
     );
@@ -165,26 +168,34 @@ async fn shutdown_stops_early_and_still_summarizes() {
     let server = start(Behaviour::Faithful, "", Duration::ZERO).await;
     let config = Config {
         rate: Some(50.0),
-        duration: Some(Duration::from_secs(30)),
+        duration: Some(Duration::from_secs(300)),
         max_requests: None,
         ..config(&server.url(""))
     };
+    // Shut down once ten requests have arrived, however long that takes.
+    let tally = std::sync::Arc::clone(&server.tally);
+    let shutdown = async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tally.total() < 10 {
+            assert!(Instant::now() < deadline, "ten requests never arrived");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
     let started = Instant::now();
-    let summary = run(config, tokio::time::sleep(Duration::from_millis(500)))
-        .await
-        .unwrap();
+    let summary = run(config, shutdown).await.unwrap();
 
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Far before the 300 s duration.
+    assert!(started.elapsed() < Duration::from_secs(60));
     assert!(summary.interrupted);
-    // About 25 requests in 500 ms at 50/s.
-    assert!((10..=30).contains(&summary.sent), "{} sent", summary.sent);
+    // At 50/s the full duration would be 15 000 requests.
+    assert!((10..=1000).contains(&summary.sent), "{} sent", summary.sent);
     assert_eq!(summary.responses, summary.sent);
     assert_eq!(server.tally.total(), summary.sent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_are_transport_errors() {
-    let server = start(Behaviour::Faithful, "", Duration::from_secs(3)).await;
+    let server = start(Behaviour::Faithful, "", Duration::from_secs(120)).await;
     let config = Config {
         timeout: Duration::from_millis(200),
         max_requests: Some(4),
@@ -198,8 +209,9 @@ async fn timeouts_are_transport_errors() {
         BTreeMap::from([(TransportErrorKind::Timeout, 4)])
     );
     assert!(summary.unreachable());
+    // Far before the server's 120 s answer: the client gave up.
     assert!(
-        summary.elapsed_seconds < 2.0,
+        summary.elapsed_seconds < 60.0,
         "{} s",
         summary.elapsed_seconds
     );
