@@ -4,9 +4,17 @@ use num_bigint::BigUint;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckermannError {
     /// The result has more digits than any computer could store (A(4, 3) already has
-    /// about 10^19728 digits).
-    #[error("A({m}, {n}) is too large to compute: it has more than 10^19000 decimal digits")]
+    /// about 10^19728 digits; A(3, n) for n near 2^64 needs 2^64 bits).
+    #[error("A({m}, {n}) is too large to compute: {}", too_large(*m))]
     NotComputable { m: u64, n: u64 },
+}
+
+/// Why a value of row `m` is too large, in words.
+fn too_large(m: u64) -> &'static str {
+    match m {
+        0..=3 => "its 2^64 or more bits fit in no computer's memory",
+        _ => "it has more than 10^19000 decimal digits",
+    }
 }
 
 /// The Ackermann–Péter function A(m, n), exactly.
@@ -19,7 +27,7 @@ pub fn ackermann(m: u64, n: u64) -> Result<BigUint, AckermannError> {
         (0, n) => BigUint::from(n) + 1u32,
         (1, n) => BigUint::from(n) + 2u32,
         (2, n) => BigUint::from(n) * 2u32 + 3u32,
-        (3, n) => power_of_two_minus_three(n + 3),
+        (3, n) if n <= ROW_3_MAX_N => power_of_two_minus_three(n + 3),
         // A(4, n) = 2↑↑(n+3) − 3
         (4, 0) => BigUint::from(13u32),
         (4, 1) | (5, 0) => BigUint::from(65_533u32),
@@ -29,12 +37,16 @@ pub fn ackermann(m: u64, n: u64) -> Result<BigUint, AckermannError> {
     Ok(result)
 }
 
-/// The largest n for which A(m, n) is computable: `u64::MAX` for rows m ≤ 3 (every n),
-/// 2 for row 4 (A(4, 2) = 2^65536 − 3, while A(4, 3) has about 10^19728 digits), 0 for row
+/// The largest n of row 3: A(3, n) = 2^(n+3) − 3, and the exponent must fit in 64 bits.
+const ROW_3_MAX_N: u64 = u64::MAX - 3;
+
+/// The largest n for which A(m, n) is computable: `u64::MAX` for rows m ≤ 2 (every n),
+/// `u64::MAX − 3` for row 3 (the exponent n + 3 must fit), 2 for row 4 (A(4, 2) = 2^65536 − 3, while A(4, 3) has about 10^19728 digits), 0 for row
 /// 5, and `None` for larger rows, which have no computable value.
 pub fn max_computable_n(m: u64) -> Option<u64> {
     match m {
-        0..=3 => Some(u64::MAX),
+        0..=2 => Some(u64::MAX),
+        3 => Some(ROW_3_MAX_N),
         4 => Some(2),
         5 => Some(0),
         _ => None,
@@ -57,7 +69,7 @@ mod tests {
             assert!(ackermann(m, max).is_ok(), "A({m}, {max})");
             assert!(ackermann(m, max + 1).is_err(), "A({m}, {})", max + 1);
         }
-        assert_eq!(max_computable_n(3), Some(u64::MAX));
+        assert_eq!(max_computable_n(3), Some(u64::MAX - 3));
         assert!(ackermann(3, 1000).is_ok());
         assert_eq!(max_computable_n(6), None);
         assert!(ackermann(6, 0).is_err());
