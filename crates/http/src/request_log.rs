@@ -8,8 +8,9 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::pin;
 use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use crate::arguments::echo;
 use crate::problem::Problem;
@@ -48,12 +49,13 @@ const ARGUMENTS_LIMIT: usize = 2 * crate::arguments::ECHO_LIMIT;
 
 impl RequestRecord {
     /// Runs `handler` with an empty record in scope, and returns its output with the record
-    /// the handler filled in.
-    pub(crate) async fn collect<F: Future>(handler: F) -> (F::Output, RequestRecord) {
-        let mut scoped = pin!(CURRENT.scope(RefCell::new(RequestRecord::default()), handler));
-        let output = (&mut scoped).await;
-        let record = scoped.as_mut().take_value().map(RefCell::into_inner);
-        (output, record.unwrap_or_default())
+    /// the handler filled in. (The record is taken while still in scope, as the handler
+    /// completes: the future is no larger than the handler's own.)
+    pub(crate) fn collect<F: Future>(
+        handler: F,
+    ) -> impl Future<Output = (F::Output, RequestRecord)> {
+        let taken = handler.map(|output| (output, CURRENT.with(RefCell::take)));
+        CURRENT.scope(RefCell::new(RequestRecord::default()), taken)
     }
 
     /// The record of a request answered with `problem` before any handler saw it.

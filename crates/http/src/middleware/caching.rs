@@ -1,8 +1,11 @@
 //! Cacheable answers: served from the render cache, marked immutable with a strong `ETag`,
 //! and `304 Not Modified` for a client that already has them (RFC 9110 §13.1.2).
 
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use futures_util::future::{self, Either};
 use poem::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Endpoint, Middleware, Request, Response};
@@ -40,33 +43,37 @@ impl<E: Endpoint<Output = Answered>> Middleware<E> for CachedAnswer {
 impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<CachedAnswer, E> {
     type Output = Answered;
 
-    async fn call(&self, req: Request) -> poem::Result<Answered> {
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Answered>> + Send {
         let cache = &self.layer.cache;
         let conditional = Conditional::of(&req);
+        // The key is the normalized path: the path as received unless it needs normalizing.
         let path = Incoming::path();
-        let key = trailing_slash::normal_path(&path);
-        if let Some(hit) = from_cache(cache, &conditional, &key) {
-            return Ok(hit);
+        let normalized = trailing_slash::normalized(&path);
+        if let Some(hit) = from_cache(cache, &conditional, normalized.as_deref().unwrap_or(&path)) {
+            return Either::Left(future::ready(Ok(hit)));
         }
-        let Answered {
-            response,
-            mut record,
-            route,
-        } = self.inner.call(req).await?;
-        let response = store(
-            cache,
-            &conditional,
-            &key,
-            route.as_ref(),
-            response,
-            &mut record,
-        )
-        .await;
-        Ok(Answered {
-            response,
-            record,
-            route,
-        })
+        Either::Right(self.inner.call(req).then(move |result| async move {
+            let Answered {
+                response,
+                mut record,
+                route,
+            } = result?;
+            let key = normalized.as_deref().unwrap_or(&path);
+            let response = store(
+                cache,
+                &conditional,
+                key,
+                route.as_ref(),
+                response,
+                &mut record,
+            )
+            .await;
+            Ok(Answered {
+                response,
+                record,
+                route,
+            })
+        }))
     }
 }
 

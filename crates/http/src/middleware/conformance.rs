@@ -8,8 +8,11 @@
 //!   `Access-Control-Request-Method`) is left to the routes, where a CORS middleware answers
 //!   it. ([`AllowedMethods`] does both.)
 
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use futures_util::future::{self, Either};
 use poem::http::header::{ALLOW, HOST};
 use poem::http::{HeaderName, HeaderValue, Method, StatusCode, Version};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
@@ -97,17 +100,17 @@ impl<E: Endpoint<Output = Answered>> Middleware<E> for Conformance {
 impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<Conformance, E> {
     type Output = Answered;
 
-    async fn call(&self, req: Request) -> poem::Result<Answered> {
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Answered>> + Send {
         let Some(problem) = host_problem(&req) else {
-            return self.inner.call(req).await;
+            return Either::Left(self.inner.call(req));
         };
         let record = RequestRecord::of_problem(&problem);
         let problem = problem.with_instance(req.uri().path());
-        Ok(Answered {
+        Either::Right(future::ready(Ok(Answered {
             response: problem.into_response(),
             record,
             route: None,
-        })
+        })))
     }
 }
 
@@ -139,15 +142,17 @@ impl<E: Endpoint<Output = Response>> Middleware<E> for AllowedMethods {
 impl<E: Endpoint<Output = Response>> Endpoint for Wrapped<AllowedMethods, E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let routes = &self.layer.routes;
         if let Some(answer) = options_answer(&req, routes) {
-            return Ok(answer);
+            return Either::Left(future::ready(Ok(answer)));
         }
-        let mut response = self.inner.call(req).await?;
-        if lacks_allow(&response) {
-            Incoming::with(|incoming| add_allow(&mut response, &incoming.path, routes));
-        }
-        Ok(response)
+        Either::Right(self.inner.call(req).map(move |result| {
+            let mut response = result?;
+            if lacks_allow(&response) {
+                Incoming::with(|incoming| add_allow(&mut response, &incoming.path, routes));
+            }
+            Ok(response)
+        }))
     }
 }

@@ -2,6 +2,7 @@
 //! malformed path), errors of our handlers, and panics.
 
 use std::any::Any;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
@@ -31,15 +32,16 @@ impl<E: Endpoint> Middleware<E> for Problems {
 impl<E: Endpoint> Endpoint for Wrapped<Problems, E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let method = method_label(req.method());
-        let outcome = AssertUnwindSafe(self.inner.call(req)).catch_unwind().await;
-        let response = match outcome {
-            Ok(Ok(output)) => output.into_response(),
-            Ok(Err(error)) => Failed::with(method, |failed| error_response(error, failed)),
-            Err(panic) => Failed::with(method, |failed| panic_response(&*panic, failed)),
-        };
-        Ok(response)
+        let answered = AssertUnwindSafe(self.inner.call(req)).catch_unwind();
+        answered.map(move |outcome| {
+            Ok(match outcome {
+                Ok(Ok(output)) => output.into_response(),
+                Ok(Err(error)) => Failed::with(method, |failed| error_response(error, failed)),
+                Err(panic) => Failed::with(method, |failed| panic_response(&*panic, failed)),
+            })
+        })
     }
 }
 

@@ -1,8 +1,10 @@
 //! Injected latency and errors for demonstrations (docs/stack.md), mounted only in a process
 //! started with a fault file.
 
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::future::Either;
 use mathapi_faults::{FaultSwitch, Injected};
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request};
@@ -60,10 +62,21 @@ impl<E: Endpoint<Output = Answered>> Middleware<E> for InjectFaults {
 impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<InjectFaults, E> {
     type Output = Answered;
 
-    async fn call(&self, req: Request) -> poem::Result<Answered> {
-        let Some((function, route, injected)) = self.layer.faults_for(req.uri().path()) else {
-            return self.inner.call(req).await;
-        };
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Answered>> + Send {
+        match self.layer.faults_for(req.uri().path()) {
+            None => Either::Left(self.inner.call(req)),
+            Some(faults) => Either::Right(self.injected(req, faults)),
+        }
+    }
+}
+
+impl<E: Endpoint<Output = Answered>> Wrapped<InjectFaults, E> {
+    /// The answer to a request with faults: later, or an error instead.
+    async fn injected(
+        &self,
+        req: Request,
+        (function, route, injected): (&'static str, Arc<str>, Injected),
+    ) -> poem::Result<Answered> {
         if let Some(latency) = injected.latency {
             tokio::time::sleep(latency).await;
         }

@@ -1,8 +1,10 @@
 //! Around the handler of a computed answer: the span it runs in, and the record of what it
 //! noted for the log line.
 
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use mathapi_telemetry::fields;
 use poem::{Endpoint, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
@@ -40,16 +42,18 @@ impl<E: Endpoint<Output = Response>> Middleware<E> for CollectRecord {
 impl<E: Endpoint<Output = Response>> Endpoint for Wrapped<CollectRecord, E> {
     type Output = Answered;
 
-    async fn call(&self, req: Request) -> poem::Result<Answered> {
-        let (response, record) = RequestRecord::collect(self.inner.call(req)).await;
-        let response = response?;
-        let route = response
-            .data::<PathPattern>()
-            .and_then(|pattern| self.layer.routes.template(&pattern.0));
-        Ok(Answered {
-            response,
-            record,
-            route,
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Answered>> + Send {
+        let routes = &self.layer.routes;
+        RequestRecord::collect(self.inner.call(req)).map(move |(result, record)| {
+            let response = result?;
+            let route = response
+                .data::<PathPattern>()
+                .and_then(|pattern| routes.template(&pattern.0));
+            Ok(Answered {
+                response,
+                record,
+                route,
+            })
         })
     }
 }
@@ -73,14 +77,14 @@ impl<E: Endpoint> Middleware<E> for RequestSpan {
 impl<E: Endpoint> Endpoint for Wrapped<RequestSpan, E> {
     type Output = E::Output;
 
-    async fn call(&self, req: Request) -> poem::Result<E::Output> {
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<E::Output>> + Send {
         let span = Incoming::with(|incoming| {
             incoming
                 .server_span
                 .take()
                 .unwrap_or_else(|| request_span(&incoming.id))
         });
-        self.inner.call(req).instrument(span).await
+        self.inner.call(req).instrument(span)
     }
 }
 

@@ -1,10 +1,12 @@
 //! The request's id, and what the layers inside need to know of the request as it arrived.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::{FutureExt, future};
 use poem::http::HeaderValue;
-use poem::{Endpoint, Middleware, Request, Response};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Span;
 
 use super::Wrapped;
@@ -62,18 +64,24 @@ impl<E: Endpoint> Middleware<E> for RequestId {
 impl<E: Endpoint> Endpoint for Wrapped<RequestId, E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let incoming = Incoming {
             id: request_id::of_request(&req),
             path: Arc::from(req.uri().path()),
             server_span: Cell::new(None),
         };
-        let answered = async move {
-            let mut response = self.inner.get_response(req).await;
-            Incoming::with(|incoming| set_request_id(&mut response, &incoming.id));
-            response
-        };
-        Ok(INCOMING.scope(incoming, answered).await)
+        // The layers inside start in the scope, where they find what they read as they start.
+        let answered = future::lazy(move |_| self.inner.call(req))
+            .flatten()
+            .map(|result| {
+                let mut response = match result {
+                    Ok(output) => output.into_response(),
+                    Err(error) => error.into_response(),
+                };
+                Incoming::with(|incoming| set_request_id(&mut response, &incoming.id));
+                Ok(response)
+            });
+        INCOMING.scope(incoming, answered)
     }
 }
 

@@ -18,10 +18,14 @@
 //! run only when the answer is computed.
 //!
 //! Every layer is generic over what it wraps, so the whole stack is one type and one boxed
-//! future per request. What the layers share about a request travels two ways without
-//! allocating: inwards in the request's scope ([`Incoming`]: its id, its path as received,
-//! its server span), and outwards with the answer ([`Answered`]: what the log line and the
-//! metrics say about it). The modules:
+//! future per request. A layer does what it does to a request as it starts, starts the
+//! layer inside at once, and returns that layer's future combined with what it does to the
+//! answer (`map`, `then`, `Either`): an `async fn` per layer would keep another copy of the
+//! request, and of the future inside it, in that one future, which is copied whole into its
+//! box (a test checks its size). What the layers share about a request travels two ways
+//! without allocating: inwards in the request's scope ([`Incoming`]: its id, its path as
+//! received, its server span), and outwards with the answer ([`Answered`]: what the log line
+//! and the metrics say about it). The modules:
 //!
 //! - `incoming`: the request's scope and [`RequestId`];
 //! - `record`: [`RecordRequest`] and the log line;
@@ -68,21 +72,32 @@ pub(crate) fn around(
     context: &AppContext,
 ) -> BoxEndpoint<'static, Response> {
     let routes = Arc::new(routes);
-    let answering = route
-        .with(NormalizePath)
-        .with(Problems)
-        .with(AllowedMethods::new(&routes))
-        .with(RequestSpan)
-        .with(CollectRecord::new(&routes))
-        .with(CachedAnswer::new(&context.cache));
+    let answering = answering(route, &routes, context);
     match &context.faults {
-        Some(switch) => observed(answering.with(InjectFaults::new(switch, &routes)), context),
-        None => observed(answering, context),
+        Some(switch) => {
+            observed(answering.with(InjectFaults::new(switch, &routes)), context).boxed()
+        }
+        None => observed(answering, context).boxed(),
     }
 }
 
+/// The layers inside the fault injection.
+fn answering(
+    route: Route,
+    routes: &Arc<RouteTemplates>,
+    context: &AppContext,
+) -> impl Endpoint<Output = Answered> + 'static {
+    route
+        .with(NormalizePath)
+        .with(Problems)
+        .with(AllowedMethods::new(routes))
+        .with(RequestSpan)
+        .with(CollectRecord::new(routes))
+        .with(CachedAnswer::new(&context.cache))
+}
+
 /// The layers outside the fault injection.
-fn observed<E>(answering: E, context: &AppContext) -> BoxEndpoint<'static, Response>
+fn observed<E>(answering: E, context: &AppContext) -> impl Endpoint<Output = Response> + 'static
 where
     E: Endpoint<Output = Answered> + 'static,
 {
@@ -90,7 +105,6 @@ where
         .with(Conformance)
         .with(RecordRequest::new(&context.metrics))
         .with(RequestId)
-        .boxed()
 }
 
 /// An endpoint inside one layer: the layer's settings, and what it wraps.
@@ -122,5 +136,36 @@ impl Answered {
 impl IntoResponse for Answered {
     fn into_response(self) -> Response {
         self.response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mathapi_telemetry::Metrics;
+    use poem::{get, handler};
+
+    #[handler]
+    fn hello() -> &'static str {
+        "hello"
+    }
+
+    /// The whole stack is one future per request, copied once into its box: each layer must
+    /// add only its own few fields, never another copy of the request or of what it wraps.
+    #[test]
+    fn the_layers_add_little_to_the_future_of_the_routes() {
+        let metrics = Metrics::new("test").unwrap();
+        let context = AppContext::new(&metrics, crate::RenderCache::new(0, &metrics));
+        let routes = Arc::new(RouteTemplates::default());
+        let request = || poem::Request::builder().uri_str("/hello").finish();
+        let route = Route::new().at("/hello", get(hello));
+        let bare = std::mem::size_of_val(&route.call(request()));
+        let route = Route::new().at("/hello", get(hello));
+        let stack = observed(answering(route, &routes, &context), &context);
+        let layered = std::mem::size_of_val(&stack.call(request()));
+        assert!(
+            layered <= bare + 1024,
+            "the routes' future is {bare} bytes, with the layers {layered}"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! What every request leaves behind: the HTTP metrics, its server span when traces are on,
 //! and its one `request completed` log line.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use mathapi_telemetry::traces::{self, TraceIds};
 use mathapi_telemetry::{Metrics, fields, method_label};
 use poem::{Endpoint, Middleware, Request, Response};
@@ -43,47 +45,58 @@ impl<E: Endpoint<Output = Answered>> Middleware<E> for RecordRequest {
 impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<RecordRequest, E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let started = Instant::now();
         let method = method_label(req.method());
         let metrics = &self.layer.metrics;
         metrics.request_started(method);
         // With traces on, the span starts before the cache is consulted: hits are traced too.
         let traced = traces::is_on().then(|| start_server_span(&req, method));
-        let Answered {
-            response,
-            record,
-            route,
-        } = match self.inner.call(req).await {
-            Ok(answered) => answered,
-            Err(error) => Answered::plain(error.into_response()),
-        };
-        let status = response.status().as_u16();
-        let trace = match &traced {
-            Some((span, Some(ids))) => {
-                traces::finish_server_span(span, method, route.as_deref(), status);
-                Some(ids)
-            }
-            _ => None,
-        };
-        let elapsed = started.elapsed();
-        metrics.request_finished(method, route.as_ref(), status, elapsed);
-        Incoming::with(|incoming| {
-            // A handler that did not run (a cached answer, a refusal) left the span here.
-            drop(incoming.server_span.take());
-            log_completed(&Completed {
-                id: &incoming.id,
-                trace,
-                method,
-                path: logged_path(&incoming.path),
-                route: route.as_deref(),
-                status,
-                elapsed,
-                record: &record,
-            });
-        });
-        Ok(response)
+        self.inner.call(req).map(move |result| {
+            let answered = result.unwrap_or_else(|error| Answered::plain(error.into_response()));
+            Ok(finish(metrics, started, method, traced, answered))
+        })
     }
+}
+
+/// Ends a request: its span, its metrics and its log line; the answer goes to the client.
+fn finish(
+    metrics: &Metrics,
+    started: Instant,
+    method: &'static str,
+    traced: Option<(Span, Option<TraceIds>)>,
+    answered: Answered,
+) -> Response {
+    let Answered {
+        response,
+        record,
+        route,
+    } = answered;
+    let status = response.status().as_u16();
+    let trace = match &traced {
+        Some((span, Some(ids))) => {
+            traces::finish_server_span(span, method, route.as_deref(), status);
+            Some(ids)
+        }
+        _ => None,
+    };
+    let elapsed = started.elapsed();
+    metrics.request_finished(method, route.as_ref(), status, elapsed);
+    Incoming::with(|incoming| {
+        // A handler that did not run (a cached answer, a refusal) left the span here.
+        drop(incoming.server_span.take());
+        log_completed(&Completed {
+            id: &incoming.id,
+            trace,
+            method,
+            path: logged_path(&incoming.path),
+            route: route.as_deref(),
+            status,
+            elapsed,
+            record: &record,
+        });
+    });
+    response
 }
 
 /// The request's server span, with its ids when it is sampled; the layers inside find it in

@@ -4,6 +4,8 @@
 //! poem's `NormalizePath` does the same with a regular expression on every request; nearly
 //! every request needs nothing done, so this looks first and rewrites only when it must.
 
+use std::future::Future;
+
 use poem::http::Uri;
 use poem::http::uri::PathAndQuery;
 use poem::{Endpoint, Middleware, Request};
@@ -27,24 +29,19 @@ impl<E: Endpoint> Middleware<E> for NormalizePath {
 impl<E: Endpoint> Endpoint for Wrapped<NormalizePath, E> {
     type Output = E::Output;
 
-    async fn call(&self, req: Request) -> poem::Result<E::Output> {
-        self.inner.call(normalize(req)).await
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<E::Output>> + Send {
+        self.inner.call(normalize(req))
     }
 }
 
 /// The path routing should see, when it differs from `path`.
-fn normalized(path: &str) -> Option<String> {
+pub(super) fn normalized(path: &str) -> Option<String> {
     let needs_work = (path.len() > 1 && path.ends_with('/')) || path.contains("//");
     if !needs_work {
         return None;
     }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     Some(format!("/{}", segments.join("/")))
-}
-
-/// The normal form of `path`: the path routing sees.
-pub(super) fn normal_path(path: &str) -> std::borrow::Cow<'_, str> {
-    normalized(path).map_or(std::borrow::Cow::Borrowed(path), std::borrow::Cow::Owned)
 }
 
 /// Rewrites the request's path to its normal form, keeping the query.
