@@ -42,8 +42,10 @@ COPY --from=builder /out/ /usr/local/bin/
 # directory (data/).
 WORKDIR /var/lib/mathapi
 USER 10001:10001
+# JSON log lines even under `docker run -t`: the log pipeline reads them.
 ENV MATHAPI_HOST=0.0.0.0 \
-    MATHAPI_PORT=8000
+    MATHAPI_PORT=8000 \
+    MATHAPI_LOG_FORMAT=json
 EXPOSE 8000
 # Each service answers /health on its own port; compose sets MATHAPI_PORT per service.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
