@@ -72,12 +72,18 @@ class LivePorts:
 
 
 def write_live_configs(
-    out: Path, ports: LivePorts, scrape_interval: str = "1s", otlp_endpoint: str | None = None
+    out: Path,
+    ports: LivePorts,
+    scrape_interval: str = "1s",
+    otlp_endpoint: str | None = None,
+    access_log_every_request: bool = False,
 ) -> None:
     """The repository's Prometheus and Traefik configs, with 127.0.0.1 addresses, in `out`:
     prometheus.yml, traefik.yml, dynamic.yml. Traefik exports its spans to `otlp_endpoint`
     (the full /v1/traces URL); without one its tracing is off (nothing would receive it).
-    Everything else is the repository's."""
+    `access_log_every_request` drops the access log's filters, for checks that compare
+    Traefik's metrics with its own record of every request. Everything else is the
+    repository's."""
     prometheus = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     prometheus["global"].update(
         scrape_interval=scrape_interval,
@@ -101,6 +107,8 @@ def write_live_configs(
         static["tracing"]["otlp"]["http"]["endpoint"] = otlp_endpoint
     else:
         del static["tracing"]
+    if access_log_every_request:
+        del static["accessLog"]["filters"]
     (out / "traefik.yml").write_text(yaml.safe_dump(static, sort_keys=False))
 
     dynamic = yaml.safe_load(TRAEFIK_DYNAMIC.read_text())

@@ -262,7 +262,12 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         )
         time.sleep(0.5)
         start_backends(state, f"redis://:{password}@127.0.0.1:{redis_port}")
-        write_live_configs(work, state.ports, otlp_endpoint=state.otlp.endpoint)
+        # Every request's access-log line: the Traefik view's p99 is checked against the
+        # Duration Traefik recorded for each request (the filters are checked on their own in
+        # test_traefik_access_log.py).
+        write_live_configs(
+            work, state.ports, otlp_endpoint=state.otlp.endpoint, access_log_every_request=True
+        )
         start_traefik_and_prometheus(
             state.components, tool("traefik"), tool("prometheus"), state.ports, ADMIN
         )

@@ -1,5 +1,8 @@
 //! `bench-hello`: the baseline for `make bench`, a bare poem handler with no middleware,
 //! no logging and no metrics, served like the services (multi-threaded tokio runtime).
+//!
+//! It answers `hello` on `/hello` and on every other path, so that `make bench-proxy` can put
+//! it behind Traefik's real routers (`/fibonacci/...`) and measure Traefik alone.
 
 use clap::Parser;
 use poem::listener::TcpListener;
@@ -21,7 +24,9 @@ fn hello() -> &'static str {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let app = Route::new().at("/hello", get(hello));
+    let app = Route::new()
+        .at("/hello", get(hello))
+        .at("/*path", get(hello));
     Server::new(TcpListener::bind(("127.0.0.1", args.port)))
         .run(app)
         .await
