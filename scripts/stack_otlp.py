@@ -111,18 +111,32 @@ class BoundedServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(address, handler)
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._held_lock = threading.Lock()
+        self._held = 0
+
+    @property
+    def held(self) -> int:
+        """Connections holding a slot right now (accepted and not yet closed)."""
+        with self._held_lock:
+            return self._held
 
     def process_request(self, request, client_address) -> None:  # noqa: ANN001
         if not self._slots.acquire(blocking=False):
             self.shutdown_request(request)
             return
+        self._count(+1)
         super().process_request(request, client_address)
 
     def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self._count(-1)
             self._slots.release()
+
+    def _count(self, change: int) -> None:
+        with self._held_lock:
+            self._held += change
 
 
 class OtlpReceiver:
@@ -155,6 +169,11 @@ class OtlpReceiver:
         """Stops serving and closes the socket."""
         self._server.shutdown()
         self._server.server_close()
+
+    @property
+    def connections(self) -> int:
+        """Connections being served right now (each holds one of MAX_CONNECTIONS slots)."""
+        return self._server.held
 
     def spans(self) -> list[Span]:
         """A copy of every span kept so far."""

@@ -9,7 +9,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -52,6 +52,14 @@ def post(url: str, body: bytes | Iterator[bytes], **headers: str) -> tuple[int, 
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
+    """Polls `condition` until it holds; fails naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not seen within {seconds} s: {what}"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -121,12 +129,12 @@ def test_connections_are_bounded(receiver: OtlpReceiver) -> None:
         for _ in range(stack_otlp.MAX_CONNECTIONS)
     ]
     try:
-        time.sleep(0.5)  # every idle connection holds its slot
+        wait_until(lambda: receiver.connections == stack_otlp.MAX_CONNECTIONS, "every slot held")
         with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
             assert extra.recv(1) == b"", "a connection beyond the bound was kept open"
         for conn in idle:
             conn.close()
-        time.sleep(0.5)  # closed: their slots are free again
+        wait_until(lambda: receiver.connections == 0, "the closed connections' slots freed")
         body = export_request("traefik", [(1, 0, "GET")])
         assert post(receiver.endpoint, body)[0] == 200
     finally:
