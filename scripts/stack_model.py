@@ -107,28 +107,6 @@ METRICS_PATH = "/metrics"
 # Admin tools behind Traefik's admin-auth middleware (configs/traefik/dynamic.yml).
 ADMIN_PREFIXES: tuple[str, ...] = ("/grafana", "/kibana", "/prometheus", "/jaeger")
 
-# Log/metric contract v2: the services' http_server_request_duration_seconds and Traefik's
-# request histograms share these boundaries (seconds).
-LATENCY_BUCKETS: tuple[float, ...] = (
-    0.00005,
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1,
-    2.5,
-    5,
-    10,
-)
-
 # The Prometheus job name of Traefik (rules and dashboards select on it).
 TRAEFIK_JOB = "traefik"
 

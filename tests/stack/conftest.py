@@ -4,7 +4,7 @@ Layout of tests/stack/:
   conftest.py          tools, rendered Kubernetes overlays
   models.py            the static models: log contract, rules, dashboards, template, pipeline
   test_static.py       linters, validators, wiring and pipeline cross-checks     (static)
-  test_compose.py      compose settings, shared buckets, generated files          (static)
+  test_compose.py      compose settings, generated files                         (static)
   test_capacity.py     the capacity model's arithmetic (docs/scaling.md)           (static)
   test_otlp.py         the live check's OTLP receiver (scripts/stack_otlp.py)      (static)
   test_incident.py     make demo-incident natively: fault on, alert fires, resolves (live)
