@@ -301,3 +301,79 @@ async fn every_line_inside_a_sampled_request_carries_its_trace_and_span_ids() {
         assert!(!keys.into_iter().any(|k| k.starts_with("otel.")), "{line}");
     }
 }
+
+#[tokio::test]
+async fn the_service_name_of_exported_spans_comes_from_the_flag_or_its_variable() {
+    let receiver = OtlpReceiver::start().await;
+    let endpoint = receiver.endpoint();
+    let by_flag = [
+        "--otel-endpoint",
+        &endpoint,
+        "--otel-service-name",
+        "from-flag",
+    ];
+    let env = [FAST[0], ("OTEL_SERVICE_NAME", "from-env")];
+    let by_env = ["--otel-endpoint", endpoint.as_str()];
+    let ((flagged, _a), (named, _b)) = tokio::join!(start(&by_flag, FAST), start(&by_env, &env));
+    get_traced(&flagged, "/fibonacci/12/", (TRACE_A, PARENT_A, "01")).await;
+    get_traced(&named, "/fibonacci/12/", (TRACE_B, PARENT_B, "01")).await;
+    let spans = receiver.wait_for_spans(4).await;
+    for (trace, service) in [(TRACE_A, "from-flag"), (TRACE_B, "from-env")] {
+        let spans = spans_of_trace(&spans, trace);
+        assert!(!spans.is_empty(), "no span of {trace}");
+        assert!(
+            spans.iter().all(|s| s.service_name == service),
+            "{spans:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_export_that_outlasts_the_export_timeout_is_abandoned_and_tried_again() {
+    let (short, by_env, long) = tokio::join!(
+        SilentCollector::start(),
+        SilentCollector::start(),
+        SilentCollector::start()
+    );
+    let (short_url, env_url, long_url) = (short.endpoint(), by_env.endpoint(), long.endpoint());
+    let flag = [
+        "--otel-endpoint",
+        &short_url,
+        "--otel-export-timeout-ms",
+        "100",
+    ];
+    let env = [FAST[0], ("OTEL_EXPORTER_OTLP_TIMEOUT", "100")];
+    let env_flag = ["--otel-endpoint", env_url.as_str()];
+    let control = [
+        "--otel-endpoint",
+        &long_url,
+        "--otel-export-timeout-ms",
+        "60000",
+    ];
+    let (servers, _dirs): (Vec<_>, Vec<_>) = [
+        start(&flag, FAST).await,
+        start(&env_flag, &env).await,
+        start(&control, FAST).await,
+    ]
+    .into_iter()
+    .unzip();
+    let client = client();
+    // Each abandoned export is followed by a new one, on a new connection: keep making spans
+    // until both short-timeout servers have connected a second time.
+    let deadline = tokio::time::Instant::now() + mathapi_testing::TIMEOUT;
+    while short.connections() < 2 || by_env.connections() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no export was given up: {} and {} connections",
+            short.connections(),
+            by_env.connections()
+        );
+        for server in &servers {
+            let response = client.get(server.url("/fibonacci/10/")).send().await;
+            assert_eq!(response.unwrap().status(), 200);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The same spans under a 60 s timeout: its one export is still waiting.
+    assert_eq!(long.connections(), 1, "the control's export was given up");
+}

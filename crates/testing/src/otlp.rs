@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -175,6 +176,7 @@ fn hex(bytes: &[u8]) -> String {
 /// A collector that accepts connections and never answers: the exporter's worst case.
 pub struct SilentCollector {
     pub address: SocketAddr,
+    accepted: Arc<AtomicUsize>,
     _accepting: JoinHandle<()>,
 }
 
@@ -183,17 +185,27 @@ impl SilentCollector {
     pub async fn start() -> SilentCollector {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
         let accepting = tokio::spawn(async move {
             // Connections are kept open, and never read from or written to.
             let mut held = Vec::new();
             while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
                 held.push(socket);
             }
         });
         SilentCollector {
             address,
+            accepted,
             _accepting: accepting,
         }
+    }
+
+    /// Connections accepted so far: an exporter that gives up on an export and tries again
+    /// opens a new one.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// The base URL to give as `--otel-endpoint`.
