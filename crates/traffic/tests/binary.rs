@@ -154,3 +154,121 @@ async fn ctrl_c_stops_early_and_prints_the_summary() {
     assert!(json["elapsed_seconds"].as_f64().unwrap() < 30.0);
     assert_eq!(json["sent"], server.tally.total());
 }
+
+/// The binary with no flags at all: only `env` configures it.
+fn configured_by_env(env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mathapi-traffic"));
+    command
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_setting_can_come_from_its_environment_variable() {
+    let server = start(Behaviour::Faithful, "", Duration::from_millis(20)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("summary.json");
+    let out = output(configured_by_env(&[
+        ("MATHAPI_TRAFFIC_URL", server.url("")),
+        ("MATHAPI_TRAFFIC_REQUESTS", "40".into()),
+        ("MATHAPI_TRAFFIC_RATE", "0".into()),
+        ("MATHAPI_TRAFFIC_CONCURRENCY", "3".into()),
+        ("MATHAPI_TRAFFIC_ERROR_SHARE", "0".into()),
+        ("MATHAPI_TRAFFIC_FUNCTIONS", "factorial".into()),
+        ("MATHAPI_TRAFFIC_SEED", "11".into()),
+        ("MATHAPI_TRAFFIC_NO_PROGRESS", "true".into()),
+        ("MATHAPI_TRAFFIC_CHECK", "true".into()),
+        (
+            "MATHAPI_TRAFFIC_SUMMARY_JSON",
+            json_path.to_str().unwrap().into(),
+        ),
+    ]))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = read_json(&json_path);
+    assert_eq!(json["sent"], 40);
+    assert_eq!(server.tally.total(), 40);
+    assert_eq!(json["seed"], 11);
+    assert_eq!(json["concurrency"], 3);
+    assert!(
+        server
+            .tally
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+            <= 3
+    );
+    // No invalid requests (the default share is 0.2), and factorial's only.
+    assert_eq!(
+        server.tally.statuses().keys().copied().collect::<Vec<_>>(),
+        [200]
+    );
+    let functions: Vec<&String> = json["functions"].as_object().unwrap().keys().collect();
+    assert_eq!(functions, ["factorial"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_timeout_and_duration_can_come_from_their_environment_variables() {
+    // MATHAPI_TRAFFIC_CHECK against an API that answers 200 to everything: status 4, where
+    // the same run without it exits 0.
+    let broken = start(Behaviour::AlwaysOk, "", Duration::ZERO).await;
+    let run = [
+        ("MATHAPI_TRAFFIC_URL", broken.url("")),
+        ("MATHAPI_TRAFFIC_REQUESTS", "20".into()),
+        ("MATHAPI_TRAFFIC_RATE", "0".into()),
+        ("MATHAPI_TRAFFIC_ERROR_SHARE", "1".into()),
+    ];
+    assert_eq!(output(configured_by_env(&run)).await.status.code(), Some(0));
+    let mut checked = run.to_vec();
+    checked.push(("MATHAPI_TRAFFIC_CHECK", "true".into()));
+    assert_eq!(
+        output(configured_by_env(&checked)).await.status.code(),
+        Some(4)
+    );
+
+    // MATHAPI_TRAFFIC_TIMEOUT of 200 ms against answers that take 5 s: every request times out.
+    let slow = start(Behaviour::Faithful, "", Duration::from_secs(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("summary.json");
+    let out = output(configured_by_env(&[
+        ("MATHAPI_TRAFFIC_URL", slow.url("")),
+        ("MATHAPI_TRAFFIC_REQUESTS", "3".into()),
+        ("MATHAPI_TRAFFIC_TIMEOUT", "200ms".into()),
+        (
+            "MATHAPI_TRAFFIC_SUMMARY_JSON",
+            json_path.to_str().unwrap().into(),
+        ),
+    ]))
+    .await;
+    let json = read_json(&json_path);
+    assert_eq!(json["transport_error_kinds"]["timeout"], 3, "{json}");
+    assert_ne!(out.status.code(), Some(0));
+
+    // MATHAPI_TRAFFIC_DURATION with no request count: the run ends by itself, at 5 requests
+    // a second for 1 s (the default would be 30 s).
+    let server = start(Behaviour::Faithful, "", Duration::ZERO).await;
+    let json_path = dir.path().join("duration.json");
+    let out = output(configured_by_env(&[
+        ("MATHAPI_TRAFFIC_URL", server.url("")),
+        ("MATHAPI_TRAFFIC_DURATION", "1s".into()),
+        ("MATHAPI_TRAFFIC_RATE", "5".into()),
+        (
+            "MATHAPI_TRAFFIC_SUMMARY_JSON",
+            json_path.to_str().unwrap().into(),
+        ),
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let json = read_json(&json_path);
+    assert_eq!(json["target_rate"], 5.0);
+    assert_eq!(json["interrupted"], false);
+    // At 5 a second a 30 s run sends about 150; a rate limiter never sends ahead of time.
+    assert!(json["sent"].as_u64().unwrap() <= 10, "{json}");
+}
