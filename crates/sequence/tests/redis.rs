@@ -151,8 +151,9 @@ async fn unreachable_at_startup_then_works_once_redis_is_up() {
             store.next(10).await,
             Err(SequenceError::Unavailable(_))
         ));
+        // Only "it fails instead of hanging": no tight bound on a loaded machine.
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(15),
             "failing took too long"
         );
         assert!(matches!(
@@ -429,7 +430,9 @@ async fn a_paused_redis_gives_an_unknown_outcome_that_a_keyed_retry_resolves() {
         store.apply(next, cap, Some("retry-me")).await,
         Err(SequenceError::OutcomeUnknown(_))
     ));
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // The 300 ms response timeout gave up, instead of waiting for Redis to come back: a
+    // bound against a hang, not a measurement.
+    assert!(started.elapsed() < Duration::from_secs(15));
     assert!(store.ready().await.is_err(), "ready while Redis is paused");
     server.resume();
     wait_until_ready(&store).await;
