@@ -35,7 +35,7 @@ mod switch;
 
 use std::path::PathBuf;
 
-pub use settings::FaultError;
+pub use settings::{FaultError, READ_TIMEOUT};
 pub use switch::{FaultSwitch, Injected, reload_on_sighup};
 
 /// The fault-injection flag every server takes.

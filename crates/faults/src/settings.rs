@@ -1,8 +1,14 @@
 //! The fault file: its format, its bounds, and reading it.
 
 use std::collections::HashMap;
+use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use rustix::fs::OFlags;
 
 use serde::Deserialize;
 
@@ -12,6 +18,44 @@ pub const MAX_LATENCY_MS: u64 = 10_000;
 
 /// Largest fault file read: a handful of entries fit in a few hundred bytes.
 const MAX_FILE_BYTES: u64 = 16 * 1024;
+
+/// Longest a read of the fault file may take before it is given up.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Refuses what is not a regular file, naming what it is.
+fn refuse_unless_regular(path: &Path, metadata: &Metadata) -> Result<(), FaultError> {
+    if metadata.is_file() {
+        return Ok(());
+    }
+    Err(FaultError::Invalid(format!(
+        "{} is not a regular file (a {})",
+        path.display(),
+        kind_of(metadata)
+    )))
+}
+
+/// What a non-regular file is, in words.
+fn kind_of(metadata: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    match () {
+        _ if kind.is_dir() => "directory",
+        _ if kind.is_fifo() => "named pipe",
+        _ if kind.is_socket() => "socket",
+        _ if kind.is_char_device() || kind.is_block_device() => "device",
+        _ => "special file",
+    }
+}
+
+/// Opens `path` for reading with `O_NONBLOCK`: opening a FIFO that has no writer returns at
+/// once instead of waiting for one. (On a regular file the flag changes nothing.)
+fn open_non_blocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+}
 
 /// The fault of one function.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
@@ -82,17 +126,27 @@ impl FaultSettings {
         Ok(FaultSettings { by_function })
     }
 
-    /// Reads `path`: no file means no faults.
+    /// Reads `path`: no file means no faults. Anything but a regular file (a FIFO, a
+    /// device, a directory) is refused without being opened, since opening or reading one
+    /// can block for ever; the file is opened non-blocking as a second guard, in case it is
+    /// replaced between the check and the open. Blocking I/O: callers on an async runtime
+    /// use [`FaultSettings::read_bounded`].
     pub fn read(path: &Path, functions: &[&str]) -> Result<Self, FaultError> {
         let read_error = |source| FaultError::Read {
             path: path.to_owned(),
             source,
         };
-        let file = match std::fs::File::open(path) {
+        match std::fs::metadata(path) {
+            Ok(metadata) => refuse_unless_regular(path, &metadata)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(read_error(e)),
+        }
+        let file = match open_non_blocking(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(read_error(e)),
         };
+        refuse_unless_regular(path, &file.metadata().map_err(read_error)?)?;
         // One byte past the limit tells a file that is too large from one that fits exactly.
         let mut text = String::new();
         file.take(MAX_FILE_BYTES + 1)
@@ -105,6 +159,45 @@ impl FaultSettings {
             )));
         }
         Self::parse(&text, functions)
+    }
+
+    /// [`FaultSettings::read`] on a thread of its own, given at most [`READ_TIMEOUT`]: a file
+    /// system that hangs (a dead network mount) costs a refused reload, never a stuck caller.
+    /// `busy` is set while a read runs; a read that never ends keeps it set and every later
+    /// one is refused at once, so at most one thread is ever stuck.
+    pub fn read_bounded(
+        path: &Path,
+        functions: &[&'static str],
+        busy: &Arc<AtomicBool>,
+    ) -> Result<Self, FaultError> {
+        if busy.swap(true, Ordering::AcqRel) {
+            return Err(FaultError::Invalid(format!(
+                "the previous read of {} has not finished",
+                path.display()
+            )));
+        }
+        let (sent, answer) = mpsc::sync_channel(1);
+        let (path_owned, functions, reading) = (path.to_owned(), functions.to_vec(), busy.clone());
+        let spawned = std::thread::Builder::new()
+            .name("fault-file".into())
+            .spawn(move || {
+                let _ = sent.send(Self::read(&path_owned, &functions));
+                reading.store(false, Ordering::Release);
+            });
+        if let Err(e) = spawned {
+            busy.store(false, Ordering::Release);
+            return Err(FaultError::Read {
+                path: path.to_owned(),
+                source: e,
+            });
+        }
+        answer.recv_timeout(READ_TIMEOUT).unwrap_or_else(|_| {
+            Err(FaultError::Invalid(format!(
+                "reading {} took longer than {} s",
+                path.display(),
+                READ_TIMEOUT.as_secs()
+            )))
+        })
     }
 
     /// The fault of `function`, if it has one that does anything.
@@ -200,5 +293,47 @@ mod tests {
         )
         .unwrap();
         assert!(FaultSettings::read(&path, SERVED).is_ok());
+    }
+
+    #[test]
+    fn anything_but_a_regular_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.json");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        for (path, kind) in [
+            (fifo.as_path(), "a named pipe"),
+            (dir.path(), "a directory"),
+        ] {
+            let error = FaultSettings::read(path, SERVED).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("not a regular file ({kind})")),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_read_still_running_refuses_the_next_one_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faults.json");
+        std::fs::write(&path, "{}").unwrap();
+        let busy = Arc::new(AtomicBool::new(false));
+        assert!(FaultSettings::read_bounded(&path, SERVED, &busy).is_ok());
+        wait_until_idle(&busy);
+        busy.store(true, Ordering::Release);
+        let error = FaultSettings::read_bounded(&path, SERVED, &busy)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("has not finished"), "{error}");
+    }
+
+    /// The reading thread clears the flag just after it answers: wait for it.
+    fn wait_until_idle(busy: &AtomicBool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while busy.load(Ordering::Acquire) {
+            assert!(std::time::Instant::now() < deadline, "the read never ended");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }

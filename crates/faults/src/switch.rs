@@ -1,6 +1,7 @@
 //! The faults in force in a running process: drawn per request, reloaded on `SIGHUP`.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -39,19 +40,23 @@ pub struct FaultSwitch {
 struct Switch {
     file: PathBuf,
     functions: Vec<&'static str>,
+    /// A read of the file is running ([`FaultSettings::read_bounded`]).
+    reading: Arc<AtomicBool>,
     settings: RwLock<Arc<FaultSettings>>,
     metrics: Metrics,
 }
 
 impl FaultSwitch {
-    /// Reads `file` for the first time; a file that exists but is invalid is an error, so a
+    /// Reads `file` for the first time; a file that exists but is invalid (or is no regular
+    /// file, or takes longer than [`crate::READ_TIMEOUT`] to read) is an error, so a
     /// demonstration does not start with faults other than the ones asked for.
     pub fn open(
         file: PathBuf,
         functions: &[&'static str],
         metrics: &Metrics,
     ) -> Result<Self, FaultError> {
-        let settings = FaultSettings::read(&file, functions)?;
+        let reading = Arc::new(AtomicBool::new(false));
+        let settings = FaultSettings::read_bounded(&file, functions, &reading)?;
         tracing::warn!(
             detail = format!("{}: {}", file.display(), settings.describe()),
             "fault injection enabled"
@@ -60,6 +65,7 @@ impl FaultSwitch {
             inner: Arc::new(Switch {
                 file,
                 functions: functions.to_vec(),
+                reading,
                 settings: RwLock::new(Arc::new(settings)),
                 metrics: metrics.clone(),
             }),
@@ -67,9 +73,10 @@ impl FaultSwitch {
     }
 
     /// Reads the file again. A file that is refused leaves the faults in force unchanged.
+    /// Blocks for at most [`crate::READ_TIMEOUT`]: call it off the async workers.
     pub fn reload(&self) -> Result<(), FaultError> {
         let switch = &self.inner;
-        match FaultSettings::read(&switch.file, &switch.functions) {
+        match FaultSettings::read_bounded(&switch.file, &switch.functions, &switch.reading) {
             Ok(settings) => {
                 tracing::warn!(detail = settings.describe(), "fault settings applied");
                 switch.metrics.record_fault_reload("applied");
@@ -134,7 +141,10 @@ pub async fn reload_on_sighup(switch: Option<FaultSwitch>, metrics: Metrics) {
     while hangup.recv().await.is_some() {
         match &switch {
             Some(switch) => {
-                let _ = switch.reload();
+                // Reading a file is blocking I/O: on the blocking pool, never on a worker
+                // that answers requests.
+                let switch = switch.clone();
+                let _ = tokio::task::spawn_blocking(move || switch.reload()).await;
             }
             None => {
                 tracing::warn!(

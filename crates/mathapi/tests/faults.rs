@@ -189,3 +189,86 @@ async fn an_invalid_fault_file_at_start_up_is_refused() {
         "{stderr}"
     );
 }
+
+/// Makes a named pipe at `path` with the system's `mkfifo`.
+fn make_fifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_named_pipe_as_the_fault_file_is_refused_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("faults.json");
+    std::fs::write(&file, r#"{"factorial": {"error_rate": 1.0}}"#).unwrap();
+    let (mut server, _data) = start(&["--fault-file", file.to_str().unwrap()]).await;
+
+    // The file becomes a named pipe no one writes to: opening it the usual way would wait
+    // for a writer for ever, on the worker that reloads.
+    std::fs::remove_file(&file).unwrap();
+    make_fifo(&file);
+    server.signal("HUP");
+    let refused = server
+        .wait_for_log(|r| r["msg"] == "fault file refused; the faults in force are unchanged")
+        .await;
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("not a regular file (a named pipe)"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("in force: factorial: 0 ms, 100% errors"),
+        "{detail}"
+    );
+
+    // Still serving, with the faults that were in force.
+    assert_eq!(get(&server, "/health", "health").await.status(), 200);
+    assert_problem(
+        get(&server, "/factorial/5/", "kept").await,
+        500,
+        Some("injected_fault"),
+    )
+    .await;
+    assert!(
+        server
+            .metrics()
+            .await
+            .contains(r#"mathapi_fault_reloads_total{outcome="refused"} 1"#)
+    );
+
+    // A regular file again: the next reload applies it.
+    std::fs::remove_file(&file).unwrap();
+    switch(&server, &file, Some("{}"), 2).await;
+    assert_eq!(get(&server, "/factorial/5/", "after").await.status(), 200);
+
+    // And SIGTERM still stops it.
+    server.signal("TERM");
+    assert!(server.wait().await.success());
+}
+
+#[tokio::test]
+async fn a_named_pipe_as_the_fault_file_at_start_up_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("faults.json");
+    make_fifo(&file);
+    let data = tempfile::tempdir().unwrap();
+    let run = tokio::process::Command::new(BINARY)
+        .args(["--port", "0", "--fault-file", file.to_str().unwrap()])
+        .arg("--sequence-data-dir")
+        .arg(data.path())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(mathapi_testing::TIMEOUT, run)
+        .await
+        .expect("start-up hung on the named pipe")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("fault file refused") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}
