@@ -100,7 +100,7 @@ pub fn run(
         return ExitCode::FAILURE;
     }
     flush_on_panic(sink.clone());
-    let code = serve(&settings, traces.as_ref(), build);
+    let code = serve(&settings, &sink, traces.as_ref(), build);
     // After the drain: the spans of the last requests are queued by now.
     if let Some(traces) = traces {
         traces.shutdown();
@@ -111,6 +111,7 @@ pub fn run(
 
 fn serve(
     settings: &RunSettings<'_>,
+    sink: &LogSink,
     traces: Option<&Traces>,
     build: impl FnOnce(&AppContext) -> Result<BoxEndpoint<'static, Response>, String>,
 ) -> ExitCode {
@@ -128,6 +129,7 @@ fn serve(
             Ok(metrics) => metrics,
             Err(error) => return fail(service, error.to_string()),
         };
+        sink.observe_into(&metrics);
         if let Some(traces) = traces {
             traces.observe_into(&metrics);
         }

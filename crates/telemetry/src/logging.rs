@@ -100,7 +100,7 @@ where
 mod tests {
     use super::*;
     use crate::LogSink;
-    use crate::log_sink::tests::Recorder;
+    use crate::log_sink::tests::{Recorder, wait_until};
     use serde_json::Value;
     use std::time::Duration;
 
@@ -159,6 +159,8 @@ mod tests {
             assert_eq!(out.text(), "", "an info line waits in the buffer");
             tracing::warn!("second");
         });
+        // An hour's idle interval: only the warning can have woken the writer.
+        wait_until(|| out.text().lines().count() == 2);
         let messages: Vec<Value> = lines(&out).iter().map(|l| l["msg"].clone()).collect();
         assert_eq!(messages, ["first", "second"].map(Value::from));
     }
