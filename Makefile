@@ -5,6 +5,8 @@ COMPOSE ?= docker compose
 # Where `make generate-traffic` sends requests (Traefik under `make demo`, the all-in-one under `make run`).
 TRAFFIC_URL ?= http://localhost:8000
 TRAFFIC_ARGS ?= --duration 60s --rate 50
+# How many times in a row `make test-under-load` runs `make test`.
+TEST_UNDER_LOAD_RUNS ?= 5
 # How long `make fuzz` runs each fuzz target.
 FUZZ_SECONDS ?= 300
 
@@ -26,8 +28,8 @@ run: ## Every API in one process on http://127.0.0.1:8000
 run-services: ## Every function's service as its own process, on its port (configs/functions.json)
 	scripts/run-services.sh
 
-test-under-load: ## make test five times in a row beside two CPU-bound processes
-	scripts/test-under-load.sh
+test-under-load: ## make test TEST_UNDER_LOAD_RUNS times (default 5) in a row beside two CPU-bound processes
+	scripts/test-under-load.sh $(TEST_UNDER_LOAD_RUNS)
 
 test: ## Every test (unit, property, integration over real HTTP); needs redis-server on PATH
 	scripts/test.sh
