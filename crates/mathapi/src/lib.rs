@@ -73,7 +73,8 @@ pub fn app(args: &Args, context: &AppContext) -> Result<BoxEndpoint<'static, Res
             headers: sequence.header_rules(),
             ..Annotations::default()
         },
-        readiness: sequence.readiness(),
+        // The sequence's storage serves only its routes: it never gates `/ready`.
+        readiness: Vec::new(),
     };
     mathapi_functions::for_each(&mut parts);
     let Parts {

@@ -6,9 +6,7 @@
 //! get explicit `HEAD` handlers that refuse with `405`: a monitor or link checker sending
 //! `HEAD` must never move the shared sequence.
 
-use std::sync::Arc;
-
-use mathapi_http::{Problem, Readiness, ResponseExample};
+use mathapi_http::{Problem, ResponseExample};
 use mathapi_sequence::{OpenError, Operation};
 use mathapi_telemetry::Metrics;
 use poem::http::StatusCode;
@@ -136,11 +134,6 @@ impl SequenceApi {
     /// The sequence behind the routes.
     pub fn sequence(&self) -> &Sequence {
         &self.sequence
-    }
-
-    /// The sequence's storage, for `/ready`.
-    pub fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        vec![Arc::new(self.sequence.clone())]
     }
 
     /// Example answers of the routes, for the OpenAPI document.

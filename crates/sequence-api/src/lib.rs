@@ -10,7 +10,8 @@
 //! | Module | Holds |
 //! |--------|-------|
 //! | `args` | [`SequenceArgs`], the flags (each with an environment variable) and the store settings they make; [`Backend`]; [`HARD_MAX_INDEX`] |
-//! | `sequence` | [`Sequence`]: the store, the commit deadline, readiness and metrics; [`Sequence::run`] performs one [`Operation`] |
+//! | `sequence` | [`Sequence`]: the store, the commit deadline and metrics; [`Sequence::run`] performs one [`Operation`] |
+//! | `health` | whether the storage answers: the gauge `mathapi_sequence_store_available`, the stall after a missed commit deadline, and the task that probes the storage (private; never part of `/ready`) |
 //! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`], [`HeadRefused`]; [`idempotency_key_rule`] |
 //! | `problems` | the problem document of each error, and the examples of the OpenAPI document (private) |
 //! | `with_sequence` | [`WithSequence`], which serves another API and the sequence's routes as one [`MathApi`](mathapi_http::MathApi), and [`WithSequenceArgs`], the command line of such a service |
@@ -32,6 +33,7 @@
 
 mod api;
 mod args;
+mod health;
 mod problems;
 mod sequence;
 mod with_sequence;

@@ -16,7 +16,8 @@ use crate::{Sequence, SequenceApi, SequenceArgs};
 
 /// `api` with the sequence's routes next to it: one API, published and checked as `api`
 /// is ([`MathApi`]: its name, title, description, port and bounds), plus the sequence's
-/// examples, header rules and readiness.
+/// examples and header rules. Its readiness is `api`'s alone: the sequence's storage
+/// serves only the sequence's routes, so it never takes the others out of service.
 ///
 /// The routes and documents are those of the tuple `(A, SequenceApi)`; the wrapper exists
 /// because a foreign trait ([`MathApi`]) cannot be implemented on a tuple.
@@ -94,7 +95,7 @@ impl<A: MathApi> MathApi for WithSequence<A> {
     }
 
     fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        [self.api().readiness(), self.sequence().readiness()].concat()
+        self.api().readiness()
     }
 }
 
