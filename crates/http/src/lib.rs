@@ -40,7 +40,7 @@ mod render_cache;
 pub mod request_id;
 mod request_log;
 
-pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample};
+pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample, Withdrawn};
 pub use app::{AppContext, api_docs, single_api_app, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
 pub use call::Call;

@@ -71,6 +71,7 @@ pub fn app(args: &Args, context: &AppContext) -> Result<BoxEndpoint<'static, Res
         notes: Annotations {
             examples: sequence.examples(),
             headers: sequence.header_rules(),
+            withdrawn: sequence.withdrawn(),
             ..Annotations::default()
         },
         // The sequence's storage serves only its routes: it never gates `/ready`.

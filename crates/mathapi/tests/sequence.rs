@@ -49,8 +49,8 @@ async fn the_combined_document_lists_each_operation_once() {
             }
         }
     }
-    // current; next, previous and reset by POST and (deprecated) GET.
-    assert_eq!(sequence_operations, 7);
+    // current; next, previous and reset by POST (the GET steps are off by default).
+    assert_eq!(sequence_operations, 4);
 }
 
 #[tokio::test]

@@ -88,6 +88,17 @@ pub struct SequenceArgs {
         value_parser = parse_idempotency_window
     )]
     pub idempotency_window: Duration,
+
+    /// UNSAFE: let `GET /fibonacci/next`, `previous` and `reset` step the shared sequence, as
+    /// the first published API did, for old clients. Any web page can then make its
+    /// visitors' browsers step it (`<img src=".../fibonacci/next">` sends no preflight and
+    /// often no `Origin`). Off (the default): those GETs answer 405 and are not in the
+    /// documents.
+    #[arg(
+        long = "sequence-unsafe-get-steps",
+        env = "MATHAPI_SEQUENCE_UNSAFE_GET_STEPS"
+    )]
+    pub unsafe_get_steps: bool,
 }
 
 impl SequenceArgs {
@@ -101,6 +112,7 @@ impl SequenceArgs {
             commit_timeout: Duration::from_secs(2),
             idempotency_keys: 10_000,
             idempotency_window: Duration::from_secs(24 * 60 * 60),
+            unsafe_get_steps: false,
         }
     }
 

@@ -1,6 +1,7 @@
-//! The shared Fibonacci sequence's HTTP API: `GET /fibonacci/current`, and `POST` (or the
-//! deprecated `GET`) `/fibonacci/next`, `previous` and `reset`, which walk one durable
-//! sequence shared by every client (the store is `mathapi-sequence`).
+//! The shared Fibonacci sequence's HTTP API: `GET /fibonacci/current`, and `POST` (or, when
+//! an operator allows it, the deprecated `GET`) `/fibonacci/next`, `previous` and `reset`,
+//! which walk one durable sequence shared by every client (the store is
+//! `mathapi-sequence`).
 //!
 //! # Layout
 //!
@@ -13,6 +14,7 @@
 //! | `sequence` | [`Sequence`]: the store, the commit deadline and metrics; [`Sequence::run`] performs one [`Operation`] |
 //! | `health` | whether the storage answers: the gauge `mathapi_sequence_store_available`, the stall after a missed commit deadline, and the task that probes the storage (private; never part of `/ready`) |
 //! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`], [`HeadRefused`]; [`idempotency_key_rule`] |
+//! | `key` | the `Idempotency-Key` header, read from its raw bytes and refused (`400`) when the store cannot use it (private) |
 //! | `problems` | the problem document of each error, and the examples of the OpenAPI document (private) |
 //! | `with_sequence` | [`WithSequence`], which serves another API and the sequence's routes as one [`MathApi`](mathapi_http::MathApi), and [`WithSequenceArgs`], the command line of such a service |
 //!
@@ -34,6 +36,7 @@
 mod api;
 mod args;
 mod health;
+mod key;
 mod problems;
 mod sequence;
 mod with_sequence;

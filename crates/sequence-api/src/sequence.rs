@@ -41,6 +41,7 @@ pub struct Sequence {
     store: Arc<Store>,
     max_index: u64,
     commit_timeout: Duration,
+    unsafe_get_steps: bool,
     health: Arc<Health>,
     steps: Counter<u64>,
     index: Gauge<u64>,
@@ -95,6 +96,7 @@ impl Sequence {
             store,
             max_index: args.max_index,
             commit_timeout: args.commit_timeout,
+            unsafe_get_steps: args.unsafe_get_steps,
             health,
             steps: meter
                 .u64_counter("mathapi.sequence.steps")
@@ -112,6 +114,11 @@ impl Sequence {
         self.max_index
     }
 
+    /// Whether `GET` steps too (`--sequence-unsafe-get-steps`).
+    pub fn unsafe_get_steps(&self) -> bool {
+        self.unsafe_get_steps
+    }
+
     /// Example answers of the sequence's operations, for the OpenAPI document.
     pub fn examples(&self) -> Vec<ResponseExample> {
         problems::examples(self.max_index)
@@ -122,7 +129,7 @@ impl Sequence {
     pub async fn run(&self, operation: Operation, key: Option<&str>) -> SequenceResponse {
         mathapi_http::note_call("sequence", operation.name());
         if key.is_some_and(|key| !valid_idempotency_key(key)) {
-            let problem = problems::invalid_key();
+            let problem = problems::invalid_key("is not 1 to 255 visible ASCII characters");
             mathapi_http::note_problem(&problem);
             return SequenceResponse::bad_request(problem);
         }

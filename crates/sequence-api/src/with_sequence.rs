@@ -94,6 +94,10 @@ impl<A: MathApi> MathApi for WithSequence<A> {
         [self.api().header_rules(), self.sequence().header_rules()].concat()
     }
 
+    fn withdrawn(&self) -> Vec<mathapi_http::Withdrawn> {
+        [self.api().withdrawn(), self.sequence().withdrawn()].concat()
+    }
+
     fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
         self.api().readiness()
     }
