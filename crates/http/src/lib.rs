@@ -46,7 +46,7 @@ pub use arguments::{ArgumentError, parse_argument};
 pub use call::Call;
 pub use cors::MathCors;
 pub use docs::Docs;
-pub use limits::{ComputeLimit, ComputeSettings, Cost};
+pub use limits::{ComputeLimit, ComputeSettings, Cost, Shed, run as compute_within_limit};
 pub use middleware::RouteTemplates;
 pub use ops::{Draining, OpsApi, Readiness};
 pub use problem::{Problem, ProblemResponse};

@@ -15,6 +15,7 @@
 //! | `health` | whether the storage answers: the gauge `mathapi_sequence_store_available`, the stall after a missed commit deadline, and the task that probes the storage (private; never part of `/ready`) |
 //! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`], [`HeadRefused`]; [`idempotency_key_rule`] |
 //! | `key` | the `Idempotency-Key` header, read from its raw bytes and refused (`400`) when the store cannot use it (private) |
+//! | `pair` | the current Fibonacci pair in decimal limbs, beside the store: a step is an addition, a value is rendered once (private) |
 //! | `problems` | the problem document of each error, and the examples of the OpenAPI document (private) |
 //! | `with_sequence` | [`WithSequence`], which serves another API and the sequence's routes as one [`MathApi`](mathapi_http::MathApi), and [`WithSequenceArgs`], the command line of such a service |
 //!
@@ -37,6 +38,7 @@ mod api;
 mod args;
 mod health;
 mod key;
+mod pair;
 mod problems;
 mod sequence;
 mod with_sequence;
@@ -44,7 +46,7 @@ mod with_sequence;
 pub use api::{HeadRefused, SequenceApi, SequenceResponse, SequenceValue, idempotency_key_rule};
 pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
 pub use mathapi_sequence::{OpenError, Operation, SyncHook};
-pub use sequence::Sequence;
+pub use sequence::{CHEAP_MAX_INDEX, Sequence};
 pub use with_sequence::{WithSequence, WithSequenceArgs};
 
 /// The first segment of every route of the sequence: it walks the Fibonacci sequence, so the

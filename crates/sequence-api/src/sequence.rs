@@ -1,8 +1,11 @@
 //! [`Sequence`]: the store behind the routes, the commit deadline, the storage's health and
 //! metrics.
 //!
-//! The store keeps only the index; the value F(index) is computed per answer (fast
-//! doubling makes that microseconds), so the durable state is a single small number.
+//! The store keeps only the index, so the durable state is a single small number; the value
+//! F(index) comes from the pair kept beside it (`pair`): a step is an addition, and F(index)
+//! is rendered once. Values above [`CHEAP_MAX_INDEX`] (and so every jump that could be
+//! expensive) are made on the compute pool under the compute limit, like the math routes'
+//! heavy work, never on the async workers.
 //!
 //! # The commit deadline
 //!
@@ -13,11 +16,10 @@
 //! tried: it is the operator's way out of a lost or invalid state, and must reach a
 //! storage that answers again. `/ready` never depends on the storage (see `health`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mathapi_http::ResponseExample;
-use mathapi_math::fibonacci;
+use mathapi_http::{Cost, Problem, ResponseExample, Shed};
 use mathapi_sequence::{
     OpenError, Operation, SequenceError, SequenceStore, Store, SyncHook, valid_idempotency_key,
 };
@@ -26,6 +28,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
 
 use crate::health::Health;
+use crate::pair::Pair;
 use crate::{SequenceArgs, SequenceResponse, SequenceValue, problems};
 
 /// Commits are fsyncs or Redis round trips: tens of microseconds to tens of milliseconds.
@@ -33,6 +36,12 @@ const COMMIT_BUCKETS: [f64; 16] = [
     1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0,
 ];
+
+/// The largest index whose value is made inline on the async worker: F(10 000) has 2 090
+/// digits, and the pair steps to it with one addition of 117 limbs and formats them in a few
+/// microseconds, less than handing the work to the compute pool costs. Larger values (up to
+/// F(100 000), 20 899 digits) go to the pool.
+pub const CHEAP_MAX_INDEX: u64 = 10_000;
 
 /// The sequence: its store, its limits, its health and its metrics. Cheap to clone (clones
 /// share the store and the health).
@@ -43,6 +52,8 @@ pub struct Sequence {
     commit_timeout: Duration,
     unsafe_get_steps: bool,
     health: Arc<Health>,
+    /// The pair this process last answered, beside the store.
+    pair: Arc<Mutex<Pair>>,
     steps: Counter<u64>,
     index: Gauge<u64>,
 }
@@ -98,6 +109,7 @@ impl Sequence {
             commit_timeout: args.commit_timeout,
             unsafe_get_steps: args.unsafe_get_steps,
             health,
+            pair: Arc::default(),
             steps: meter
                 .u64_counter("mathapi.sequence.steps")
                 .with_description("Sequence stepper requests by operation and outcome.")
@@ -145,11 +157,42 @@ impl Sequence {
         match result {
             Ok(index) => {
                 self.index.record(index, &[]);
-                let value = fibonacci(index).to_string();
-                SequenceResponse::ok(SequenceValue { index, value })
+                match self.value_of(index, operation.changes_state()).await {
+                    Ok(value) => SequenceResponse::ok(SequenceValue { index, value }),
+                    Err(shed) => Self::overloaded(shed),
+                }
             }
             Err(error) => Self::problem(operation, &error),
         }
+    }
+
+    /// F(`index`) in decimal, from the pair beside the store: inline up to
+    /// [`CHEAP_MAX_INDEX`], else on the compute pool. The pool may shed a read (`503`,
+    /// nothing was changed); a change is already durable, so its answer is made inline
+    /// rather than refused (a `503` would tell the client it was not applied).
+    async fn value_of(&self, index: u64, changed: bool) -> Result<String, Shed> {
+        let cost = Cost::by_size(index, CHEAP_MAX_INDEX);
+        let pair = Arc::clone(&self.pair);
+        match mathapi_http::compute_within_limit(cost, move || value_at(&pair, index)).await {
+            Err(_) if changed => Ok(value_at(&self.pair, index)),
+            result => result,
+        }
+    }
+
+    /// The answer when the compute pool is full. The step itself is durable: only its
+    /// value could not be made now; `GET /fibonacci/current` shows the position.
+    fn overloaded(shed: Shed) -> SequenceResponse {
+        let problem = Problem::typed(
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            shed.reason.as_str(),
+            "Service overloaded",
+            format!(
+                "every computation slot is busy and the queue is full; retry after {} s (a step was applied: GET /fibonacci/current shows the position)",
+                shed.retry_after.as_secs().max(1)
+            ),
+        );
+        mathapi_http::note_problem(&problem);
+        SequenceResponse::problem(problem)
     }
 
     /// The store call, under the commit deadline, refused while the store is stalled (but
@@ -223,4 +266,16 @@ impl Sequence {
         }
         SequenceResponse::problem(problem)
     }
+}
+
+/// F(`index`) from the shared pair. A panic while the pair moved leaves it unknown: it
+/// starts again from F(0).
+fn value_at(pair: &Mutex<Pair>, index: u64) -> String {
+    let mut guard = pair.lock().unwrap_or_else(|poisoned| {
+        pair.clear_poison();
+        let mut guard = poisoned.into_inner();
+        *guard = Pair::default();
+        guard
+    });
+    guard.value_at(index)
 }
