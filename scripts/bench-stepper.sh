@@ -7,7 +7,9 @@
 # failed (unavailable, unknown, error) fails the run. Server on core 0, load (and Redis) on
 # core 1.
 #
-# Prints one line per backend: "backend steps/s p99-ms" (p99 over every request of the run).
+# Prints one line per backend: "backend steps/s p99-ms steps-per-server-CPU-second" (p99 over
+# every request of the run; the last figure, steps over the server's user + system CPU time,
+# holds when the machine is shared and wall-clock rates are not comparable).
 # `make bench` runs it; alone it is `make bench-stepper`. Knobs: MATHAPI_BIN (default
 # target/release/mathapi, built if missing), STEPPER_CONNECTIONS, STEPPER_SECONDS,
 # STEPPER_PORT (default 18090), STEPPER_LOG (the server's RUST_LOG, default info: one line
@@ -56,18 +58,23 @@ steps_with() { # outcome
     END { printf "%d\n", n }'
 }
 
-# One run: "steps/s p99-ms".
-cycle() {
-  local before after failed p99
+# The CPU time of process $1 so far, in clock ticks (user + system).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# One run against server $1: "steps/s p99-ms steps-per-CPU-second".
+cycle() { # server-pid
+  local before after failed p99 cpu_before cpu_after
   before=$(steps_with ok)
+  cpu_before=$(cpu_ticks "$1")
   p99=$(taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency -s "$out/walk.lua" \
     "http://127.0.0.1:$port" | awk '
       function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
       /^ +99%/ { print ms($2) }')
   after=$(steps_with ok)
+  cpu_after=$(cpu_ticks "$1")
   failed=$(($(steps_with unavailable) + $(steps_with unknown) + $(steps_with error)))
   ((failed == 0)) || { echo "$failed steps failed (see $out)" >&2; exit 1; }
-  echo "$(((after - before) / seconds)) $p99"
+  echo "$(((after - before) / seconds)) $p99 $(((after - before) * $(getconf CLK_TCK) / (cpu_after - cpu_before + 1)))"
 }
 
 for backend in embedded redis; do
@@ -92,7 +99,7 @@ for backend in embedded redis; do
     sleep 0.1
   done
   curl -fsS -X POST -o /dev/null "http://127.0.0.1:$port/fibonacci/reset"
-  echo "$backend $(cycle)"
+  echo "$backend $(cycle "$server")"
   kill "$server"
   wait "$server" 2>/dev/null || true
 done

@@ -139,7 +139,7 @@ rm -rf "$out/data"
 steps=10000
 stepper_connections=64
 declare -A seq_rps seq_p99
-while read -r backend rate p99; do
+while read -r backend rate p99 _; do
   seq_rps[$backend]=$rate
   seq_p99[$backend]=$p99
 done < <(MATHAPI_BIN=target/release/mathapi STEPPER_CONNECTIONS=$stepper_connections \
