@@ -30,8 +30,9 @@ pub struct IdempotencyLimits {
 }
 
 impl Default for IdempotencyLimits {
-    /// 10 000 keys for 24 hours. The embedded record takes about 150 bytes plus the key's
-    /// length per key (measured by `scripts/attack-idempotency.sh`; docs/reliability.md).
+    /// 10 000 keys for 24 hours. The embedded record takes about 190 bytes plus the key's
+    /// length per key, so at most about 450 bytes (measured by
+    /// `scripts/attack-idempotency.sh`; docs/reliability.md).
     fn default() -> Self {
         Self {
             capacity: 10_000,
