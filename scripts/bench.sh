@@ -134,43 +134,16 @@ kill "$app_pid" "$hello_pid"
 wait "$app_pid" "$hello_pid" 2>/dev/null || true
 rm -rf "$out/data"
 
-# The sequence stepper: the whole default walk (index 0 to 10 000) as fast as
-# $connections concurrent `POST /fibonacci/next`s go, three times per backend (reset in
-# between); the median run counts. Every answer must be a 200: a 409 would mean the walk
-# overran its end.
+# The sequence stepper: the whole default walk, 64 connections, per backend
+# (scripts/bench-stepper.sh).
 steps=10000
+stepper_connections=64
 declare -A seq_rps seq_p99
-for backend in embedded redis; do
-  args=(--sequence-max-index "$steps")
-  if [[ $backend == embedded ]]; then
-    rm -rf "$out/sequence-data"
-    args+=(--sequence-data-dir "$out/sequence-data")
-  else
-    redis_port=16399
-    rm -rf "$out/redis" && mkdir -p "$out/redis"
-    # Strict durability: every write fsynced before Redis replies.
-    taskset -c 1 redis-server --port $redis_port --bind 127.0.0.1 --dir "$out/redis" \
-      --appendonly yes --appendfsync always --save "" >"$out/redis.log" 2>&1 &
-    pids+=($!)
-    args+=(--sequence-backend redis --redis-url "redis://127.0.0.1:$redis_port")
-  fi
-  start "sequence-$backend" target/release/mathapi --port $app_port "${args[@]}"
-  seq_pid=$started
-  wait_port $app_port ready
-  runs=()
-  for _ in 1 2 3; do
-    curl -fsS -X POST -o /dev/null "http://127.0.0.1:$app_port/fibonacci/reset"
-    runs+=("$(taskset -c 1 oha --no-tui --output-format json -n "$steps" -c "$connections" -m POST \
-      "http://127.0.0.1:$app_port/fibonacci/next" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-codes = d["statusCodeDistribution"]
-assert codes == {"200": '"$steps"'}, f"not all 200: {codes}"
-print("%.0f %.3f" % (d["summary"]["requestsPerSec"], d["latencyPercentiles"]["p99"] * 1e3))')")
-  done
-  read -r "seq_rps[$backend]" "seq_p99[$backend]" < <(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
-  kill "$seq_pid"; wait "$seq_pid" 2>/dev/null || true
-done
+while read -r backend rate p99 _; do
+  seq_rps[$backend]=$rate
+  seq_p99[$backend]=$p99
+done < <(MATHAPI_BIN=target/release/mathapi STEPPER_CONNECTIONS=$stepper_connections \
+  STEPPER_PORT=$app_port scripts/bench-stepper.sh)
 
 # The stores alone, without HTTP: what the stepper could do if requests cost nothing.
 store_embedded=$(taskset -c 0 target/release/examples/sequence_bench --backend embedded --seconds "$seconds")
@@ -207,7 +180,7 @@ store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redi
   echo "peak resident memory: $(for r in "${ratios[@]}"; do printf '%s MiB at ratio %s; ' "$((traced_rss_kb[$r] / 1024))" "$r"; done)"
   echo
   echo "Sequence stepper: durable \`POST /fibonacci/next\` over the whole default walk (0 to $steps),"
-  echo "$connections concurrent connections, server on one core; median of three walks:"
+  echo "$stepper_connections concurrent connections, server on one core; median of three walks:"
   echo
   echo "| backend | steps/s | p99 ms |"
   echo "|---------|--------:|-------:|"

@@ -32,12 +32,19 @@ pub trait MathApi: OpenApi + Clone + Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Its bounds, examples and header rules, as its OpenAPI document states them.
+    /// Operations it serves but its configuration switched off, left out of its document.
+    fn withdrawn(&self) -> Vec<Withdrawn> {
+        Vec::new()
+    }
+
+    /// Its bounds, examples, header rules and withdrawn operations, as its OpenAPI document
+    /// states them.
     fn annotations(&self) -> Annotations {
         Annotations {
             bounds: self.bounds(),
             examples: self.examples(),
             headers: self.header_rules(),
+            withdrawn: self.withdrawn(),
         }
     }
 
@@ -79,7 +86,18 @@ pub struct HeaderRule {
     pub schema: Value,
 }
 
-/// What the published document adds to the generated one.
+/// An operation that an API's handlers include but its configuration switched off (e.g. the
+/// stepper's `GET` steps): the published document leaves it out, so that everything derived
+/// from the document (`Allow`, `OPTIONS`, CORS) leaves it out too. Its handler refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawn {
+    /// The published path, e.g. `/fibonacci/next`.
+    pub path: &'static str,
+    /// The method as the document names it, lower case: `get`.
+    pub method: &'static str,
+}
+
+/// What the published document adds to the generated one (and takes out of it).
 #[derive(Debug, Clone, Default)]
 pub struct Annotations {
     /// Ranges of path parameters.
@@ -88,4 +106,6 @@ pub struct Annotations {
     pub examples: Vec<ResponseExample>,
     /// Rules of request headers.
     pub headers: Vec<HeaderRule>,
+    /// Operations left out.
+    pub withdrawn: Vec<Withdrawn>,
 }

@@ -70,7 +70,8 @@ pub(crate) fn is_documentation(path: &str) -> bool {
 
 /// The document as published: paths with parameters end in `/` (the published API's form;
 /// poem-openapi drops trailing slashes, and the server accepts both), and every bounded path
-/// parameter is an integer with its configured range; response examples are added.
+/// parameter is an integer with its configured range; response examples are added; the
+/// withdrawn operations are left out.
 fn published(spec: &str, notes: &Annotations) -> String {
     let bounds = &notes.bounds;
     let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
@@ -88,6 +89,9 @@ fn published(spec: &str, notes: &Annotations) -> String {
             let Some(operations) = item.as_object_mut() else {
                 continue;
             };
+            for withdrawn in notes.withdrawn.iter().filter(|w| w.path == path) {
+                operations.remove(withdrawn.method);
+            }
             for operation in operations.values_mut() {
                 for example in notes.examples.iter().filter(|e| e.path == path) {
                     let responses = &mut operation["responses"][example.status.to_string()];

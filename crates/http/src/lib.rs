@@ -40,13 +40,13 @@ mod render_cache;
 pub mod request_id;
 mod request_log;
 
-pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample};
+pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample, Withdrawn};
 pub use app::{AppContext, api_docs, single_api_app, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
 pub use call::Call;
 pub use cors::MathCors;
 pub use docs::Docs;
-pub use limits::{ComputeLimit, ComputeSettings, Cost};
+pub use limits::{ComputeLimit, ComputeSettings, Cost, Shed, run as compute_within_limit};
 pub use middleware::RouteTemplates;
 pub use ops::{Draining, OpsApi, Readiness};
 pub use problem::{Problem, ProblemResponse};

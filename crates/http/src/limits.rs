@@ -176,8 +176,9 @@ impl Drop for WaitingSlot<'_> {
 
 /// Runs `job` as its `cost` says: inline when cheap, else on the blocking pool under the
 /// current request's compute limit. A panic in `job` is resumed here, so the middleware
-/// answers it like any handler panic.
-pub(crate) async fn run<T: Send + 'static>(
+/// answers it like any handler panic. (Exported as `compute_within_limit`, for handlers
+/// that compute without a [`Call`](crate::Call), e.g. the sequence stepper.)
+pub async fn run<T: Send + 'static>(
     cost: Cost,
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Shed> {

@@ -71,9 +71,11 @@ pub fn app(args: &Args, context: &AppContext) -> Result<BoxEndpoint<'static, Res
         notes: Annotations {
             examples: sequence.examples(),
             headers: sequence.header_rules(),
+            withdrawn: sequence.withdrawn(),
             ..Annotations::default()
         },
-        readiness: sequence.readiness(),
+        // The sequence's storage serves only its routes: it never gates `/ready`.
+        readiness: Vec::new(),
     };
     mathapi_functions::for_each(&mut parts);
     let Parts {

@@ -1,22 +1,26 @@
 //! [`SequenceApi`]: the routes `/fibonacci/current`, `next`, `previous`, `reset`, and the
 //! types of their answers.
 //!
-//! `POST` steps; `GET` on `next`, `previous` and `reset` is kept (deprecated) because the
-//! published API used it. poem answers `HEAD` with the `GET` handler, so those three routes
-//! get explicit `HEAD` handlers that refuse with `405`: a monitor or link checker sending
-//! `HEAD` must never move the shared sequence.
+//! `POST` steps. `GET` on `next`, `previous` and `reset` steps only when an operator allows
+//! it for old clients (`--sequence-unsafe-get-steps`): a cross-site `GET` needs no
+//! preflight, so any web page could step the sequence. Otherwise it answers `405` and the
+//! documents leave it out ([`SequenceApi::withdrawn`]). poem answers `HEAD` with the `GET`
+//! handler, so those three routes get explicit `HEAD` handlers that refuse with `405`: a
+//! monitor or link checker sending `HEAD` must never move the shared sequence.
+//!
+//! Every step reads its `Idempotency-Key` from the raw header (`key`).
 
-use std::sync::Arc;
-
-use mathapi_http::{Problem, Readiness, ResponseExample};
+use mathapi_http::{Problem, ResponseExample};
 use mathapi_sequence::{OpenError, Operation};
 use mathapi_telemetry::Metrics;
 use poem::http::StatusCode;
+use poem::{IntoResponse, Request};
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
+use crate::key::idempotency_key;
 use crate::{Sequence, SequenceArgs, problems};
 
 #[derive(Tags)]
@@ -100,19 +104,14 @@ impl SequenceResponse {
     }
 }
 
-/// `HEAD` on a route whose `GET` steps: refused.
+/// `HEAD` on a route that steps: refused.
 #[derive(Debug, ApiResponse)]
 pub enum HeadRefused {
-    /// `HEAD` would change state; use `POST`.
+    /// `HEAD` would change state; use `POST`. `Allow` is set here when `GET` steps (the
+    /// document lists `GET`, which would imply `HEAD`); otherwise the middleware adds the
+    /// document's list.
     #[oai(status = 405, content_type = "application/problem+json")]
-    MethodNotAllowed(Json<Box<Problem>>, #[oai(header = "Allow")] String),
-}
-
-fn head_refused(path: &str) -> HeadRefused {
-    HeadRefused::MethodNotAllowed(
-        Json(Box::new(problems::head_refused(path))),
-        "GET, POST".into(),
-    )
+    MethodNotAllowed(Json<Box<Problem>>, #[oai(header = "Allow")] Option<String>),
 }
 
 /// The sequence's routes, over a [`Sequence`]. A service serves them next to its own API
@@ -136,11 +135,6 @@ impl SequenceApi {
     /// The sequence behind the routes.
     pub fn sequence(&self) -> &Sequence {
         &self.sequence
-    }
-
-    /// The sequence's storage, for `/ready`.
-    pub fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        vec![Arc::new(self.sequence.clone())]
     }
 
     /// Example answers of the routes, for the OpenAPI document.
@@ -173,6 +167,63 @@ pub fn idempotency_key_rule() -> mathapi_http::HeaderRule {
     }
 }
 
+impl SequenceApi {
+    /// Performs `operation` with the request's `Idempotency-Key`, refusing a key it cannot
+    /// use (`key`).
+    async fn step(&self, operation: Operation, request: &Request) -> SequenceResponse {
+        match idempotency_key(request.headers()) {
+            Ok(key) => self.sequence.run(operation, key).await,
+            Err(problem) => {
+                mathapi_http::note_call("sequence", operation.name());
+                mathapi_http::note_problem(&problem);
+                SequenceResponse::bad_request(*problem)
+            }
+        }
+    }
+
+    /// `GET` on a route that steps: the step when an operator allowed it, else `405` (the
+    /// middleware adds `Allow` from the document, which then lists no `GET` here).
+    async fn get_step(
+        &self,
+        operation: Operation,
+        request: &Request,
+    ) -> poem::Result<SequenceResponse> {
+        if self.sequence.unsafe_get_steps() {
+            return Ok(self.step(operation, request).await);
+        }
+        let problem = problems::get_refused(&format!("/fibonacci/{}", operation.name()))
+            .with_instance(request.uri().path());
+        mathapi_http::note_problem(&problem);
+        Err(poem::Error::from_response(problem.into_response()))
+    }
+
+    fn head_refused(&self, path: &str) -> HeadRefused {
+        let allow = self
+            .sequence
+            .unsafe_get_steps()
+            .then(|| "GET, POST".to_owned());
+        HeadRefused::MethodNotAllowed(Json(Box::new(problems::head_refused(path))), allow)
+    }
+
+    /// The operations the document leaves out: the `GET` steps, unless an operator allowed
+    /// them.
+    pub fn withdrawn(&self) -> Vec<mathapi_http::Withdrawn> {
+        if self.sequence.unsafe_get_steps() {
+            return Vec::new();
+        }
+        GET_STEPS
+            .iter()
+            .map(|path| mathapi_http::Withdrawn {
+                path,
+                method: "get",
+            })
+            .collect()
+    }
+}
+
+/// The routes whose deprecated `GET` steps (`--sequence-unsafe-get-steps`).
+const GET_STEPS: [&str; 3] = ["/fibonacci/next", "/fibonacci/previous", "/fibonacci/reset"];
+
 #[OpenApi(tag = "SequenceTags::Sequence")]
 impl SequenceApi {
     /// The stepper's current position
@@ -191,11 +242,13 @@ impl SequenceApi {
     #[oai(path = "/fibonacci/next", method = "post")]
     async fn sequence_next(
         &self,
-        /// Makes retries safe: up to 255 visible ASCII characters, e.g. a UUID.
+        request: &Request,
+        /// Makes retries safe: 1 to 255 visible ASCII characters, e.g. a UUID; any other
+        /// value is refused with `400`.
         #[oai(name = "Idempotency-Key")]
-        key: IdempotencyKey,
+        _key: IdempotencyKey,
     ) -> SequenceResponse {
-        self.sequence.run(Operation::Next, key.0.as_deref()).await
+        self.step(Operation::Next, request).await
     }
 
     /// Step back
@@ -205,13 +258,13 @@ impl SequenceApi {
     #[oai(path = "/fibonacci/previous", method = "post")]
     async fn sequence_previous(
         &self,
-        /// Makes retries safe: up to 255 visible ASCII characters, e.g. a UUID.
+        request: &Request,
+        /// Makes retries safe: 1 to 255 visible ASCII characters, e.g. a UUID; any other
+        /// value is refused with `400`.
         #[oai(name = "Idempotency-Key")]
-        key: IdempotencyKey,
+        _key: IdempotencyKey,
     ) -> SequenceResponse {
-        self.sequence
-            .run(Operation::Previous, key.0.as_deref())
-            .await
+        self.step(Operation::Previous, request).await
     }
 
     /// Back to the start
@@ -222,52 +275,73 @@ impl SequenceApi {
     #[oai(path = "/fibonacci/reset", method = "post")]
     async fn sequence_reset(
         &self,
-        /// Makes retries safe: up to 255 visible ASCII characters, e.g. a UUID.
+        request: &Request,
+        /// Makes retries safe: 1 to 255 visible ASCII characters, e.g. a UUID; any other
+        /// value is refused with `400`.
         #[oai(name = "Idempotency-Key")]
-        key: IdempotencyKey,
+        _key: IdempotencyKey,
     ) -> SequenceResponse {
-        self.sequence.run(Operation::Reset, key.0.as_deref()).await
+        self.step(Operation::Reset, request).await
     }
 
-    /// Step forward (GET, for compatibility)
+    /// Step forward (GET, unsafe, for old clients)
     ///
-    /// Same as `POST /fibonacci/next`; kept because the published API used GET. `HEAD` is
-    /// refused (`405`): it must not step.
+    /// Same as `POST /fibonacci/next`, `Idempotency-Key` included. Served only when an
+    /// operator allows it (`--sequence-unsafe-get-steps`): any web page can make a browser
+    /// send it. `HEAD` is refused (`405`): it must not step.
     #[oai(path = "/fibonacci/next", method = "get", deprecated)]
-    async fn sequence_next_get(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Next, None).await
+    async fn sequence_next_get(
+        &self,
+        request: &Request,
+        /// As for `POST`.
+        #[oai(name = "Idempotency-Key")]
+        _key: IdempotencyKey,
+    ) -> poem::Result<SequenceResponse> {
+        self.get_step(Operation::Next, request).await
     }
 
-    /// Step back (GET, for compatibility)
+    /// Step back (GET, unsafe, for old clients)
     ///
-    /// Same as `POST /fibonacci/previous`; kept because the published API used GET. `HEAD`
-    /// is refused (`405`): it must not step.
+    /// Same as `POST /fibonacci/previous`, `Idempotency-Key` included. Served only when an
+    /// operator allows it (`--sequence-unsafe-get-steps`). `HEAD` is refused (`405`).
     #[oai(path = "/fibonacci/previous", method = "get", deprecated)]
-    async fn sequence_previous_get(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Previous, None).await
+    async fn sequence_previous_get(
+        &self,
+        request: &Request,
+        /// As for `POST`.
+        #[oai(name = "Idempotency-Key")]
+        _key: IdempotencyKey,
+    ) -> poem::Result<SequenceResponse> {
+        self.get_step(Operation::Previous, request).await
     }
 
-    /// Back to the start (GET, for compatibility)
+    /// Back to the start (GET, unsafe, for old clients)
     ///
-    /// Same as `POST /fibonacci/reset`; kept because the published API used GET. `HEAD` is
-    /// refused (`405`): it must not reset.
+    /// Same as `POST /fibonacci/reset`, `Idempotency-Key` included. Served only when an
+    /// operator allows it (`--sequence-unsafe-get-steps`). `HEAD` is refused (`405`).
     #[oai(path = "/fibonacci/reset", method = "get", deprecated)]
-    async fn sequence_reset_get(&self) -> SequenceResponse {
-        self.sequence.run(Operation::Reset, None).await
+    async fn sequence_reset_get(
+        &self,
+        request: &Request,
+        /// As for `POST`.
+        #[oai(name = "Idempotency-Key")]
+        _key: IdempotencyKey,
+    ) -> poem::Result<SequenceResponse> {
+        self.get_step(Operation::Reset, request).await
     }
 
     #[oai(path = "/fibonacci/next", method = "head", hidden)]
     async fn sequence_next_head(&self) -> HeadRefused {
-        head_refused("/fibonacci/next")
+        self.head_refused("/fibonacci/next")
     }
 
     #[oai(path = "/fibonacci/previous", method = "head", hidden)]
     async fn sequence_previous_head(&self) -> HeadRefused {
-        head_refused("/fibonacci/previous")
+        self.head_refused("/fibonacci/previous")
     }
 
     #[oai(path = "/fibonacci/reset", method = "head", hidden)]
     async fn sequence_reset_head(&self) -> HeadRefused {
-        head_refused("/fibonacci/reset")
+        self.head_refused("/fibonacci/reset")
     }
 }

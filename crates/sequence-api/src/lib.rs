@@ -1,6 +1,7 @@
-//! The shared Fibonacci sequence's HTTP API: `GET /fibonacci/current`, and `POST` (or the
-//! deprecated `GET`) `/fibonacci/next`, `previous` and `reset`, which walk one durable
-//! sequence shared by every client (the store is `mathapi-sequence`).
+//! The shared Fibonacci sequence's HTTP API: `GET /fibonacci/current`, and `POST` (or, when
+//! an operator allows it, the deprecated `GET`) `/fibonacci/next`, `previous` and `reset`,
+//! which walk one durable sequence shared by every client (the store is
+//! `mathapi-sequence`).
 //!
 //! # Layout
 //!
@@ -10,8 +11,11 @@
 //! | Module | Holds |
 //! |--------|-------|
 //! | `args` | [`SequenceArgs`], the flags (each with an environment variable) and the store settings they make; [`Backend`]; [`HARD_MAX_INDEX`] |
-//! | `sequence` | [`Sequence`]: the store, the commit deadline, readiness and metrics; [`Sequence::run`] performs one [`Operation`] |
+//! | `sequence` | [`Sequence`]: the store, the commit deadline and metrics; [`Sequence::run`] performs one [`Operation`] |
+//! | `health` | whether the storage answers: the gauge `mathapi_sequence_store_available`, the stall after a missed commit deadline, and the task that probes the storage (private; never part of `/ready`) |
 //! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`], [`HeadRefused`]; [`idempotency_key_rule`] |
+//! | `key` | the `Idempotency-Key` header, read from its raw bytes and refused (`400`) when the store cannot use it (private) |
+//! | `pair` | the current Fibonacci pair in decimal limbs, beside the store: a step is an addition, a value is rendered once (private) |
 //! | `problems` | the problem document of each error, and the examples of the OpenAPI document (private) |
 //! | `with_sequence` | [`WithSequence`], which serves another API and the sequence's routes as one [`MathApi`](mathapi_http::MathApi), and [`WithSequenceArgs`], the command line of such a service |
 //!
@@ -32,6 +36,9 @@
 
 mod api;
 mod args;
+mod health;
+mod key;
+mod pair;
 mod problems;
 mod sequence;
 mod with_sequence;
@@ -39,7 +46,7 @@ mod with_sequence;
 pub use api::{HeadRefused, SequenceApi, SequenceResponse, SequenceValue, idempotency_key_rule};
 pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
 pub use mathapi_sequence::{OpenError, Operation, SyncHook};
-pub use sequence::Sequence;
+pub use sequence::{CHEAP_MAX_INDEX, Sequence};
 pub use with_sequence::{WithSequence, WithSequenceArgs};
 
 /// The first segment of every route of the sequence: it walks the Fibonacci sequence, so the

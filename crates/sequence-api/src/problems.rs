@@ -75,26 +75,39 @@ fn status_reason_title(error: &SequenceError) -> (StatusCode, &'static str, &'st
     }
 }
 
-/// A malformed `Idempotency-Key` header.
-pub(crate) fn invalid_key() -> Problem {
+/// A malformed `Idempotency-Key` header; `what` says what is wrong with it (never the key
+/// itself: it is the client's, and may be anything).
+pub(crate) fn invalid_key(what: &str) -> Problem {
     Problem::typed(
         StatusCode::BAD_REQUEST,
         "invalid_idempotency_key",
         "Invalid Idempotency-Key",
         format!(
-            "Idempotency-Key must be 1 to {} visible ASCII characters (e.g. a UUID)",
+            "the Idempotency-Key {what}; it must be 1 to {} visible ASCII characters (e.g. a UUID); nothing was changed",
             mathapi_sequence::MAX_KEY_LEN
         ),
     )
 }
 
-/// `HEAD` on a route whose `GET` changes state.
+/// `HEAD` on a route whose `GET` may change state.
 pub(crate) fn head_refused(path: &str) -> Problem {
     Problem::typed(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "Method not allowed",
-        format!("HEAD would change the sequence: use POST {path} (GET is kept for compatibility)"),
+        format!("HEAD would change the sequence: use POST {path}"),
+    )
+}
+
+/// `GET` on a route that steps, while `GET` steps are off.
+pub(crate) fn get_refused(path: &str) -> Problem {
+    Problem::typed(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        format!(
+            "GET does not change the sequence: use POST {path} (an operator may allow GET for old clients with --sequence-unsafe-get-steps, which lets any web page step the sequence)"
+        ),
     )
 }
 
@@ -146,7 +159,9 @@ pub(crate) fn examples(max_index: u64) -> Vec<ResponseExample> {
         examples.push(ResponseExample {
             path,
             status: 400,
-            value: invalid_key().to_json().unwrap_or_default(),
+            value: invalid_key("is not visible ASCII")
+                .to_json()
+                .unwrap_or_default(),
         });
     }
     examples

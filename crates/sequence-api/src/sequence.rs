@@ -1,23 +1,25 @@
-//! [`Sequence`]: the store behind the routes, the commit deadline, readiness and metrics.
+//! [`Sequence`]: the store behind the routes, the commit deadline, the storage's health and
+//! metrics.
 //!
-//! The store keeps only the index; the value F(index) is computed per answer (fast
-//! doubling makes that microseconds), so the durable state is a single small number.
+//! The store keeps only the index, so the durable state is a single small number; the value
+//! F(index) comes from the pair kept beside it (`pair`): a step is an addition, and F(index)
+//! is rendered once. Values above [`CHEAP_MAX_INDEX`] (and so every jump that could be
+//! expensive) are made on the compute pool under the compute limit, like the math routes'
+//! heavy work, never on the async workers.
 //!
 //! # The commit deadline
 //!
 //! A state change that takes longer than `--sequence-commit-timeout` answers `504` (its
 //! outcome is unknown: a stalled disk or Redis may still apply it), and marks the storage
-//! stalled: until a probe through the store succeeds again, changes are refused at once
-//! with `503` (not applied) and `/ready` answers `503`, so a load balancer routes away
-//! instead of piling up requests behind a stuck commit.
+//! stalled: until a probe through the store is answered again, changes are refused at once
+//! with `503` (not applied) instead of piling up behind a stuck commit. A reset is always
+//! tried: it is the operator's way out of a lost or invalid state, and must reach a
+//! storage that answers again. `/ready` never depends on the storage (see `health`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use mathapi_http::{Readiness, ResponseExample};
-use mathapi_math::fibonacci;
+use mathapi_http::{Cost, Problem, ResponseExample, Shed};
 use mathapi_sequence::{
     OpenError, Operation, SequenceError, SequenceStore, Store, SyncHook, valid_idempotency_key,
 };
@@ -25,6 +27,8 @@ use mathapi_telemetry::Metrics;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
 
+use crate::health::Health;
+use crate::pair::Pair;
 use crate::{SequenceArgs, SequenceResponse, SequenceValue, problems};
 
 /// Commits are fsyncs or Redis round trips: tens of microseconds to tens of milliseconds.
@@ -33,25 +37,31 @@ const COMMIT_BUCKETS: [f64; 16] = [
     1.0,
 ];
 
-/// How often a stalled store is probed.
-const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+/// The largest index whose value is made inline on the async worker: F(10 000) has 2 090
+/// digits, and the pair steps to it with one addition of 117 limbs and formats them in a few
+/// microseconds, less than handing the work to the compute pool costs. Larger values (up to
+/// F(100 000), 20 899 digits) go to the pool.
+pub const CHEAP_MAX_INDEX: u64 = 10_000;
 
 /// The sequence: its store, its limits, its health and its metrics. Cheap to clone (clones
 /// share the store and the health).
 #[derive(Clone)]
 pub struct Sequence {
-    store: Store,
+    store: Arc<Store>,
     max_index: u64,
     commit_timeout: Duration,
-    /// Set when a commit missed its deadline, cleared when a probe succeeds again.
-    stalled: Arc<AtomicBool>,
+    unsafe_get_steps: bool,
+    health: Arc<Health>,
+    /// The pair this process last answered, beside the store.
+    pair: Arc<Mutex<Pair>>,
     steps: Counter<u64>,
     index: Gauge<u64>,
 }
 
 impl Sequence {
-    /// Opens the configured store. Must run inside the Tokio runtime. An unreachable Redis is
-    /// not an error here: operations answer 503 and `/ready` fails until it is back.
+    /// Opens the configured store and starts watching its health. Must run inside the Tokio
+    /// runtime. An unreachable Redis is not an error here: the stepper answers 503 (and
+    /// `mathapi_sequence_store_available` is 0) until it is back.
     pub fn open(args: &SequenceArgs, metrics: &Metrics) -> Result<Self, OpenError> {
         Self::open_with_sync_hook(args, metrics, None)
     }
@@ -88,11 +98,18 @@ impl Sequence {
             )
             .build()
             .add(u64::from(store.recovery().is_some()), &[]);
+        // The embedded store is open and answering; Redis is unknown until the first probe.
+        let shared = matches!(store, Store::Redis(_));
+        let health = Health::new(meter, args.backend_name(), args.commit_timeout, !shared);
+        let store = Arc::new(store);
+        health.spawn_monitor(Arc::downgrade(&store), shared);
         Ok(Sequence {
             store,
             max_index: args.max_index,
             commit_timeout: args.commit_timeout,
-            stalled: Arc::new(AtomicBool::new(false)),
+            unsafe_get_steps: args.unsafe_get_steps,
+            health,
+            pair: Arc::default(),
             steps: meter
                 .u64_counter("mathapi.sequence.steps")
                 .with_description("Sequence stepper requests by operation and outcome.")
@@ -109,6 +126,11 @@ impl Sequence {
         self.max_index
     }
 
+    /// Whether `GET` steps too (`--sequence-unsafe-get-steps`).
+    pub fn unsafe_get_steps(&self) -> bool {
+        self.unsafe_get_steps
+    }
+
     /// Example answers of the sequence's operations, for the OpenAPI document.
     pub fn examples(&self) -> Vec<ResponseExample> {
         problems::examples(self.max_index)
@@ -119,7 +141,7 @@ impl Sequence {
     pub async fn run(&self, operation: Operation, key: Option<&str>) -> SequenceResponse {
         mathapi_http::note_call("sequence", operation.name());
         if key.is_some_and(|key| !valid_idempotency_key(key)) {
-            let problem = problems::invalid_key();
+            let problem = problems::invalid_key("is not 1 to 255 visible ASCII characters");
             mathapi_http::note_problem(&problem);
             return SequenceResponse::bad_request(problem);
         }
@@ -135,32 +157,65 @@ impl Sequence {
         match result {
             Ok(index) => {
                 self.index.record(index, &[]);
-                let value = fibonacci(index).to_string();
-                SequenceResponse::ok(SequenceValue { index, value })
+                match self.value_of(index, operation.changes_state()).await {
+                    Ok(value) => SequenceResponse::ok(SequenceValue { index, value }),
+                    Err(shed) => Self::overloaded(shed),
+                }
             }
             Err(error) => Self::problem(operation, &error),
         }
     }
 
-    /// The store call, under the commit deadline, refused while the store is stalled.
+    /// F(`index`) in decimal, from the pair beside the store: inline up to
+    /// [`CHEAP_MAX_INDEX`], else on the compute pool. The pool may shed a read (`503`,
+    /// nothing was changed); a change is already durable, so its answer is made inline
+    /// rather than refused (a `503` would tell the client it was not applied).
+    async fn value_of(&self, index: u64, changed: bool) -> Result<String, Shed> {
+        let cost = Cost::by_size(index, CHEAP_MAX_INDEX);
+        let pair = Arc::clone(&self.pair);
+        match mathapi_http::compute_within_limit(cost, move || value_at(&pair, index)).await {
+            Err(_) if changed => Ok(value_at(&self.pair, index)),
+            result => result,
+        }
+    }
+
+    /// The answer when the compute pool is full. The step itself is durable: only its
+    /// value could not be made now; `GET /fibonacci/current` shows the position.
+    fn overloaded(shed: Shed) -> SequenceResponse {
+        let problem = Problem::typed(
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            shed.reason.as_str(),
+            "Service overloaded",
+            format!(
+                "every computation slot is busy and the queue is full; retry after {} s (a step was applied: GET /fibonacci/current shows the position)",
+                shed.retry_after.as_secs().max(1)
+            ),
+        );
+        mathapi_http::note_problem(&problem);
+        SequenceResponse::problem(problem)
+    }
+
+    /// The store call, under the commit deadline, refused while the store is stalled (but
+    /// a reset); its outcome updates the storage's health.
     async fn perform(&self, operation: Operation, key: Option<&str>) -> Result<u64, SequenceError> {
         let changes = operation.changes_state();
-        if changes && self.stalled.load(Ordering::Acquire) {
+        if changes && operation != Operation::Reset && self.health.is_stalled() {
             return Err(SequenceError::Unavailable(format!(
-                "an earlier change took longer than the {} commit deadline and the storage has not recovered yet",
+                "an earlier change took longer than the {} commit deadline and the storage has not answered since",
                 humantime::format_duration(self.commit_timeout)
             )));
         }
         let call = self.store.apply(operation, self.max_index, key);
-        let index = match tokio::time::timeout(self.commit_timeout, call).await {
-            Ok(Err(error @ SequenceError::OutcomeUnknown(_))) => {
-                // The store's own deadline (Redis's reply timeout) ran out first.
-                self.mark_stalled();
-                return Err(error);
-            }
-            Ok(result) => result?,
-            Err(_) => return Err(self.missed_deadline(changes)),
+        let result = match tokio::time::timeout(self.commit_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(self.missed_deadline(changes)),
         };
+        match &result {
+            // The store's own deadline (Redis's reply timeout) or the commit deadline ran out.
+            Err(SequenceError::OutcomeUnknown(_)) => self.health.mark_stalled(),
+            _ => self.health.observe(changes, &result),
+        }
+        let index = result?;
         // Both stores refuse an index beyond the maximum; this guards the computation even so.
         if index > self.max_index {
             return Err(SequenceError::OutOfRange {
@@ -171,10 +226,8 @@ impl Sequence {
         Ok(index)
     }
 
-    /// Marks the store stalled (probing it until it answers again) and says what became of
-    /// the call.
+    /// What became of a call that missed the deadline.
     fn missed_deadline(&self, mutating: bool) -> SequenceError {
-        self.mark_stalled();
         let deadline = humantime::format_duration(self.commit_timeout);
         match mutating {
             true => SequenceError::OutcomeUnknown(format!(
@@ -185,36 +238,6 @@ impl Sequence {
                 SequenceError::Unavailable(format!("no answer within the {deadline} deadline"))
             }
         }
-    }
-
-    /// Refuses changes and fails `/ready` until a probe through the store succeeds.
-    fn mark_stalled(&self) {
-        if !self.stalled.swap(true, Ordering::AcqRel) {
-            tracing::warn!(
-                detail = %format!(
-                    "the {} backend did not confirm a change within {}",
-                    self.store.backend_name(),
-                    humantime::format_duration(self.commit_timeout)
-                ),
-                "sequence storage missed the commit deadline; refusing changes until it recovers"
-            );
-            tokio::spawn(self.clone().probe_until_healthy());
-        }
-    }
-
-    async fn probe_until_healthy(self) {
-        loop {
-            tokio::time::sleep(PROBE_INTERVAL).await;
-            if let Ok(Ok(())) = tokio::time::timeout(self.commit_timeout, self.store.ready()).await
-            {
-                break;
-            }
-        }
-        self.stalled.store(false, Ordering::Release);
-        tracing::info!(
-            detail = %format!("the {} backend answers again", self.store.backend_name()),
-            "sequence storage answers again"
-        );
     }
 
     fn problem(operation: Operation, error: &SequenceError) -> SequenceResponse {
@@ -245,28 +268,14 @@ impl Sequence {
     }
 }
 
-impl Readiness for Sequence {
-    fn name(&self) -> &'static str {
-        "sequence storage"
-    }
-
-    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            let backend = self.store.backend_name();
-            if self.stalled.load(Ordering::Acquire) {
-                return Err(format!(
-                    "the {backend} backend missed the {} commit deadline and has not answered since",
-                    humantime::format_duration(self.commit_timeout)
-                ));
-            }
-            match tokio::time::timeout(self.commit_timeout, self.store.ready()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => Err(format!("the {backend} backend: {error}")),
-                Err(_) => Err(format!(
-                    "the {backend} backend did not answer within {}",
-                    humantime::format_duration(self.commit_timeout)
-                )),
-            }
-        })
-    }
+/// F(`index`) from the shared pair. A panic while the pair moved leaves it unknown: it
+/// starts again from F(0).
+fn value_at(pair: &Mutex<Pair>, index: u64) -> String {
+    let mut guard = pair.lock().unwrap_or_else(|poisoned| {
+        pair.clear_poison();
+        let mut guard = poisoned.into_inner();
+        *guard = Pair::default();
+        guard
+    });
+    guard.value_at(index)
 }

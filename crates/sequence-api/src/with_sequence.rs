@@ -16,7 +16,8 @@ use crate::{Sequence, SequenceApi, SequenceArgs};
 
 /// `api` with the sequence's routes next to it: one API, published and checked as `api`
 /// is ([`MathApi`]: its name, title, description, port and bounds), plus the sequence's
-/// examples, header rules and readiness.
+/// examples and header rules. Its readiness is `api`'s alone: the sequence's storage
+/// serves only the sequence's routes, so it never takes the others out of service.
 ///
 /// The routes and documents are those of the tuple `(A, SequenceApi)`; the wrapper exists
 /// because a foreign trait ([`MathApi`]) cannot be implemented on a tuple.
@@ -93,8 +94,12 @@ impl<A: MathApi> MathApi for WithSequence<A> {
         [self.api().header_rules(), self.sequence().header_rules()].concat()
     }
 
+    fn withdrawn(&self) -> Vec<mathapi_http::Withdrawn> {
+        [self.api().withdrawn(), self.sequence().withdrawn()].concat()
+    }
+
     fn readiness(&self) -> Vec<Arc<dyn Readiness>> {
-        [self.api().readiness(), self.sequence().readiness()].concat()
+        self.api().readiness()
     }
 }
 

@@ -532,7 +532,7 @@ impl Writer {
         }
         let result = step_index(*operation, *max_index, index);
         if let (Some(key), Some(outcome)) = (key, Outcome::of(&result)) {
-            self.records.record(key.clone(), *operation, outcome);
+            self.records.record(key, *operation, outcome);
         }
         result
     }

@@ -6,6 +6,7 @@
 //! `window`; the oldest go first.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{Operation, SequenceError};
@@ -29,7 +30,9 @@ pub struct IdempotencyLimits {
 }
 
 impl Default for IdempotencyLimits {
-    /// 10 000 keys for 24 hours (a record is at most about 300 bytes: 3 MB at most).
+    /// 10 000 keys for 24 hours. The embedded record takes about 190 bytes plus the key's
+    /// length per key, so at most about 450 bytes (measured by
+    /// `scripts/attack-idempotency.sh`; docs/reliability.md).
     fn default() -> Self {
         Self {
             capacity: 10_000,
@@ -66,15 +69,16 @@ impl Outcome {
 }
 
 struct Entry {
-    operation: &'static str,
+    operation: Operation,
     outcome: Outcome,
 }
 
-/// The embedded backend's record: a map plus the keys in insertion order.
+/// The embedded backend's record: a map plus the keys in insertion order. The two share each
+/// key's one allocation (`Arc<str>`): a key is held once, however long.
 pub(crate) struct Records {
     limits: IdempotencyLimits,
-    entries: HashMap<String, Entry>,
-    order: VecDeque<(Instant, String)>,
+    entries: HashMap<Arc<str>, Entry>,
+    order: VecDeque<(Instant, Arc<str>)>,
 }
 
 impl Records {
@@ -95,17 +99,17 @@ impl Records {
     ) -> Option<Result<u64, SequenceError>> {
         self.expire(Instant::now());
         let entry = self.entries.get(key)?;
-        Some(match entry.operation == operation.name() {
+        Some(match entry.operation == operation {
             true => entry.outcome.answer(),
             false => Err(SequenceError::KeyReused {
-                original: entry.operation.to_owned(),
+                original: entry.operation.name().to_owned(),
                 requested: operation.name(),
             }),
         })
     }
 
     /// Records `outcome` for a new `key`, forgetting the oldest keys beyond the capacity.
-    pub(crate) fn record(&mut self, key: String, operation: Operation, outcome: Outcome) {
+    pub(crate) fn record(&mut self, key: &str, operation: Operation, outcome: Outcome) {
         if self.limits.capacity == 0 {
             return;
         }
@@ -115,14 +119,9 @@ impl Records {
             };
             self.entries.remove(&oldest);
         }
-        self.order.push_back((Instant::now(), key.clone()));
-        self.entries.insert(
-            key,
-            Entry {
-                operation: operation.name(),
-                outcome,
-            },
-        );
+        let key: Arc<str> = Arc::from(key);
+        self.order.push_back((Instant::now(), Arc::clone(&key)));
+        self.entries.insert(key, Entry { operation, outcome });
     }
 
     /// Forgets the keys older than the window.
@@ -156,7 +155,7 @@ mod tests {
         let mut records = records(10, Duration::from_secs(60));
         let next = Operation::Next;
         assert!(records.replay("k", next).is_none());
-        records.record("k".into(), next, Outcome::Moved(4));
+        records.record("k", next, Outcome::Moved(4));
         assert_eq!(records.replay("k", next).unwrap().unwrap(), 4);
         assert!(matches!(
             records.replay("k", Operation::Previous),
@@ -168,7 +167,7 @@ mod tests {
     fn the_count_cap_holds_and_forgets_the_oldest_first() {
         let mut records = records(3, Duration::from_secs(60));
         for i in 0..1_000u64 {
-            records.record(format!("k{i}"), Operation::Reset, Outcome::Moved(0));
+            records.record(&format!("k{i}"), Operation::Reset, Outcome::Moved(0));
             assert!(records.len() <= 3);
         }
         assert!(records.replay("k996", Operation::Reset).is_none());
@@ -180,7 +179,7 @@ mod tests {
     fn keys_are_forgotten_after_the_window() {
         let window = Duration::from_secs(60);
         let mut records = records(10, window);
-        records.record("k".into(), Operation::Reset, Outcome::Moved(0));
+        records.record("k", Operation::Reset, Outcome::Moved(0));
         assert!(records.replay("k", Operation::Reset).is_some());
         // The clock is given, not waited for: just inside the window, then at its end.
         let recorded = records.order.front().unwrap().0;

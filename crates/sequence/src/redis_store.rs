@@ -148,12 +148,34 @@ impl RedisStore {
         self.invoke(op, step_max, key).await
     }
 
+    /// Runs the script once; a reset whose connection had dropped (Redis restarted) runs
+    /// once more on the new connection. A reset is safe to repeat (it writes the same
+    /// state, and its idempotency record replays), and it is the operator's way out after
+    /// Redis lost its data: it must not fail on the connection that the loss broke.
     async fn invoke(
         &self,
         op: &str,
         step_max: u64,
         key: Option<&str>,
     ) -> Result<(String, String), SequenceError> {
+        let mutating = op != "current" && op != "init";
+        let mut result = self.invoke_once(op, step_max, key).await;
+        if op == "reset"
+            && let Err(error) = &result
+            && error.is_connection_dropped()
+            && !error.is_timeout()
+        {
+            result = self.invoke_once(op, step_max, key).await;
+        }
+        result.map_err(|error| classify(error, mutating))
+    }
+
+    async fn invoke_once(
+        &self,
+        op: &str,
+        step_max: u64,
+        key: Option<&str>,
+    ) -> Result<(String, String), RedisError> {
         let mut invocation = self.inner.script.prepare_invoke();
         for key in &self.inner.keys {
             invocation.key(key);
@@ -167,11 +189,7 @@ impl RedisStore {
             .arg(self.inner.idempotency.capacity)
             .arg(marker_value());
         let mut connection = self.connection.clone();
-        let mutating = op != "current" && op != "init";
-        invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|error| classify(error, mutating))
+        invocation.invoke_async(&mut connection).await
     }
 
     async fn initialise(&self) -> Result<(), SequenceError> {
