@@ -603,6 +603,9 @@ def test_service_span_is_traefiks_child_and_its_log_line_has_the_trace_id(
     assert route.startswith(f"/{backend.name}/") and server.name == f"GET {route}", server
     assert server.attributes.get("http.request.method") == "GET", server
     assert server.attributes.get("http.response.status_code") == 200, server
+    # The documented request-id search: the service span's string attribute (Traefik's
+    # captured header is a string list, which Jaeger's tag search does not match).
+    assert server.attributes.get("mathapi.request_id") == request_id, server
 
     lines = [
         json.loads(line)
