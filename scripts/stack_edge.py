@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""The per-client limits at the edge, shown with the real Traefik in front of a real service.
+
+    scripts/stack_edge.py run [--rounds 7] [--without-limits] [--json FILE]
+
+One release backend and the real Traefik with the repository's configs on loopback
+(scripts/stack_live.py). Two clients, each its own process and its own loopback source
+address, so that Traefik's limits (configs/traefik/dynamic.yml `api-rate-limit`,
+`api-in-flight`, keyed on the source address) tell them apart:
+
+- the flood (127.0.0.1): FLOOD_RATE requests/s over FLOOD_CONNECTIONS keep-alive
+  connections, five times its rate limit, going on whatever the answers;
+- the probe (127.0.0.2): PROBE_RATE requests/s, one at a time, its latency measured.
+
+Each round measures the probe alone, then beside the flood; the verdict is the ratio of the
+medians over the rounds, (median p99 beside the flood) / (median p99 alone), so that one noisy
+round on a shared machine does not decide it, and the interleaving cancels slow drift in
+the machine's load. Then the concurrency limit: the backend made slow (its
+fault file, 500 ms per request) and IN_FLIGHT_BURST requests from a third address at once;
+those over the limit get 429 at once.
+
+The report (JSON) carries every figure; `check(report)` lists what contradicts the claims
+(tests/stack/test_edge.py asserts it is empty; `make check-edge` prints it). `--without-limits`
+runs the same with the two middlewares taken off the routers, for comparison (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_live import (  # noqa: E402
+    LivePorts,
+    Processes,
+    find_tool,
+    wait_http,
+    write_live_configs,
+)
+from stack_model import BACKENDS, ROOT  # noqa: E402
+
+RELEASE = ROOT / "target" / "release"
+FLOOD_SOURCE, PROBE_SOURCE, BURST_SOURCE = "127.0.0.1", "127.0.0.2", "127.0.0.3"
+# The flood: FLOOD_RATE requests/s over FLOOD_CONNECTIONS connections, five times its rate
+# limit; paced so that the client's own CPU use stays bounded on a shared 2-core machine.
+FLOOD_CONNECTIONS = 16
+FLOOD_RATE = 1000
+PROBE_RATE = 50
+PROBE_REQUESTS = 250
+ROUNDS = 7
+# The probe's p99 beside the flood may be at most this many times its p99 alone.
+MAX_P99_RATIO = 2.0
+# The slow backend of the concurrency check, and how many requests arrive at once.
+SLOW_MS = 500
+IN_FLIGHT_BURST = 64
+# The backend every request goes to: one that does not serve the stepper (no store needed).
+BACKEND = next((b for b in BACKENDS if not b.stepper), BACKENDS[0])
+
+
+# ---------------------------------------------------------------------------- clients
+
+
+def connection(port: int, source: str) -> http.client.HTTPConnection:
+    """A keep-alive connection to Traefik's web entrypoint from `source`."""
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+
+
+def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, str | None]:
+    """One GET on a kept-alive connection: the status and the Retry-After header."""
+    status, retry, _ = get_with_body(conn, path)
+    return status, retry
+
+
+def get_with_body(conn: http.client.HTTPConnection, path: str) -> tuple[int, str | None, bytes]:
+    """One GET on a kept-alive connection: the status, the Retry-After header and the body."""
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    return response.status, response.getheader("Retry-After"), body
+
+
+# The body of Traefik's rate-limit 429 (pkg/middlewares/ratelimiter/rate_limiter.go); the
+# in-flight limiter's (vulcand/oxy connlimit) names the connection limit instead.
+RATE_LIMIT_BODY = b"Too Many Requests"
+
+
+def refusal(retry: str | None, body: bytes) -> str:
+    """A 429 by its limiter and Retry-After: "rate:<seconds>", "rate:none" or
+    "in-flight:<seconds>"/"in-flight:none"."""
+    limiter = "rate" if body.strip() == RATE_LIMIT_BODY else "in-flight"
+    return f"{limiter}:{retry if retry is not None else 'none'}"
+
+
+def probe(port: int, path: str, requests: int, rate: float) -> dict:
+    """`requests` GETs at `rate`/s, one at a time from PROBE_SOURCE: each one's latency."""
+    conn = connection(port, PROBE_SOURCE)
+    latencies, statuses = [], {}
+    start = time.monotonic()
+    for i in range(requests):
+        # Paced on a fixed schedule: a slow answer does not shift the next request's slot.
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        began = time.perf_counter()
+        status, _ = get(conn, path)
+        latencies.append(time.perf_counter() - began)
+        statuses[status] = statuses.get(status, 0) + 1
+    return {"latencies": latencies, "statuses": statuses}
+
+
+def flood(port: int, path: str, connections: int, stop_file: Path, started: Path) -> dict:
+    """`connections` threads sending GETs from FLOOD_SOURCE at FLOOD_RATE in all until
+    `stop_file` exists: the statuses and the 429s by limiter and Retry-After (`refusal`).
+    `started` is created once every thread has had an answer."""
+    lock = threading.Lock()
+    statuses: dict[int, int] = {}
+    retry_after: dict[str, int] = {}
+    stop = threading.Event()
+
+    per_connection = FLOOD_RATE / connections
+
+    def worker() -> None:
+        conn = connection(port, FLOOD_SOURCE)
+        start, sent = time.monotonic(), 0
+        while not stop.is_set():
+            delay = start + sent / per_connection - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent += 1
+            try:
+                status, retry, body = get_with_body(conn, path)
+            except OSError:
+                conn.close()
+                conn = connection(port, FLOOD_SOURCE)
+                continue
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 429:
+                    key = refusal(retry, body)
+                    retry_after[key] = retry_after.get(key, 0) + 1
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    while not stop_file.exists():
+        if not started.exists() and sum(statuses.values()) >= connections:
+            started.touch()
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    return {
+        "seconds": time.monotonic() - began,
+        "statuses": statuses,
+        "retry_after": retry_after,
+    }
+
+
+def burst(port: int, path: str, count: int) -> dict:
+    """`count` GETs at once from BURST_SOURCE, each on its own connection: their statuses
+    and the Retry-After values of the 429s."""
+    barrier = threading.Barrier(count)
+    results: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        conn = connection(port, BURST_SOURCE)
+        conn.connect()
+        barrier.wait()
+        status, retry, body = get_with_body(conn, path)
+        with lock:
+            results.append((status, refusal(retry, body) if status == 429 else None))
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    statuses: dict[int, int] = {}
+    retry_after: dict[str, int] = {}
+    for status, key in results:
+        statuses[status] = statuses.get(status, 0) + 1
+        if key is not None:
+            retry_after[key] = retry_after.get(key, 0) + 1
+    return {"statuses": statuses, "retry_after": retry_after}
+
+
+# ---------------------------------------------------------------------------- the stack
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
+
+
+def child(command: str, *args: object) -> list[str]:
+    """This script run as a client process."""
+    return [sys.executable, str(Path(__file__).resolve()), command, *map(str, args)]
+
+
+class EdgeStack:
+    """The backend and Traefik on loopback, in a work directory of their own."""
+
+    def __init__(self, work: Path, limits: bool) -> None:
+        self.work = work
+        self.ports = LivePorts.allocate()
+        self.processes = Processes(work)
+        self.fault_file = work / "faults.json"
+        self.limits = limits
+
+    @property
+    def web(self) -> int:
+        return self.ports.traefik_web
+
+    def start(self) -> None:
+        binary = RELEASE / BACKEND.binary
+        if not binary.exists():
+            raise SystemExit(f"{binary} missing: cargo build --release --bin {BACKEND.binary}")
+        traefik = find_tool("traefik")
+        if not traefik:
+            raise SystemExit("traefik not found: scripts/install-stack-tools.sh")
+        port = self.ports.backends[BACKEND.name]
+        self.processes.start(
+            BACKEND.name,
+            [str(binary), "--host", "127.0.0.1", "--port", str(port)],
+            {"MATHAPI_FAULT_FILE": str(self.fault_file), "RUST_LOG": "info,poem=warn"},
+            cwd=self.work,
+        )
+        wait_http(f"http://127.0.0.1:{port}/ready", 30)
+        write_live_configs(self.work, self.ports, edge_limits=self.limits)
+        self.processes.start("traefik", [traefik, f"--configFile={self.work / 'traefik.yml'}"])
+        wait_http(f"http://127.0.0.1:{self.ports.traefik_api}/ping", 30)
+        wait_http(f"http://127.0.0.1:{self.web}{BACKEND.sample_path}", 30)
+
+    def slow_down(self, ms: int) -> None:
+        """Every API request of the backend takes `ms` more (its fault file, SIGHUP);
+        returns once a request through Traefik shows it (polled, bounded)."""
+        fault = {BACKEND.name: {"latency_ms": ms, "error_rate": 0.0}}
+        tmp = self.fault_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(fault) + "\n")
+        tmp.replace(self.fault_file)
+        self.processes.running[BACKEND.name].send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        conn = connection(self.web, "127.0.0.4")
+        while True:
+            began = time.perf_counter()
+            get(conn, BACKEND.sample_path)
+            if time.perf_counter() - began >= ms / 1000:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{BACKEND.name} did not apply its {ms} ms fault within 30 s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.processes.stop()
+
+
+def run_child(argv: list[str], work: Path, name: str) -> dict:
+    """Runs a client process to its end: its JSON report."""
+    out = work / f"{name}.json"
+    subprocess.run([*argv, str(out)], check=True, timeout=300)
+    return json.loads(out.read_text())
+
+
+def round_of(stack: EdgeStack, index: int) -> dict:
+    """The probe alone, then the probe beside the flood."""
+    path = BACKEND.sample_path
+    args = (stack.web, path, PROBE_REQUESTS, PROBE_RATE)
+    alone = run_child(child("probe", *args), stack.work, f"alone-{index}")
+    stop_file = stack.work / f"stop-{index}"
+    flood_out = stack.work / f"flood-{index}.json"
+    flooder = subprocess.Popen(
+        child("flood", stack.web, path, FLOOD_CONNECTIONS, stop_file, flood_out)
+    )
+    try:
+        # The flood at its pace before the probe measures: its first answers are in.
+        deadline = time.monotonic() + 30
+        while not flood_out.with_suffix(".started").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        beside = run_child(child("probe", *args), stack.work, f"beside-{index}")
+    finally:
+        stop_file.touch()
+        code = flooder.wait(timeout=60)
+    if code != 0:
+        raise SystemExit(f"flood client failed ({code})")
+    flooded = json.loads(flood_out.read_text())
+    return {
+        "alone_p99_ms": p99(alone["latencies"]) * 1000,
+        "beside_p99_ms": p99(beside["latencies"]) * 1000,
+        "alone_statuses": alone["statuses"],
+        "beside_statuses": beside["statuses"],
+        "flood": flooded,
+    }
+
+
+def measure(work: Path, rounds: int, limits: bool) -> dict:
+    """Every round, then the concurrency check: the report."""
+    stack = EdgeStack(work, limits)
+    stack.start()
+    try:
+        results = [round_of(stack, i) for i in range(rounds)]
+        stack.slow_down(SLOW_MS)
+        concurrent = burst(stack.web, BACKEND.sample_path, IN_FLIGHT_BURST)
+    finally:
+        stack.stop()
+    alone = statistics.median(r["alone_p99_ms"] for r in results)
+    beside = statistics.median(r["beside_p99_ms"] for r in results)
+    return {
+        "backend": BACKEND.name,
+        "limits": limits,
+        "rounds": results,
+        "alone_p99_ms_median": alone,
+        "beside_p99_ms_median": beside,
+        "p99_ratio_median": beside / alone,
+        "burst": concurrent,
+    }
+
+
+def check(report: dict) -> list[str]:
+    """What in a report with the limits on contradicts the claims (empty: all hold)."""
+    problems = []
+    for i, r in enumerate(report["rounds"]):
+        flooded = r["flood"]["statuses"]
+        over = flooded.get("429", 0)
+        if over <= flooded.get("200", 0):
+            problems.append(f"round {i}: the flood got {flooded}, mostly not 429")
+        refusals = r["flood"]["retry_after"]
+        rate = {k: n for k, n in refusals.items() if k.startswith("rate:")}
+        if not rate or not all(k[5:].isdigit() and int(k[5:]) >= 1 for k in rate):
+            problems.append(f"round {i}: a rate-limit 429 without Retry-After >= 1: {refusals}")
+        if sum(rate.values()) < 0.9 * over:
+            problems.append(f"round {i}: the flood's 429s are mostly not the rate limit's")
+        for phase in ("alone_statuses", "beside_statuses"):
+            if set(r[phase]) != {"200"}:
+                problems.append(f"round {i}: the probe got {r[phase]} ({phase})")
+    if report["p99_ratio_median"] > MAX_P99_RATIO:
+        problems.append(
+            f"the probe's median p99 beside the flood is {report['p99_ratio_median']:.2f}x its "
+            f"median p99 alone ({len(report['rounds'])} rounds), over {MAX_P99_RATIO}x"
+        )
+    statuses = report["burst"]["statuses"]
+    if not statuses.get("429") or not statuses.get("200"):
+        problems.append(f"{IN_FLIGHT_BURST} slow requests at once got {statuses}")
+    if set(report["burst"]["retry_after"]) - {"in-flight:none"}:
+        problems.append(f"the burst's 429s: {report['burst']['retry_after']}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="the whole demonstration; exit 1 when a claim fails")
+    r.add_argument("--rounds", type=int, default=ROUNDS)
+    r.add_argument("--without-limits", action="store_true")
+    r.add_argument("--json", help="also write the report here")
+    p = sub.add_parser("probe")
+    for name in ("port", "path", "requests", "rate", "out"):
+        p.add_argument(name)
+    f = sub.add_parser("flood")
+    for name in ("port", "path", "connections", "stop_file", "out"):
+        f.add_argument(name)
+    args = parser.parse_args()
+
+    if args.command == "probe":
+        result = probe(int(args.port), args.path, int(args.requests), float(args.rate))
+        Path(args.out).write_text(json.dumps(result))
+        return 0
+    if args.command == "flood":
+        out = Path(args.out)
+        result = flood(
+            int(args.port),
+            args.path,
+            int(args.connections),
+            Path(args.stop_file),
+            out.with_suffix(".started"),
+        )
+        out.write_text(json.dumps(result))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="mathapi-edge-"))
+    try:
+        report = measure(work, args.rounds, not args.without_limits)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = json.loads(json.dumps(report))  # status keys as JSON has them
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    summary = {k: v for k, v in report.items() if k != "rounds"}
+    print(json.dumps(summary, indent=2))
+    if args.without_limits:
+        return 0
+    problems = check(report)
+    for problem in problems:
+        print(f"FAIL: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
