@@ -65,8 +65,8 @@ def test_requests_over_the_concurrency_limit_get_429_at_once(report: dict) -> No
 def test_the_check_names_every_failure() -> None:
     healthy_round = {
         "flood": {"statuses": {"429": 900, "200": 100}, "retry_after": {"rate:1": 900}},
-        "alone_statuses": {"200": 250},
-        "beside_statuses": {"200": 250},
+        "alone_statuses": {"200": 400},
+        "beside_statuses": {"200": 400},
     }
     good = {
         "rounds": [healthy_round],
