@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The per-client limits at the edge, shown with the real Traefik in front of a real service.
 
-    scripts/stack_edge.py run [--rounds 7] [--without-limits] [--json FILE]
+    scripts/stack_edge.py run [--cycles 14] [--without-limits] [--json FILE]
 
 One release backend and the real Traefik with the repository's configs on loopback
 (scripts/stack_live.py). Two clients, each its own process and its own loopback source
@@ -13,12 +13,12 @@ address, so that Traefik's limits (configs/traefik/dynamic.yml `api-rate-limit`,
   it stands for a client on another machine whose CPU is not the proxy's;
 - the probe (127.0.0.2): PROBE_RATE requests/s, one at a time, its latency measured.
 
-Each round measures the probe alone, then beside the flood; the verdict is the ratio of the
-medians over the rounds, (median p99 beside the flood) / (median p99 alone), so that one noisy
-round on a shared machine does not decide it, and the interleaving cancels slow drift in
-the machine's load. Then the concurrency limit: the backend made slow (its
-fault file, 500 ms per request) and IN_FLIGHT_BURST requests from a third address at once;
-those over the limit get 429 at once.
+The probe alternates 3-second phases alone (the flood paused) and beside the flood, 14 cycles;
+the verdict compares the p99 of all its requests beside the flood with the p99 of all its
+requests alone. The fine interleaving gives both pools the same share of the shared machine's
+noise (the neighbours' builds), so no single stall decides it. Then the concurrency limit:
+the backend made slow (its fault file, 500 ms per request) and IN_FLIGHT_BURST requests
+from a third address at once; those over the limit get 429 at once.
 
 The report (JSON) carries every figure; `check(report)` lists what contradicts the claims
 (tests/stack/test_edge.py asserts it is empty; `make check-edge` prints it). `--without-limits`
@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,8 +57,12 @@ FLOOD_SOURCE, PROBE_SOURCE, BURST_SOURCE = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 FLOOD_CONNECTIONS = 16
 FLOOD_RATE = 1000
 PROBE_RATE = 50
-PROBE_REQUESTS = 400
-ROUNDS = 7
+# The probe alternates: PHASE_SECONDS alone (the flood paused), PHASE_SECONDS beside it, for
+# CYCLES cycles; the first SETTLE_SECONDS of a phase are not counted (the flood pausing or
+# resuming).
+CYCLES = 14
+PHASE_SECONDS = 3.0
+SETTLE_SECONDS = 0.25
 # The probe's p99 beside the flood may be at most this many times its p99 alone.
 MAX_P99_RATIO = 2.0
 # The slow backend of the concurrency check, and how many requests arrive at once.
@@ -103,27 +106,47 @@ def refusal(retry: str | None, body: bytes) -> str:
     return f"{limiter}:{retry if retry is not None else 'none'}"
 
 
-def probe(port: int, path: str, requests: int, rate: float) -> dict:
-    """`requests` GETs at `rate`/s, one at a time from PROBE_SOURCE: each one's latency."""
+def probe(port: int, path: str, cycles: int, rate: float, pause_file: Path) -> dict:
+    """GETs at `rate`/s, one at a time from PROBE_SOURCE, alternating phases alone (it
+    creates `pause_file`, which pauses the flood) and beside the flood (it removes it): each
+    counted request's latency by phase, and the statuses."""
     conn = connection(port, PROBE_SOURCE)
-    latencies, statuses = [], {}
-    start = time.monotonic()
-    for i in range(requests):
-        # Paced on a fixed schedule: a slow answer does not shift the next request's slot.
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        began = time.perf_counter()
-        status, _ = get(conn, path)
-        latencies.append(time.perf_counter() - began)
-        statuses[status] = statuses.get(status, 0) + 1
-    return {"latencies": latencies, "statuses": statuses}
+    latencies: dict[str, list[float]] = {"alone": [], "beside": []}
+    per_cycle: list[dict[str, float]] = []
+    statuses: dict[str, dict[int, int]] = {"alone": {}, "beside": {}}
+    for _ in range(cycles):
+        cycle = {}
+        for phase in ("alone", "beside"):
+            if phase == "alone":
+                pause_file.touch()
+            else:
+                pause_file.unlink()
+            start, sent, counted = time.monotonic(), 0, []
+            while time.monotonic() - start < PHASE_SECONDS:
+                # Paced on a fixed schedule: a slow answer does not shift the next slot.
+                delay = start + sent / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                sent += 1
+                began = time.perf_counter()
+                status, _ = get(conn, path)
+                elapsed = time.perf_counter() - began
+                statuses[phase][status] = statuses[phase].get(status, 0) + 1
+                if time.monotonic() - start >= SETTLE_SECONDS:
+                    counted.append(elapsed)
+            latencies[phase] += counted
+            cycle[phase] = p99(counted) * 1000
+        per_cycle.append(cycle)
+    pause_file.touch()
+    return {"latencies": latencies, "statuses": statuses, "cycles": per_cycle}
 
 
-def flood(port: int, path: str, connections: int, stop_file: Path, started: Path) -> dict:
-    """`connections` threads sending GETs from FLOOD_SOURCE at FLOOD_RATE in all until
-    `stop_file` exists: the statuses and the 429s by limiter and Retry-After (`refusal`).
-    `started` is created once every thread has had an answer."""
+def flood(
+    port: int, path: str, connections: int, stop_file: Path, pause_file: Path, started: Path
+) -> dict:
+    """`connections` threads sending GETs from FLOOD_SOURCE at FLOOD_RATE in all, except
+    while `pause_file` exists, until `stop_file` exists: the statuses and the 429s by limiter
+    and Retry-After (`refusal`). `started` is created once every thread runs."""
     lock = threading.Lock()
     statuses: dict[int, int] = {}
     retry_after: dict[str, int] = {}
@@ -135,6 +158,10 @@ def flood(port: int, path: str, connections: int, stop_file: Path, started: Path
         conn = connection(port, FLOOD_SOURCE)
         start, sent = time.monotonic(), 0
         while not stop.is_set():
+            if pause_file.exists():
+                time.sleep(0.02)
+                start, sent = time.monotonic(), 0
+                continue
             delay = start + sent / per_connection - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -155,9 +182,8 @@ def flood(port: int, path: str, connections: int, stop_file: Path, started: Path
     began = time.monotonic()
     for t in threads:
         t.start()
+    started.touch()
     while not stop_file.exists():
-        if not started.exists() and sum(statuses.values()) >= connections:
-            started.touch()
         time.sleep(0.05)
     stop.set()
     for t in threads:
@@ -276,56 +302,52 @@ def run_child(argv: list[str], work: Path, name: str) -> dict:
     return json.loads(out.read_text())
 
 
-def round_of(stack: EdgeStack, index: int) -> dict:
-    """The probe alone, then the probe beside the flood."""
+def compare(stack: EdgeStack, cycles: int) -> dict:
+    """The flood (paused at first) and the probe, which alternates the phases."""
     path = BACKEND.sample_path
-    args = (stack.web, path, PROBE_REQUESTS, PROBE_RATE)
-    alone = run_child(child("probe", *args), stack.work, f"alone-{index}")
-    stop_file = stack.work / f"stop-{index}"
-    flood_out = stack.work / f"flood-{index}.json"
+    stop_file, pause_file = stack.work / "stop", stack.work / "pause"
+    started, flood_out = stack.work / "flood.started", stack.work / "flood.json"
+    pause_file.touch()
     flooder = subprocess.Popen(
-        child("flood", stack.web, path, FLOOD_CONNECTIONS, stop_file, flood_out)
+        child("flood", stack.web, path, FLOOD_CONNECTIONS, stop_file, pause_file, flood_out)
     )
     try:
-        # The flood at its pace before the probe measures: its first answers are in.
         deadline = time.monotonic() + 30
-        while not flood_out.with_suffix(".started").exists() and time.monotonic() < deadline:
+        while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        beside = run_child(child("probe", *args), stack.work, f"beside-{index}")
+        probed = run_child(
+            child("probe", stack.web, path, cycles, PROBE_RATE, pause_file), stack.work, "probe"
+        )
     finally:
         stop_file.touch()
         code = flooder.wait(timeout=60)
     if code != 0:
         raise SystemExit(f"flood client failed ({code})")
-    flooded = json.loads(flood_out.read_text())
-    return {
-        "alone_p99_ms": p99(alone["latencies"]) * 1000,
-        "beside_p99_ms": p99(beside["latencies"]) * 1000,
-        "alone_statuses": alone["statuses"],
-        "beside_statuses": beside["statuses"],
-        "flood": flooded,
-    }
+    return {"probe": probed, "flood": json.loads(flood_out.read_text())}
 
 
-def measure(work: Path, rounds: int, limits: bool) -> dict:
-    """Every round, then the concurrency check: the report."""
+def measure(work: Path, cycles: int, limits: bool) -> dict:
+    """The comparison, then the concurrency check: the report."""
     stack = EdgeStack(work, limits)
     stack.start()
     try:
-        results = [round_of(stack, i) for i in range(rounds)]
+        compared = compare(stack, cycles)
         stack.slow_down(SLOW_MS)
         concurrent = burst(stack.web, BACKEND.sample_path, IN_FLIGHT_BURST)
     finally:
         stack.stop()
-    alone = statistics.median(r["alone_p99_ms"] for r in results)
-    beside = statistics.median(r["beside_p99_ms"] for r in results)
+    latencies = compared["probe"]["latencies"]
+    alone, beside = p99(latencies["alone"]) * 1000, p99(latencies["beside"]) * 1000
     return {
         "backend": BACKEND.name,
         "limits": limits,
-        "rounds": results,
-        "alone_p99_ms_median": alone,
-        "beside_p99_ms_median": beside,
-        "p99_ratio_median": beside / alone,
+        "cycles": compared["probe"]["cycles"],
+        "probe_statuses": compared["probe"]["statuses"],
+        "probe_requests_counted": {k: len(v) for k, v in latencies.items()},
+        "alone_p99_ms": alone,
+        "beside_p99_ms": beside,
+        "p99_ratio": beside / alone,
+        "flood": compared["flood"],
         "burst": concurrent,
     }
 
@@ -333,24 +355,24 @@ def measure(work: Path, rounds: int, limits: bool) -> dict:
 def check(report: dict) -> list[str]:
     """What in a report with the limits on contradicts the claims (empty: all hold)."""
     problems = []
-    for i, r in enumerate(report["rounds"]):
-        flooded = r["flood"]["statuses"]
-        over = flooded.get("429", 0)
-        if over <= flooded.get("200", 0):
-            problems.append(f"round {i}: the flood got {flooded}, mostly not 429")
-        refusals = r["flood"]["retry_after"]
-        rate = {k: n for k, n in refusals.items() if k.startswith("rate:")}
-        if not rate or not all(k[5:].isdigit() and int(k[5:]) >= 1 for k in rate):
-            problems.append(f"round {i}: a rate-limit 429 without Retry-After >= 1: {refusals}")
-        if sum(rate.values()) < 0.9 * over:
-            problems.append(f"round {i}: the flood's 429s are mostly not the rate limit's")
-        for phase in ("alone_statuses", "beside_statuses"):
-            if set(r[phase]) != {"200"}:
-                problems.append(f"round {i}: the probe got {r[phase]} ({phase})")
-    if report["p99_ratio_median"] > MAX_P99_RATIO:
+    flooded = report["flood"]["statuses"]
+    over = flooded.get("429", 0)
+    if over <= flooded.get("200", 0):
+        problems.append(f"the flood got {flooded}, mostly not 429")
+    refusals = report["flood"]["retry_after"]
+    rate = {k: n for k, n in refusals.items() if k.startswith("rate:")}
+    if not rate or not all(k[5:].isdigit() and int(k[5:]) >= 1 for k in rate):
+        problems.append(f"a rate-limit 429 without Retry-After >= 1: {refusals}")
+    if sum(rate.values()) < 0.9 * over:
+        problems.append(f"the flood's 429s are mostly not the rate limit's: {refusals}")
+    for phase, statuses in report["probe_statuses"].items():
+        if set(statuses) != {"200"}:
+            problems.append(f"the probe got {statuses} ({phase})")
+    if report["p99_ratio"] > MAX_P99_RATIO:
         problems.append(
-            f"the probe's median p99 beside the flood is {report['p99_ratio_median']:.2f}x its "
-            f"median p99 alone ({len(report['rounds'])} rounds), over {MAX_P99_RATIO}x"
+            f"the probe's p99 beside the flood is {report['p99_ratio']:.2f}x its p99 alone "
+            f"({report['beside_p99_ms']:.2f} / {report['alone_p99_ms']:.2f} ms), over "
+            f"{MAX_P99_RATIO}x"
         )
     statuses = report["burst"]["statuses"]
     if not statuses.get("429") or not statuses.get("200"):
@@ -364,14 +386,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="the whole demonstration; exit 1 when a claim fails")
-    r.add_argument("--rounds", type=int, default=ROUNDS)
+    r.add_argument("--cycles", type=int, default=CYCLES)
     r.add_argument("--without-limits", action="store_true")
     r.add_argument("--json", help="also write the report here")
     p = sub.add_parser("probe")
-    for name in ("port", "path", "requests", "rate", "out"):
+    for name in ("port", "path", "cycles", "rate", "pause_file", "out"):
         p.add_argument(name)
     f = sub.add_parser("flood")
-    for name in ("port", "path", "connections", "stop_file", "out"):
+    for name in ("port", "path", "connections", "stop_file", "pause_file", "out"):
         f.add_argument(name)
     args = parser.parse_args()
 
@@ -380,7 +402,9 @@ def main() -> int:
         # own CPU use must not compete with what is measured (Traefik, the backend, the probe).
         os.nice(19)
     if args.command == "probe":
-        result = probe(int(args.port), args.path, int(args.requests), float(args.rate))
+        result = probe(
+            int(args.port), args.path, int(args.cycles), float(args.rate), Path(args.pause_file)
+        )
         Path(args.out).write_text(json.dumps(result))
         return 0
     if args.command == "flood":
@@ -390,6 +414,7 @@ def main() -> int:
             args.path,
             int(args.connections),
             Path(args.stop_file),
+            Path(args.pause_file),
             out.with_suffix(".started"),
         )
         out.write_text(json.dumps(result))
@@ -397,13 +422,13 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="mathapi-edge-"))
     try:
-        report = measure(work, args.rounds, not args.without_limits)
+        report = measure(work, args.cycles, not args.without_limits)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = json.loads(json.dumps(report))  # status keys as JSON has them
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    summary = {k: v for k, v in report.items() if k != "rounds"}
+    summary = {k: v for k, v in report.items() if k != "cycles"}
     print(json.dumps(summary, indent=2))
     if args.without_limits:
         return 0

@@ -1,9 +1,10 @@
 """The per-client limits at the edge (configs/traefik/dynamic.yml), with the real Traefik in
 front of a real release backend (scripts/stack_edge.py): a client far over its limit gets 429s
 (with Retry-After from the rate limit) while a second client, from another loopback address,
-keeps its p99 within 2x of its p99 alone (medians over rounds); requests over the concurrency
-limit get 429 at once. Timing-based by nature, so it lives in `make check-stack` (live), not in
-`make test`; the comparison is a ratio of medians over interleaved rounds, never one timing."""
+keeps its p99 within 2x of its p99 alone (3-second phases alternated 14 times); requests over
+the concurrency limit get 429 at once. Timing-based by nature, so it lives in `make
+check-stack` (live), not in `make test`; the comparison pools finely interleaved phases, never
+one timing."""
 
 from __future__ import annotations
 
@@ -35,22 +36,23 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_the_flooding_client_gets_429_with_retry_after(report: dict) -> None:
-    for r in report["rounds"]:
-        statuses = r["flood"]["statuses"]
-        assert statuses.get("429", 0) > statuses.get("200", 0), statuses
-        # The rate limit's 429s say when to come back; they are nearly all of them (the
-        # in-flight limit's, without Retry-After, can catch the first burst of a round).
-        refusals = r["flood"]["retry_after"]
-        rate = {k: n for k, n in refusals.items() if k.startswith("rate:")}
-        assert rate and all(int(k.removeprefix("rate:")) >= 1 for k in rate), refusals
-        assert sum(rate.values()) >= 0.9 * statuses["429"], refusals
+    statuses = report["flood"]["statuses"]
+    assert statuses.get("429", 0) > statuses.get("200", 0), statuses
+    # The rate limit's 429s say when to come back; they are nearly all of them (the
+    # in-flight limit's, without Retry-After, could catch the start of a phase).
+    refusals = report["flood"]["retry_after"]
+    rate = {k: n for k, n in refusals.items() if k.startswith("rate:")}
+    assert rate and all(int(k.removeprefix("rate:")) >= 1 for k in rate), refusals
+    assert sum(rate.values()) >= 0.9 * statuses["429"], refusals
 
 
 def test_the_other_client_is_served_and_keeps_its_p99(report: dict) -> None:
-    for r in report["rounds"]:
-        assert r["alone_statuses"] == r["beside_statuses"] == {"200": stack_edge.PROBE_REQUESTS}, r
-    assert report["p99_ratio_median"] <= stack_edge.MAX_P99_RATIO, {
-        k: v for k, v in report.items() if k != "rounds"
+    for phase, statuses in report["probe_statuses"].items():
+        assert set(statuses) == {"200"}, (phase, statuses)
+    # Enough requests in each pool for a p99 that is not one request's.
+    assert min(report["probe_requests_counted"].values()) >= 1000
+    assert report["p99_ratio"] <= stack_edge.MAX_P99_RATIO, {
+        k: v for k, v in report.items() if k != "cycles"
     }
 
 
@@ -63,20 +65,18 @@ def test_requests_over_the_concurrency_limit_get_429_at_once(report: dict) -> No
 
 
 def test_the_check_names_every_failure() -> None:
-    healthy_round = {
-        "flood": {"statuses": {"429": 900, "200": 100}, "retry_after": {"rate:1": 900}},
-        "alone_statuses": {"200": 400},
-        "beside_statuses": {"200": 400},
-    }
     good = {
-        "rounds": [healthy_round],
-        "p99_ratio_median": 1.2,
+        "flood": {"statuses": {"429": 900, "200": 100}, "retry_after": {"rate:1": 900}},
+        "probe_statuses": {"alone": {"200": 1000}, "beside": {"200": 1000}},
+        "alone_p99_ms": 5.0,
+        "beside_p99_ms": 6.0,
+        "p99_ratio": 1.2,
         "burst": {"statuses": {"429": 32, "200": 32}, "retry_after": {"in-flight:none": 32}},
     }
     assert stack_edge.check(good) == []
     bad = json.loads(json.dumps(good))
-    bad["rounds"][0]["flood"] = {"statuses": {"200": 1000}, "retry_after": {}}
-    bad["rounds"][0]["beside_statuses"] = {"200": 240, "429": 10}
-    bad["p99_ratio_median"] = 3.0
+    bad["flood"] = {"statuses": {"200": 1000}, "retry_after": {}}
+    bad["probe_statuses"]["beside"] = {"200": 990, "429": 10}
+    bad["p99_ratio"] = 3.0
     bad["burst"]["statuses"] = {"200": 64}
     assert len(stack_edge.check(bad)) == 5
