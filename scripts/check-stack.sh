@@ -23,7 +23,7 @@
 #   ancestor of the service's, the trace_id on the service's request line.
 # live (test_edge.py): the per-client limits with the real Traefik in front of a release
 #   backend (scripts/stack_edge.py): a flooding client gets 429s with Retry-After, a client
-#   from another loopback address keeps its p99 within 2x of its p99 alone (medians of rounds),
+#   from another loopback address keeps its p99 within 2x of its p99 alone (interleaved phases),
 #   requests over the concurrency limit get 429 at once. `make check-edge` runs it alone.
 #
 # Installs its tools when missing (scripts/install-stack-tools.sh). Every process it starts
