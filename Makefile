@@ -11,7 +11,7 @@ TEST_UNDER_LOAD_RUNS ?= 5
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test test-under-load lint fmt bench bench-proxy bench-stepper attack-idempotency request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native generate
+.PHONY: help run run-services test test-under-load lint fmt bench bench-proxy bench-stepper attack-idempotency request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s check-edge capacity build release fuzz demo-incident demo-incident-native generate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ generate: ## Rewrite every generated file: configs/functions.json, compose/Traef
 
 check-stack: ## Verify the stack without Docker: schemas, linters, promtool, live Prometheus scrape, tests/stack
 	scripts/check-stack.sh
+
+check-edge: ## The per-client limits with the real Traefik: a flooding client gets 429s, another keeps its p99
+	scripts/check-edge.sh
 
 check-k8s: ## Verify deploy/kubernetes without a cluster: render, schemas, CRDs, checkov, contract test
 	scripts/check-k8s.sh

@@ -21,6 +21,10 @@
 #   Traefik and the services export their spans to a local OTLP/HTTP receiver
 #   (scripts/stack_otlp.py) standing in for Jaeger: one trace per request, Traefik's span the
 #   ancestor of the service's, the trace_id on the service's request line.
+# live (test_edge.py): the per-client limits with the real Traefik in front of a release
+#   backend (scripts/stack_edge.py): a flooding client gets 429s with Retry-After, a client
+#   from another loopback address keeps its p99 within 2x of its p99 alone (interleaved phases),
+#   requests over the concurrency limit get 429 at once. `make check-edge` runs it alone.
 #
 # Installs its tools when missing (scripts/install-stack-tools.sh). Every process it starts
 # is stopped at the end; every wait is bounded. Extra arguments go to pytest.

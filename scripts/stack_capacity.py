@@ -180,7 +180,8 @@ def measure_traefik(work: Path, seconds: int, connections: int) -> dict:
         ports.traefik_api,
         ports.traefik_metrics,
     )
-    write_live_configs(work, ports)
+    # The load comes from one address: without the per-client limits (docs/stack.md).
+    write_live_configs(work, ports, edge_limits=False)
     traefik = shutil.which("traefik") or str(TOOLS / "venv/bin/traefik")
     backend_argv = [
         str(RELEASE / b.binary),

@@ -211,8 +211,53 @@ def trace_links() -> list[dict]:
     ]
 
 
+# The provisioned Elasticsearch datasource on the log index
+# (configs/grafana/provisioning/datasources/elasticsearch.yml): its fields are the index
+# template's (configs/elasticsearch/index-template.json), checked by the stack suite.
+LOGS_DATASOURCE = {"type": "elasticsearch", "uid": "elasticsearch"}
+LOG_SERVICE_FIELD = "service.name"
+LOG_LEVEL_FIELD = "log.level"
+# The levels the errors-first panel shows (the pipeline's names for bunyan 40, 50, 60).
+ALERT_LEVELS = ("warn", "error", "fatal")
+LOG_LINES = 100
+
+
+def logs_panel(layout: Layout, title: str, description: str, query: str) -> dict:
+    """A Grafana logs panel: the lines matching a Lucene `query`, newest first."""
+    panel_id, pos = layout.place(12, 10)
+    return {
+        "id": panel_id,
+        "type": "logs",
+        "title": title,
+        "description": description,
+        "datasource": LOGS_DATASOURCE,
+        "gridPos": pos,
+        "options": {
+            "showTime": True,
+            "wrapLogMessage": True,
+            "enableLogDetails": True,
+            "sortOrder": "Descending",
+            "dedupStrategy": "none",
+        },
+        "targets": [
+            {
+                "refId": "A",
+                "datasource": LOGS_DATASOURCE,
+                "queryType": "lucene",
+                "query": query,
+                "metrics": [{"id": "1", "type": "logs", "settings": {"limit": str(LOG_LINES)}}],
+                "bucketAggs": [],
+                "timeField": "@timestamp",
+            }
+        ],
+    }
+
+
 ALL_JOBS = "|".join(BACKENDS)
-TRAEFIK = 'service="$backend@file"'
+# Traefik's series by backend: recording rules (configs/prometheus/rules/recording.yml, group
+# mathapi-traefik) map its provider-specific service names (compose's file provider,
+# Kubernetes' Gateway API provider) to the backend's name.
+TRAEFIK = 'backend="$backend"'
 
 
 def grafana_dashboard() -> dict:
@@ -278,7 +323,7 @@ def grafana_dashboard() -> dict:
             "reqps",
             targets(
                 ('job:http_server_requests:rate1m{job="$backend"}', "service"),
-                (f"sum(rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))", "traefik"),
+                (f"backend:traefik_service_requests:rate1m{{{TRAEFIK}}}", "traefik"),
             ),
         )
     )
@@ -293,10 +338,7 @@ def grafana_dashboard() -> dict:
                     'job_code:http_server_requests:rate1m{job="$backend"}',
                     "service {{http_response_status_code}}",
                 ),
-                (
-                    f"sum by (code) (rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))",
-                    "traefik {{code}}",
-                ),
+                (f"backend_code:traefik_service_requests:rate1m{{{TRAEFIK}}}", "traefik {{code}}"),
             ),
         )
     )
@@ -310,16 +352,8 @@ def grafana_dashboard() -> dict:
             targets(
                 ('job:http_server_server_errors:ratio_rate1m{job="$backend"}', "service 5xx"),
                 ('job:http_server_client_errors:ratio_rate1m{job="$backend"}', "service 4xx"),
-                (
-                    f'(sum(rate(traefik_service_requests_total{{{TRAEFIK}, code=~"5.."}}[1m])) '
-                    f"or vector(0)) / sum(rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))",
-                    "traefik 5xx",
-                ),
-                (
-                    f'(sum(rate(traefik_service_requests_total{{{TRAEFIK}, code=~"4.."}}[1m])) '
-                    f"or vector(0)) / sum(rate(traefik_service_requests_total{{{TRAEFIK}}}[1m]))",
-                    "traefik 4xx",
-                ),
+                (f"backend:traefik_service_server_errors:ratio_rate1m{{{TRAEFIK}}}", "traefik 5xx"),
+                (f"backend:traefik_service_client_errors:ratio_rate1m{{{TRAEFIK}}}", "traefik 4xx"),
             ),
         )
     )
@@ -354,8 +388,9 @@ def grafana_dashboard() -> dict:
             targets(
                 *[
                     (
-                        f"histogram_quantile(0.{q}, sum by (le) (rate("
-                        f"traefik_service_request_duration_seconds_bucket{{{TRAEFIK}}}[1m])))",
+                        f"histogram_quantile(0.{q}, "
+                        f"backend_le:traefik_service_request_duration_seconds_bucket:rate1m"
+                        f"{{{TRAEFIK}}})",
                         f"p{q}",
                     )
                     for q in (50, 95, 99)
@@ -426,7 +461,7 @@ def grafana_dashboard() -> dict:
             "Prometheus scrape of /metrics, and Traefik's health check of /health.",
             targets(
                 ('up{job="$backend"}', "scrape"),
-                (f"traefik_service_server_up{{{TRAEFIK}}}", "traefik"),
+                (f"backend_url:traefik_service_server_up:min{{{TRAEFIK}}}", "traefik"),
             ),
             w=8,
         )
@@ -460,6 +495,25 @@ def grafana_dashboard() -> dict:
             "percentunit",
             targets(('rate(process_cpu_seconds_total{job="$backend"}[1m])', "cpu")),
             w=12,
+        )
+    )
+    layout.newline()
+    panels.append(
+        logs_panel(
+            layout,
+            "Logs: errors and warnings",
+            "The backend's warn, error and fatal lines (Elasticsearch, newest first). A line's "
+            "trace.id opens its trace (Jaeger).",
+            f'{LOG_SERVICE_FIELD}:"$backend" AND {LOG_LEVEL_FIELD}:({" OR ".join(ALERT_LEVELS)})',
+        )
+    )
+    panels.append(
+        logs_panel(
+            layout,
+            "Logs: every line",
+            "Every line of the backend, one per request at info (log contract v2). Kibana "
+            "(/kibana) is the full log UI.",
+            f'{LOG_SERVICE_FIELD}:"$backend"',
         )
     )
 

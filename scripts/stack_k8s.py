@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_model import (  # noqa: E402
     API_TARGET_LABEL,
     BACKENDS,
+    EDGE_MIDDLEWARES,
     GENERATED_MARK,
     HEALTH_PATH,
     METRICS_PATH,
@@ -48,6 +49,7 @@ BASE = ROOT / "deploy" / "kubernetes" / "base"
 APPS_OUT = BASE / "apps" / "generated"
 TRAEFIK_OUT = BASE / "traefik" / "generated"
 TRAEFIK_STATIC = ROOT / "configs" / "traefik" / "traefik.yml"
+TRAEFIK_DYNAMIC = ROOT / "configs" / "traefik" / "dynamic.yml"
 LOGGING_OUT = BASE / "logging" / "generated"
 RULES = ROOT / "configs" / "prometheus" / "rules"
 DASHBOARDS = ROOT / "dashboards" / "grafana"
@@ -65,6 +67,15 @@ GRACE_PERIOD_S = PRESTOP_DELAY_S + SHUTDOWN_TIMEOUT_S + 10
 # Where the Traefik and Prometheus pods live (their charts' usual namespaces).
 TRAEFIK_NAMESPACE = "traefik"
 MONITORING_NAMESPACE = "monitoring"
+# kube-prometheus-stack selects ServiceMonitors and PrometheusRules by the label
+# release=<its Helm release name> unless its *SelectorNilUsesHelmValues are false (its
+# templates/prometheus/prometheus.yaml): the monitors and rules carry it. Set this to your
+# release's name and run `make generate` (docs/kubernetes.md).
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
+PROMETHEUS_SELECTED = {"release": PROMETHEUS_RELEASE}
+# Traefik's Middleware CRD (traefik.io/v1alpha1), which a Gateway API HTTPRoute references by
+# an ExtensionRef filter (traefik v3.5.3 FillExtensionBuilderRegistry, kubernetescrd provider).
+MIDDLEWARE_GROUP = "traefik.io"
 # Requests from docs/performance.md: 19 MiB peak resident under load, one core saturated by
 # ~37k requests/s at info. Half a core per pod leaves the HPA room to act at 70 %.
 REQUESTS = {"cpu": "500m", "memory": "64Mi"}
@@ -337,9 +348,21 @@ def routes_objects() -> list[dict]:
                 # PathPrefix matches whole segments: /{name} and /{name}/..., not /{name}X,
                 # as compose's Path(`/{name}`) || PathPrefix(`/{name}/`).
                 # No prefix is stripped: the services serve their full paths.
+                # The per-client limits first (Traefik's Middlewares, below).
                 "rules": [
                     {
                         "matches": [{"path": {"type": "PathPrefix", "value": b.prefix}}],
+                        "filters": [
+                            {
+                                "type": "ExtensionRef",
+                                "extensionRef": {
+                                    "group": MIDDLEWARE_GROUP,
+                                    "kind": "Middleware",
+                                    "name": name,
+                                },
+                            }
+                            for name in EDGE_MIDDLEWARES
+                        ],
                         "backendRefs": [{"name": b.name, "port": b.port}],
                     }
                 ],
@@ -347,7 +370,22 @@ def routes_objects() -> list[dict]:
         }
         for b in BACKENDS
     ]
-    return [gateway, *routes]
+    return [gateway, *routes, *edge_middlewares()]
+
+
+def edge_middlewares() -> list[dict]:
+    """The per-client limits of configs/traefik/dynamic.yml (compose), the same settings as
+    Traefik Middlewares in the backends' namespace, for the HTTPRoutes' ExtensionRef filters."""
+    defined = yaml.safe_load(TRAEFIK_DYNAMIC.read_text())["http"]["middlewares"]
+    return [
+        {
+            "apiVersion": f"{MIDDLEWARE_GROUP}/v1alpha1",
+            "kind": "Middleware",
+            "metadata": {"name": name, "labels": PART_OF},
+            "spec": defined[name],
+        }
+        for name in EDGE_MIDDLEWARES
+    ]
 
 
 def monitoring_objects() -> list[dict]:
@@ -358,7 +396,7 @@ def monitoring_objects() -> list[dict]:
     backends = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": {"name": "mathapi-backends", "labels": PART_OF},
+        "metadata": {"name": "mathapi-backends", "labels": {**PART_OF, **PROMETHEUS_SELECTED}},
         "spec": {
             "selector": {
                 "matchExpressions": [
@@ -386,10 +424,17 @@ def monitoring_objects() -> list[dict]:
     traefik = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": {"name": "traefik", "labels": PART_OF},
+        "metadata": {"name": "traefik", "labels": {**PART_OF, **PROMETHEUS_SELECTED}},
         "spec": {
             "namespaceSelector": {"matchNames": [TRAEFIK_NAMESPACE]},
-            "selector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
+            # The chart's metrics Service (traefik_values: metrics.prometheus.service.enabled;
+            # its templates/service-metrics.yaml labels it component=metrics, port `metrics`).
+            "selector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "traefik",
+                    "app.kubernetes.io/component": "metrics",
+                }
+            },
             "endpoints": [
                 {
                     "port": "metrics",
@@ -413,7 +458,7 @@ def prometheus_rule() -> dict:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": {"name": "mathapi", "labels": PART_OF},
+        "metadata": {"name": "mathapi", "labels": {**PART_OF, **PROMETHEUS_SELECTED}},
         "spec": {"groups": groups},
     }
 
@@ -440,9 +485,11 @@ def tracing_config_map() -> dict:
 
 
 def traefik_values(overlay: str) -> dict:
-    """Helm values for the Traefik chart: configs/traefik/traefik.yml's tracing and latency
-    buckets as Traefik flags (additionalArguments: the same names whatever the chart's
-    version), exporting to the overlay's endpoint."""
+    """Helm values for the Traefik chart (v37.x, Traefik v3.5.3): configs/traefik/traefik.yml's
+    tracing and latency buckets as Traefik flags (additionalArguments: the same names whatever
+    the chart's version), exporting to the overlay's endpoint; the metrics Service that
+    ServiceMonitor traefik scrapes; the clients' own source addresses kept for the per-client
+    limits."""
     static = yaml.safe_load(TRAEFIK_STATIC.read_text())
     tracing = static["tracing"]
     flags = [
@@ -456,7 +503,16 @@ def traefik_values(overlay: str) -> dict:
             f"{b:.5f}".rstrip("0").rstrip(".") for b in static["metrics"]["prometheus"]["buckets"]
         ),
     ]
-    return {"additionalArguments": flags}
+    return {
+        "additionalArguments": flags,
+        # The chart renders its metrics Service (port `metrics`) only when this is on or
+        # ports.metrics.expose.default is (templates/service-metrics.yaml); both default off.
+        # A ClusterIP Service for the ServiceMonitor, nothing published.
+        "metrics": {"prometheus": {"service": {"enabled": True}}},
+        # The limits key on the client's address: with the default policy (Cluster) the
+        # LoadBalancer Service's traffic reaches Traefik from a node address, every client alike.
+        "service": {"spec": {"externalTrafficPolicy": "Local"}},
+    }
 
 
 def values_document(values: dict) -> str:
@@ -482,7 +538,8 @@ def filebeat_config() -> str:
         "processors": [
             {
                 "add_kubernetes_metadata": {
-                    "host": "${NODE_NAME}",
+                    # The node whose pods it watches (`node`; `host` was the 6.x name).
+                    "node": "${NODE_NAME}",
                     "matchers": [{"logs_path": {"logs_path": "/var/log/containers/"}}],
                 }
             },

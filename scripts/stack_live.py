@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from stack_model import BACKEND_NAMES, ROOT
+from stack_model import BACKEND_NAMES, EDGE_MIDDLEWARES, ROOT
 
 TRAEFIK_STATIC = ROOT / "configs" / "traefik" / "traefik.yml"
 TRAEFIK_DYNAMIC = ROOT / "configs" / "traefik" / "dynamic.yml"
@@ -77,13 +77,15 @@ def write_live_configs(
     scrape_interval: str = "1s",
     otlp_endpoint: str | None = None,
     access_log_every_request: bool = False,
+    edge_limits: bool = True,
 ) -> None:
     """The repository's Prometheus and Traefik configs, with 127.0.0.1 addresses, in `out`:
     prometheus.yml, traefik.yml, dynamic.yml. Traefik exports its spans to `otlp_endpoint`
     (the full /v1/traces URL); without one its tracing is off (nothing would receive it).
     `access_log_every_request` drops the access log's filters, for checks that compare
-    Traefik's metrics with its own record of every request. Everything else is the
-    repository's."""
+    Traefik's metrics with its own record of every request. `edge_limits=False` takes the
+    per-client limits off the routers (for measurements whose load comes from one address).
+    Everything else is the repository's."""
     prometheus = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     prometheus["global"].update(
         scrape_interval=scrape_interval,
@@ -115,6 +117,11 @@ def write_live_configs(
     services = dynamic["http"]["services"]
     for name, port in {**ports.backends, "prometheus": ports.prometheus}.items():
         services[name]["loadBalancer"]["servers"] = [{"url": f"http://127.0.0.1:{port}"}]
+    if not edge_limits:
+        for router in dynamic["http"]["routers"].values():
+            kept = [m for m in router.pop("middlewares", []) if m not in EDGE_MIDDLEWARES]
+            if kept:
+                router["middlewares"] = kept
     (out / "dynamic.yml").write_text(yaml.safe_dump(dynamic, sort_keys=False))
 
 

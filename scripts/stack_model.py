@@ -110,6 +110,10 @@ ADMIN_PREFIXES: tuple[str, ...] = ("/grafana", "/kibana", "/prometheus", "/jaege
 # The Prometheus job name of Traefik (rules and dashboards select on it).
 TRAEFIK_JOB = "traefik"
 
+# The per-client limits of the public API routers, in this order (their settings are
+# configs/traefik/dynamic.yml's middlewares of these names; Kubernetes gets the same ones).
+EDGE_MIDDLEWARES = ("api-rate-limit", "api-in-flight")
+
 # The target label every scrape of a backend carries (compose's scrape jobs, Kubernetes'
 # ServiceMonitor): the alert rules select the backends by it instead of listing them.
 API_TARGET_LABEL: tuple[str, str] = ("tier", "api")

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_model import (  # noqa: E402
     API_TARGET_LABEL,
     BACKENDS,
+    EDGE_MIDDLEWARES,
     GENERATED_MARK,
     HEALTH_PATH,
     ROOT,
@@ -94,13 +95,15 @@ def path_rule(prefix: str) -> str:
 
 def traefik_routers() -> list[str]:
     """dynamic.yml: the front page's router, then one router per backend (no prefix is
-    stripped: the services serve their full paths)."""
+    stripped: the services serve their full paths), each behind the per-client limits."""
+    limits = ", ".join(EDGE_MIDDLEWARES)
     front_page = " || ".join(f"Path(`{path}`)" for path in FRONT_PAGE_PATHS)
     lines = [
         f"# The front page and its two files, served by {SEQUENCE.name} (it serves the sequence).",
         "frontpage:",
         "  entryPoints: [web]",
         f'  rule: "{front_page}"',
+        f"  middlewares: [{limits}]",
         f"  service: {SEQUENCE.name}",
     ]
     for b in BACKENDS:
@@ -108,6 +111,7 @@ def traefik_routers() -> list[str]:
             f"{b.name}:",
             "  entryPoints: [web]",
             f'  rule: "{path_rule(b.prefix)}"',
+            f"  middlewares: [{limits}]",
             f"  service: {b.name}",
         ]
     return lines

@@ -9,6 +9,7 @@ Layout of tests/stack/:
   test_otlp.py         the live check's OTLP receiver (scripts/stack_otlp.py)      (static)
   test_incident.py     make demo-incident natively: fault on, alert fires, resolves (live)
   test_live.py         one session fixture runs the stack natively; what it shows  (live)
+  test_edge.py         the per-client limits: real Traefik, two clients, 429s     (live)
   test_kubernetes.py   deploy/kubernetes: render, schemas, CRDs, checkov, contract (k8s)
   k8s_contract.py      helper run inside fresh namespaces by the contract test
   validate_crds.mjs    helper: custom resources against their published schemas (node)

@@ -130,6 +130,8 @@ def dashboard_queries() -> list[tuple[str, str]]:
         }
         for panel in grafana_panels(dashboard):
             for target in panel.get("targets", []):
+                if "expr" not in target:  # a logs panel's Elasticsearch query
+                    continue
                 combos: list[dict[str, str]] = [{}]
                 for var in sorted(set(re.findall(r"\$(\w+)", target["expr"]))):
                     combos = [

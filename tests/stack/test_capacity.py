@@ -3,6 +3,8 @@ worked out by hand below, so that the table in docs/scaling.md means what it say
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import stack_capacity as capacity
@@ -59,3 +61,13 @@ def test_the_stepper_key_is_named_when_it_saturates() -> None:
     assert p["stepper_load"] == pytest.approx(1.0)
     assert "Redis key" in capacity.breaks_first(p)
     assert "Redis key" not in capacity.breaks_first(capacity.plan(inputs(), 10_000))
+
+
+def test_measured_figures_appear_only_in_the_generated_table() -> None:
+    # One set of figures: the Redis and stepper measurements live in the table that
+    # `make capacity` rewrites; the prose refers to it instead of quoting numbers that drift.
+    text = (capacity.ROOT / "docs/scaling.md").read_text()
+    begin, end = text.index(capacity.TABLE_BEGIN), text.index(capacity.TABLE_END)
+    prose = text[:begin] + text[end:]
+    quoted = re.findall(r"\d[\d,.]*\s*(?:k\s*)?(?:µs|steps/s|ms\b)", prose)
+    assert quoted == [], f"figures outside the generated table: {quoted}"

@@ -21,6 +21,7 @@ from stack_model import (
     ADMIN_PREFIXES,
     BACKEND_NAMES,
     BACKENDS,
+    EDGE_MIDDLEWARES,
     GENERATED_MARK,
     SEQUENCE,
 )
@@ -117,7 +118,8 @@ def test_admin_paths_behind_basic_auth() -> None:
     for prefix in ADMIN_PREFIXES:
         assert dynamic["routers"][prefix.strip("/")]["middlewares"] == ["admin-auth"]
     for b in BACKENDS:
-        assert "middlewares" not in dynamic["routers"][b.name], "the APIs stay anonymous"
+        # The APIs stay anonymous: only the per-client limits stand in front of them.
+        assert dynamic["routers"][b.name]["middlewares"] == list(EDGE_MIDDLEWARES)
     env = compose_model(MATHAPI_ADMIN_PASSWORD="x")["services"]["traefik"]["environment"]
     assert env["MATHAPI_ADMIN_PASSWORD"] == "x"
 
@@ -198,3 +200,35 @@ def test_no_script_lists_the_functions_by_hand() -> None:
         if listed.search(line) or built.search(line)
     ]
     assert found == []
+
+
+def kibana_health_filter() -> str:
+    """The grep command of Kibana's health check (the part after curl's pipe)."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    test = compose["services"]["kibana"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    curl, _, grep = test[1].partition("|")
+    assert "/kibana/api/status" in curl and "-f" in curl
+    return grep.strip()
+
+
+@pytest.mark.parametrize(
+    ("overall", "healthy"),
+    [("available", True), ("degraded", False), ("unavailable", False), ("critical", False)],
+)
+def test_kibana_health_reads_the_overall_status(overall: str, healthy: bool) -> None:
+    # A status body as Kibana 9.1 writes it (one JSON line): the overall level with its
+    # summary, then core services and plugins that are available whatever the whole is.
+    body = json.dumps(
+        {
+            "name": "kibana",
+            "status": {
+                "overall": {"level": overall, "summary": "x"},
+                "core": {"elasticsearch": {"level": "available", "summary": "ok"}},
+                "plugins": {"data": {"level": "available", "summary": "ok"}},
+            },
+        },
+        separators=(",", ":"),
+    )
+    out = subprocess.run(["sh", "-c", kibana_health_filter()], input=body, text=True)
+    assert (out.returncode == 0) is healthy, overall

@@ -75,7 +75,7 @@ def test_the_alert_fires_for_the_faulty_service_only(incident) -> None:  # noqa:
     assert [a["job"] for a in error_alerts] == [SERVICE], report.alerts_when_fired
     # Traefik sees the same failures: its alert is on its way for the same service only.
     proxy = [a for a in report.alerts_when_fired if a["alertname"] == "MathapiHighProxyErrorRatio"]
-    assert [a["service"] for a in proxy] == [f"{SERVICE}@file"], report.alerts_when_fired
+    assert [a["backend"] for a in proxy] == [SERVICE], report.alerts_when_fired
 
 
 def test_the_alert_resolves_after_the_fault_is_switched_off(incident) -> None:  # noqa: ANN001

@@ -21,12 +21,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
+import stack_capacity
 import stack_k8s
 from conftest import K8S_DIR, ROOT, TOOLS, objects_of, tool
 from stack_live import free_port, wait_http
 from stack_model import (
     API_TARGET_LABEL,
     BACKENDS,
+    EDGE_MIDDLEWARES,
     GENERATED_MARK,
     HEALTH_PATH,
     METRICS_PATH,
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.k8s
 
 # The Kubernetes version the manifests are validated against (docs/kubernetes.md).
 K8S_VERSION = "1.33.0"
-CRD_GROUPS = {"monitoring.coreos.com", "gateway.networking.k8s.io"}
+CRD_GROUPS = {"monitoring.coreos.com", "gateway.networking.k8s.io", "traefik.io"}
 CRD_SCHEMAS = TOOLS / "crd-schemas" / "node_modules"
 # Stands for the Secret mathapi-redis of the production overlay in the contract test.
 TEST_SECRET = "contract-test-password"
@@ -139,7 +141,7 @@ def test_custom_resources_fit_their_published_schemas(
 ) -> None:
     custom = [o for o in rendered[overlay] if is_custom(o)]
     kinds = {o["kind"] for o in custom}
-    assert {"ServiceMonitor", "PrometheusRule", "Gateway", "HTTPRoute"} <= kinds
+    assert {"ServiceMonitor", "PrometheusRule", "Gateway", "HTTPRoute", "Middleware"} <= kinds
     verdicts = validate_custom(custom)
     assert len(verdicts) == len(custom)
     assert [v for v in verdicts if v["error"]] == []
@@ -150,7 +152,9 @@ def test_the_crd_check_can_fail(rendered: dict[str, list[dict]]) -> None:
     monitor["spec"]["endpoints"][0]["interval"] = 15
     route = json.loads(json.dumps(objects_of(rendered["local"], "HTTPRoute")[BACKENDS[0].name]))
     route["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Prefix"
-    assert all(v["error"] for v in validate_custom([monitor, route]))
+    limit = json.loads(json.dumps(objects_of(rendered["local"], "Middleware")[EDGE_MIDDLEWARES[0]]))
+    limit["spec"] = {"rateLimit": {"average": "lots"}}
+    assert all(v["error"] for v in validate_custom([monitor, route, limit]))
 
 
 # ------------------------------------------------------------------ policy scanner
@@ -332,7 +336,109 @@ def test_routes_are_the_compose_routes(rendered: dict[str, list[dict]], overlay:
         assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": b.prefix}}]
         (ref,) = rule["backendRefs"]
         assert ref["port"] in [p["port"] for p in services[ref["name"]]["spec"]["ports"]]
-        assert "filters" not in rule, "the services serve their full paths: no rewrite"
+        # The per-client limits, as on compose's routers, and no rewrite (the services serve
+        # their full paths).
+        assert dynamic["routers"][b.name]["middlewares"] == list(EDGE_MIDDLEWARES)
+        assert rule["filters"] == [
+            {
+                "type": "ExtensionRef",
+                "extensionRef": {"group": "traefik.io", "kind": "Middleware", "name": name},
+            }
+            for name in EDGE_MIDDLEWARES
+        ]
+
+
+def test_edge_limits_are_the_compose_limits(rendered: dict[str, list[dict]], overlay: str) -> None:
+    dynamic = yaml.safe_load((ROOT / "configs/traefik/dynamic.yml").read_text())["http"]
+    middlewares = objects_of(rendered[overlay], "Middleware")
+    for name in EDGE_MIDDLEWARES:
+        # In the backends' namespace: an ExtensionRef is a local reference.
+        assert middlewares[name]["metadata"]["namespace"] == "mathapi"
+        assert middlewares[name]["spec"] == dynamic["middlewares"][name]
+    kinds = [next(iter(dynamic["middlewares"][n])) for n in EDGE_MIDDLEWARES]
+    assert kinds == ["rateLimit", "inFlightReq"]
+    # By the client's address: no sourceCriterion (Traefik's default is the remote address),
+    # which Traefik sees only with externalTrafficPolicy Local on its LoadBalancer Service.
+    assert all(
+        "sourceCriterion" not in next(iter(m.values())) for m in dynamic["middlewares"].values()
+    )
+    values = yaml.safe_load(
+        (K8S_DIR / "base/traefik/generated" / f"values-{overlay}.yaml").read_text()
+    )
+    assert values["service"]["spec"]["externalTrafficPolicy"] == "Local"
+
+
+def gateway_service_name(route: dict, ref: dict) -> str:
+    """Traefik's name for an HTTPRoute backend (v3.5.3, pkg/provider/kubernetes/gateway/
+    httproute.go): <namespace>-<name>-http-<port>@kubernetesgateway."""
+    namespace = ref.get("namespace", route["metadata"]["namespace"])
+    return f"{namespace}-{ref['name']}-http-{ref['port']}@kubernetesgateway"
+
+
+def test_traefik_rules_name_the_gateway_services_by_backend(
+    rendered: dict[str, list[dict]], overlay: str
+) -> None:
+    # The recording rules' label_replace turns Traefik's service label into `backend`, for
+    # the Gateway API provider's names as for compose's file provider.
+    group = next(
+        g
+        for g in objects_of(rendered[overlay], "PrometheusRule")["mathapi"]["spec"]["groups"]
+        if g["name"] == "mathapi-traefik"
+    )
+    patterns = {
+        re.search(r'"service",\s*"([^"]+)"', r["expr"]).group(1)
+        for r in group["rules"]
+        if "label_replace" in r["expr"]
+    }
+    (pattern,) = patterns
+    for b in BACKENDS:
+        route = objects_of(rendered[overlay], "HTTPRoute")[b.name]
+        (ref,) = route["spec"]["rules"][0]["backendRefs"]
+        for service in (gateway_service_name(route, ref), f"{b.name}@file"):
+            match = re.fullmatch(pattern, service)  # Prometheus anchors its regexes
+            assert match and match.group(1) == b.name, service
+
+
+def test_traefik_metrics_service_is_rendered_and_scraped(
+    rendered: dict[str, list[dict]], overlay: str
+) -> None:
+    # The chart (v37.x) renders its metrics Service only when metrics.prometheus.service
+    # .enabled or ports.metrics.expose.default is on (templates/service-metrics.yaml); it
+    # labels it app.kubernetes.io/component=metrics, port `metrics`.
+    values = yaml.safe_load(
+        (K8S_DIR / "base/traefik/generated" / f"values-{overlay}.yaml").read_text()
+    )
+    assert values["metrics"]["prometheus"]["service"]["enabled"] is True
+    monitor = objects_of(rendered[overlay], "ServiceMonitor")["traefik"]["spec"]
+    assert monitor["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "traefik",
+        "app.kubernetes.io/component": "metrics",
+    }
+    (endpoint,) = monitor["endpoints"]
+    assert endpoint["port"] == "metrics"
+
+
+def test_prometheus_operator_selects_the_monitors_and_rules(
+    rendered: dict[str, list[dict]], overlay: str
+) -> None:
+    # kube-prometheus-stack's default selectors (ruleSelectorNilUsesHelmValues and
+    # serviceMonitorSelectorNilUsesHelmValues true) match release=<its release name>.
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        for name, obj in objects_of(rendered[overlay], kind).items():
+            labels = obj["metadata"]["labels"]
+            assert labels.get("release") == stack_k8s.PROMETHEUS_RELEASE, f"{kind}/{name}"
+
+
+def test_filebeat_scopes_kubernetes_metadata_to_its_node(rendered: dict[str, list[dict]]) -> None:
+    config = yaml.safe_load(
+        objects_of(rendered["local"], "ConfigMap")["mathapi-filebeat"]["data"]["filebeat.yml"]
+    )
+    (processor,) = [
+        p["add_kubernetes_metadata"] for p in config["processors"] if "add_kubernetes_metadata" in p
+    ]
+    # `node` (Filebeat 7+ docs, add-kubernetes-metadata); `host` is the 6.x key, ignored.
+    assert processor["node"] == "${NODE_NAME}"
+    assert "host" not in processor
 
 
 def test_monitor_scrapes_the_declared_port(rendered: dict[str, list[dict]], overlay: str) -> None:
@@ -582,3 +688,21 @@ def test_traefik_runs_with_the_values_flags_and_exports_spans(tmp_path: Path) ->
         traefik.terminate()
         traefik.wait(timeout=15)
         receiver.stop()
+
+
+def test_production_autoscalers_fit_the_capacity_plan(rendered: dict[str, list[dict]]) -> None:
+    # docs/scaling.md's plan (scripts/stack_capacity.py on docs/scaling-inputs.json) and the
+    # production HPAs: the minimum is the plan's production minimum, and every row's pods per
+    # backend fit under maxReplicas.
+    inputs = json.loads((ROOT / "docs/scaling-inputs.json").read_text())
+    hpas = objects_of(rendered["production"], "HorizontalPodAutoscaler")
+    for rate in stack_capacity.RATES:
+        planned = stack_capacity.plan(inputs, rate)["pods"]
+        assert set(planned) == BACKEND_NAMES
+        for name, pods in planned.items():
+            spec = hpas[name]["spec"]
+            assert spec["minReplicas"] == stack_capacity.MIN_PODS, name
+            assert pods <= spec["maxReplicas"], (
+                f"{rate:,} requests/s: the plan needs {pods} {name} pods, "
+                f"its HPA stops at {spec['maxReplicas']}"
+            )

@@ -294,7 +294,8 @@ def test_grafana_provisioning(compose: dict) -> None:
             ]:
                 assert source and source["uid"] in uids, panel["title"]
             for target in panel["targets"]:
-                assert set(re.findall(r"\$(\w+)", target["expr"])) <= variables
+                query = target.get("expr", target.get("query"))
+                assert set(re.findall(r"\$(\w+)", query)) <= variables
 
 
 # ------------------------------------------------------------------ logs
@@ -484,3 +485,81 @@ def test_latency_panels_link_to_the_backends_traces() -> None:
         # default is the binary's name, which is the backend's).
         assert internal[0]["query"]["service"] == "${backend}"
         assert internal[0]["query"]["queryType"] == "search"
+
+
+# ------------------------------------------------------------------ Grafana: logs beside traces
+
+
+def grafana_datasources() -> dict[str, dict]:
+    """uid -> provisioned Grafana datasource."""
+    return {
+        ds["uid"]: ds
+        for p in GRAFANA_DATASOURCES.glob("*.yml")
+        for ds in yaml.safe_load(p.read_text()).get("datasources", [])
+    }
+
+
+def lucene_fields(query: str) -> set[str]:
+    """The field names a Lucene query filters on (`field:value`)."""
+    return set(re.findall(r"([\w.@]+):", query))
+
+
+def test_grafana_logs_datasource_reads_the_pipelines_index(pipeline: Pipeline) -> None:
+    logs = grafana_datasources()["elasticsearch"]
+    assert logs["type"] == "elasticsearch"
+    settings = logs["jsonData"]
+    # The index the pipeline writes (mathapi-logs-%{+YYYY.MM.dd}) and the template maps.
+    assert settings["index"] == pipeline.index_prefix + "*"
+    template = json.loads(INDEX_TEMPLATE.read_text())
+    assert settings["index"] in template["index_patterns"]
+    fields = template_fields()
+    assert fields[settings["timeField"]] == "date"
+    for key in ("timeField", "logMessageField", "logLevelField"):
+        assert settings[key] in fields and settings[key] in pipeline.outputs(), key
+    assert settings["logLevelField"] == "log.level"
+
+
+def test_logs_panels_per_backend_errors_first(pipeline: Pipeline) -> None:
+    (dashboard,) = dashboards().values()
+    panels = grafana_panels(dashboard)
+    rows = [p for p in panels if p["type"] == "row"]
+    backend_row = next(r for r in rows if r.get("repeat") == "backend")
+    # The panels of the repeated row: those after it, up to the next row.
+    start = panels.index(backend_row) + 1
+    end = next(i for i, p in enumerate(panels) if i >= start and p["type"] == "row")
+    logs = [p for p in panels[start:end] if p["type"] == "logs"]
+    assert [p["title"] for p in logs] == ["Logs: errors and warnings", "Logs: every line"]
+    fields = template_fields()
+    # The bunyan `name` (the backend's name, contract v2) lands in service.name.
+    assert "name" in contract_log_fields()
+    assert pipeline.renames["name"] == "service.name"
+    for panel in logs:
+        assert panel["datasource"]["uid"] == "elasticsearch"
+        (target,) = panel["targets"]
+        assert target["metrics"][0]["type"] == "logs"
+        used = lucene_fields(target["query"])
+        assert used and used <= set(fields), panel["title"]
+        assert 'service.name:"$backend"' in target["query"]
+    errors = logs[0]["targets"][0]["query"]
+    levels = set(re.search(r"log\.level:\(([^)]*)\)", errors).group(1).split(" OR "))
+    # Exactly the pipeline's names of bunyan warn, error and fatal.
+    assert levels == {pipeline.level_name(n) for n in (40, 50, 60)}
+    assert "info" not in levels
+
+
+def test_log_lines_link_to_their_traces_and_traces_to_their_lines(pipeline: Pipeline) -> None:
+    sources = grafana_datasources()
+    fields = template_fields()
+    # From a line: trace.id (the services' trace_id, renamed by the pipeline) into Jaeger.
+    assert "trace_id" in contract_log_fields()
+    assert pipeline.renames["trace_id"] == "trace.id"
+    (link,) = sources["elasticsearch"]["jsonData"]["dataLinks"]
+    assert link["field"] == "trace.id" and fields[link["field"]] == "keyword"
+    assert sources[link["datasourceUid"]]["type"] == "jaeger"
+    assert link["url"] == "${__value.raw}"
+    # From a span: the lines of its trace in the logs datasource.
+    to_logs = sources["jaeger"]["jsonData"]["tracesToLogsV2"]
+    assert sources[to_logs["datasourceUid"]]["type"] == "elasticsearch"
+    assert to_logs["customQuery"] is True
+    assert lucene_fields(to_logs["query"]) == {"trace.id"}
+    assert '"${__trace.traceId}"' in to_logs["query"]

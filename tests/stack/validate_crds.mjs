@@ -1,6 +1,7 @@
 // Validates custom resources (a JSON array on stdin) against the JSON schemas that the
 // @kubernetes-models packages generate from the projects' published CRDs
-// (prometheus-operator's ServiceMonitor/PrometheusRule, Gateway API's Gateway/HTTPRoute).
+// (prometheus-operator's ServiceMonitor/PrometheusRule, Gateway API's Gateway/HTTPRoute,
+// Traefik's Middleware).
 // Usage: node validate_crds.mjs NODE_MODULES_DIR < objects.json
 // Prints one JSON line per object: {"kind", "name", "error"} (error null when valid).
 import { pathToFileURL } from "node:url";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 const PACKAGES = {
   "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
   "gateway.networking.k8s.io": "@kubernetes-models/gateway-api",
+  "traefik.io": "@kubernetes-models/traefik",
 };
 
 async function modelFor(modules, obj) {
