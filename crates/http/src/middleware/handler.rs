@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use mathapi_telemetry::fields;
+use mathapi_telemetry::{fields, traces};
 use opentelemetry::context::FutureExt as _;
 use poem::{Endpoint, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
@@ -81,20 +81,17 @@ impl<E: Endpoint> Endpoint for Wrapped<RequestSpan, E> {
     type Output = E::Output;
 
     fn call(&self, req: Request) -> impl Future<Output = poem::Result<E::Output>> + Send {
-        let spans = Incoming::with(|incoming| {
-            incoming
-                .server_span
-                .take()
-                .ok_or_else(|| request_span(&incoming.id))
-        });
-        match spans {
-            Ok(traced) => Either::Left(
-                self.inner
-                    .call(req)
-                    .instrument(traced.span)
-                    .with_context(traced.context),
+        let (span, traced) = Incoming::with(|incoming| match incoming.server_span.take() {
+            Some(traced) => (
+                traces::request_span(&incoming.id, &traced.ids),
+                Some(traced.context),
             ),
-            Err(span) => Either::Right(self.inner.call(req).instrument(span)),
+            None => (request_span(&incoming.id), None),
+        });
+        let handled = self.inner.call(req).instrument(span);
+        match traced {
+            Some(context) => Either::Left(handled.with_context(context)),
+            None => Either::Right(handled),
         }
     }
 }

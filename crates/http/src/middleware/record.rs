@@ -109,9 +109,7 @@ fn start_server_span(req: &Request, method: &'static str) -> Option<ServerSpan> 
             Arc::from(logged_path(&incoming.path))
         };
         let span = traces::server_span(req.headers(), &incoming.id, method, &path)?;
-        incoming
-            .server_span
-            .set(Some(HandlerSpans::of(&span, &incoming.id)));
+        incoming.server_span.set(Some(HandlerSpans::of(&span)));
         Some(span)
     })
 }
@@ -120,7 +118,7 @@ fn start_server_span(req: &Request, method: &'static str) -> Option<ServerSpan> 
 struct Completed<'a> {
     id: &'a str,
     /// The ids of a sampled trace.
-    trace: Option<&'a TraceIds>,
+    trace: Option<TraceIds>,
     method: &'static str,
     path: &'a str,
     route: Option<&'a str>,
@@ -175,14 +173,14 @@ fn log_completed(c: &Completed<'_>) {
         (Some(ids), false) => request_completed!(
             info,
             c,
-            { fields::TRACE_ID } = ids.trace_id.as_str(),
-            { fields::SPAN_ID } = ids.span_id.as_str(),
+            { fields::TRACE_ID } = ids.trace_id(),
+            { fields::SPAN_ID } = ids.span_id(),
         ),
         (Some(ids), true) => request_completed!(
             error,
             c,
-            { fields::TRACE_ID } = ids.trace_id.as_str(),
-            { fields::SPAN_ID } = ids.span_id.as_str(),
+            { fields::TRACE_ID } = ids.trace_id(),
+            { fields::SPAN_ID } = ids.span_id(),
         ),
     }
 }

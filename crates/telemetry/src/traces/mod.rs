@@ -72,21 +72,23 @@ pub fn computation_span(function: &'static str) -> Option<ComputationSpan> {
     request::start_computation_span(tracer, function)
 }
 
-/// What a sampled request's handler runs in: the `tracing` span its log lines take their
-/// fields from, and the OpenTelemetry context its spans and span events go to.
+/// What a sampled request's handler needs to run in its trace: the ids its log lines carry
+/// (the `tracing` span that gives them to its lines is made only when a handler runs, see
+/// [`request_span`]: a cached answer needs none) and the OpenTelemetry context its spans and
+/// span events go to.
 #[derive(Debug)]
 pub struct HandlerSpans {
-    /// See [`request_span`].
-    pub span: tracing::Span,
+    /// The trace's ids.
+    pub ids: TraceIds,
     /// See [`ServerSpan::context`].
     pub context: opentelemetry::Context,
 }
 
 impl HandlerSpans {
-    /// The handler's spans of `server`, the server span of request `request_id`.
-    pub fn of(server: &ServerSpan, request_id: &str) -> Self {
+    /// What the handler of `server`'s request needs.
+    pub fn of(server: &ServerSpan) -> Self {
         HandlerSpans {
-            span: request_span(request_id, server.ids()),
+            ids: server.ids(),
             context: server.context().clone(),
         }
     }
@@ -98,8 +100,8 @@ pub fn request_span(request_id: &str, ids: &TraceIds) -> tracing::Span {
     tracing::info_span!(
         fields::REQUEST_SPAN,
         { fields::REQUEST_ID } = request_id,
-        { fields::TRACE_ID } = ids.trace_id.as_str(),
-        { fields::SPAN_ID } = ids.span_id.as_str(),
+        { fields::TRACE_ID } = ids.trace_id(),
+        { fields::SPAN_ID } = ids.span_id(),
     )
 }
 

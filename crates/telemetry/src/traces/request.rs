@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -21,12 +21,47 @@ use opentelemetry_sdk::trace::SdkTracer;
 use crate::fields;
 
 /// The W3C ids of a sampled request's server span, in lower-case hex, for its log lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Plain bytes, not `String`s: copied into the handler's scope without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceIds {
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// 16 hex digits: the server span's own id.
-    pub span_id: String,
+    trace_id: [u8; 32],
+    span_id: [u8; 16],
+}
+
+impl TraceIds {
+    fn of(span: &SpanContext) -> Self {
+        TraceIds {
+            trace_id: hex(span.trace_id().to_bytes()),
+            span_id: hex(span.span_id().to_bytes()),
+        }
+    }
+
+    /// The trace id: 32 hex digits.
+    pub fn trace_id(&self) -> &str {
+        as_str(&self.trace_id)
+    }
+
+    /// The server span's own id: 16 hex digits.
+    pub fn span_id(&self) -> &str {
+        as_str(&self.span_id)
+    }
+}
+
+/// `bytes` in lower-case hex, as W3C Trace Context writes ids (a table, not `fmt`: this is
+/// done for every sampled request).
+fn hex<const N: usize, const H: usize>(bytes: [u8; N]) -> [u8; H] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0; H];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    out
+}
+
+fn as_str(hex: &[u8]) -> &str {
+    // Only ASCII hex digits are ever written.
+    std::str::from_utf8(hex).unwrap_or_default()
 }
 
 /// The server span of a sampled request, open until [`ServerSpan::finish`] (or until it is
@@ -51,24 +86,21 @@ pub(super) fn start_server_span(
 ) -> Option<ServerSpan> {
     let parent = caller_context(headers);
     // The name is the method until the answer names the route: a `&'static str`, no copy.
-    let span = tracer
+    let mut span = tracer
         .span_builder(method)
         .with_kind(SpanKind::Server)
         .start_with_context(tracer, &parent);
-    let ids = span.span_context();
-    if !ids.is_sampled() {
+    if !span.span_context().is_sampled() {
         return None;
     }
-    let ids = TraceIds {
-        trace_id: ids.trace_id().to_string(),
-        span_id: ids.span_id().to_string(),
-    };
-    let context = parent.with_span(span);
-    context.span().set_attributes([
+    let ids = TraceIds::of(span.span_context());
+    // Set while the span is still ours alone: no lock.
+    span.set_attributes([
         KeyValue::new("http.request.method", method),
         KeyValue::new("url.path", Value::from(path.clone())),
         KeyValue::new("mathapi.request_id", request_id.to_owned()),
     ]);
+    let context = parent.with_span(span);
     Some(ServerSpan { context, ids })
 }
 
@@ -83,8 +115,8 @@ fn caller_context(headers: &poem::http::HeaderMap) -> Context {
 
 impl ServerSpan {
     /// The span's ids, for the request's log lines.
-    pub fn ids(&self) -> &TraceIds {
-        &self.ids
+    pub fn ids(&self) -> TraceIds {
+        self.ids
     }
 
     /// The OpenTelemetry context with this span: current while the handler runs (see
@@ -98,14 +130,15 @@ impl ServerSpan {
     /// `{method} {route}`, the route, the status code, and an error status for a 5xx answer.
     pub fn finish(self, method: &str, route: Option<&Arc<str>>, status: u16) {
         let span = self.context.span();
-        if let Some(route) = route {
-            span.update_name(format!("{method} {route}"));
-            span.set_attribute(KeyValue::new("http.route", Value::from(route.clone())));
+        let status_code = KeyValue::new("http.response.status_code", i64::from(status));
+        match route {
+            Some(route) => {
+                span.update_name(format!("{method} {route}"));
+                let route = KeyValue::new("http.route", Value::from(route.clone()));
+                span.set_attributes([route, status_code]);
+            }
+            None => span.set_attribute(status_code),
         }
-        span.set_attribute(KeyValue::new(
-            "http.response.status_code",
-            i64::from(status),
-        ));
         if status >= 500 {
             span.set_status(Status::error(""));
         }
@@ -215,7 +248,7 @@ mod tests {
         let spans = exported(|tracer| {
             let path = Arc::from("/fibonacci/7/");
             let span = start_server_span(tracer, &headers, "req-1", "GET", &path).unwrap();
-            ids = Some(span.ids().clone());
+            ids = Some(span.ids());
             span.finish("GET", Some(&Arc::from("/fibonacci/{n}/")), 503);
         });
         let [span] = &spans[..] else {
@@ -233,8 +266,8 @@ mod tests {
             span.span_context.trace_id().to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
-        assert_eq!(ids.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(ids.span_id, span.span_context.span_id().to_string());
+        assert_eq!(ids.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ids.span_id(), span.span_context.span_id().to_string());
         assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
         for (key, value) in [
             ("http.response.status_code", "503"),
@@ -246,6 +279,21 @@ mod tests {
             assert_eq!(attribute(span, key).as_deref(), Some(value), "{key}");
         }
         assert_eq!(span.attributes.len(), 5, "each attribute once");
+    }
+
+    #[test]
+    fn ids_are_written_as_w3c_trace_context_writes_them() {
+        let context = SpanContext::new(
+            opentelemetry::TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
+            opentelemetry::SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+            opentelemetry::TraceFlags::SAMPLED,
+            false,
+            Default::default(),
+        );
+        let ids = TraceIds::of(&context);
+        assert_eq!(ids.trace_id(), context.trace_id().to_string());
+        assert_eq!(ids.span_id(), context.span_id().to_string());
+        assert_eq!(ids.span_id(), "00f067aa0ba902b7");
     }
 
     #[test]
