@@ -9,7 +9,7 @@ TRAFFIC_ARGS ?= --duration 60s --rate 50
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test test-under-load lint fmt bench request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native generate
+.PHONY: help run run-services test test-under-load lint fmt bench bench-pairs request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native generate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ fmt: ## Format the code: rustfmt (workspace, fuzz/) and ruff format
 
 bench: ## Throughput and latency against a bare poem handler; writes target/bench/
 	scripts/bench.sh
+
+bench-pairs: ## Wall-clock ratios as the median of adjacent pairs (warn vs bare, traced vs untraced)
+	scripts/bench-pairs.sh
 
 request-cost: ## Instructions per request under callgrind (repeatable on a busy machine)
 	scripts/request-cost.sh
