@@ -11,7 +11,7 @@ TEST_UNDER_LOAD_RUNS ?= 5
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test test-under-load lint fmt bench bench-proxy bench-stepper attack-idempotency request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s check-edge capacity build release fuzz demo-incident demo-incident-native generate
+.PHONY: help run run-services test test-under-load lint fmt bench bench-pairs bench-proxy bench-stepper attack-idempotency request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s check-edge capacity build release fuzz demo-incident demo-incident-native generate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench-stepper: ## The sequence stepper's steps/s over HTTP, 64 connections, both
 
 attack-idempotency: ## RSS per Idempotency-Key under distinct long keys, both backends; target/attack/
 	scripts/attack-idempotency.sh
+
+bench-pairs: ## Wall-clock ratios as the median of adjacent pairs (warn vs bare, traced vs untraced)
+	scripts/bench-pairs.sh
 
 request-cost: ## Instructions per request under callgrind (repeatable on a busy machine)
 	scripts/request-cost.sh

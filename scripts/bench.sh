@@ -192,3 +192,6 @@ store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redi
   echo "    $store_embedded"
   echo "    $store_redis"
 } | tee "$out/results.md"
+
+# The ratios single runs cannot settle here: medians of adjacent pairs (target/bench/pairs.md).
+scripts/bench-pairs.sh | tee -a "$out/results.md"

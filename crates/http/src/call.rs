@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use mathapi_telemetry::traces;
 use opentelemetry::KeyValue;
 use poem::http::StatusCode;
 
@@ -52,8 +53,8 @@ impl<'a> Call<'a> {
     /// Runs the computation (including rendering the decimal string), timed for the metrics
     /// and the log line; `cost` says whether it may run inline or must go through the
     /// compute limit ([`ComputeLimit`](crate::ComputeLimit)), which may shed it with a `503`. At `debug`, a
-    /// `computation` span also shows it on its own lines; with traces on, it is exported as
-    /// a child of the request's span.
+    /// `computation` span also shows it on its own lines; in a sampled request, a
+    /// `computation` span is exported as a child of the request's server span.
     pub async fn compute(
         &self,
         cost: Cost,
@@ -65,15 +66,23 @@ impl<'a> Call<'a> {
             { fields::ARGUMENTS } = tracing::field::Empty,
             { fields::RESULT_DIGITS } = tracing::field::Empty
         );
-        // A disabled span (the usual case: `info` logs, no traces) costs no copy.
-        if !span.is_disabled() {
+        let traced = traces::computation_span(self.function);
+        // A disabled span (the usual case: `info` logs) costs no copy.
+        if !span.is_disabled() || traced.is_some() {
             request_log::with_arguments(|arguments| {
                 span.record(fields::ARGUMENTS, arguments);
+                if let Some(traced) = &traced {
+                    traced.arguments(arguments);
+                }
             });
         }
         let timed = {
             let span = span.clone();
+            // The exported span is current while the computation runs, wherever it runs:
+            // warnings logged by it become its events.
+            let context = traced.as_ref().map(|traced| traced.context().clone());
             move || {
+                let _current = context.map(opentelemetry::Context::attach);
                 let started = Instant::now();
                 let result = span.in_scope(compute);
                 (result, started.elapsed())
@@ -86,11 +95,15 @@ impl<'a> Call<'a> {
         match result {
             Ok(decimal) => {
                 span.record(fields::RESULT_DIGITS, decimal.len());
+                if let Some(traced) = traced {
+                    traced.finish(decimal.len());
+                }
                 request_log::note_computation(elapsed, decimal.len());
                 Ok(decimal)
             }
             Err(error) => {
                 drop(span);
+                drop(traced);
                 Err(self.reject(error))
             }
         }

@@ -9,7 +9,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `logging` | the process-wide subscriber: filter, log layer, OTLP layer when on ([`init_logging`]) |
+//! | `logging` | the process-wide subscriber: filter, log layer, span-events layer when traces are on ([`init_logging`]) |
 //! | `bunyan` | the Bunyan JSON line format (`tracing-bunyan-formatter`'s, written faster) |
 //! | `pretty` | short human lines for a terminal, made from the Bunyan ones ([`LogFormat`], [`PrettyLines`]) |
 //! | `log_sink` | the buffered sink that keeps write syscalls off the hot path ([`LogSink`]) |

@@ -1,6 +1,6 @@
 //! The process-wide logger: Bunyan JSON lines ([`BunyanLayer`]), one `request completed`
-//! line per request at `info`; with traces on, the OpenTelemetry layer next to it
-//! ([`traced_subscriber`]).
+//! line per request at `info`; with traces on, the layer that turns warnings and errors
+//! inside a sampled request into span events next to it ([`traced_subscriber`]).
 //!
 //! At `info` the request span exists only so that the lines logged while a request is handled
 //! carry its `request_id`; spans write `START`/`END` lines of their own only at `debug` or
@@ -50,10 +50,11 @@ where
         .with(BunyanLayer::new(service, sink)))
 }
 
-/// [`subscriber`] with span export next to the log lines. Here the log filter is the log
-/// layer's own, not the whole subscriber's: spans the log leaves out (the `debug`
-/// `computation` span) are still exported. (Without traces the filter stays global, which
-/// is cheaper: disabled callsites are never even visited.)
+/// [`subscriber`] with span events next to the log lines ([`Traces::layer`]). Here the log
+/// filter is the log layer's own, not the whole subscriber's: warnings and errors the log
+/// leaves out (say at `RUST_LOG=error`) still become span events. (Without traces the filter
+/// stays global, which is cheaper: disabled callsites are never even visited.) The spans
+/// themselves are made with the OpenTelemetry API, not from `tracing` spans.
 pub fn traced_subscriber<W>(
     service: &str,
     filter: &str,

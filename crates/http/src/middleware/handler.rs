@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use mathapi_telemetry::fields;
+use futures_util::future::Either;
+use mathapi_telemetry::{fields, traces};
+use opentelemetry::context::FutureExt as _;
 use poem::{Endpoint, Middleware, PathPattern, Request, Response};
 use tracing::{Instrument, Span};
 
@@ -58,9 +60,10 @@ impl<E: Endpoint<Output = Response>> Endpoint for Wrapped<CollectRecord, E> {
     }
 }
 
-/// Runs the handler in the request's span: its server span when traces are on, else a span
-/// of its own. Lines logged inside it carry the request's `request_id`; at `info` the span
-/// writes no lines of its own (see `mathapi_telemetry::init_logging`).
+/// Runs the handler in the request's span: with the trace's ids, and its server span as the
+/// current OpenTelemetry context, when the request is sampled; else a span of its own. Lines
+/// logged inside it carry the request's `request_id`; at `info` the span writes no lines of
+/// its own (see `mathapi_telemetry::init_logging`).
 pub(crate) struct RequestSpan;
 
 impl<E: Endpoint> Middleware<E> for RequestSpan {
@@ -78,13 +81,18 @@ impl<E: Endpoint> Endpoint for Wrapped<RequestSpan, E> {
     type Output = E::Output;
 
     fn call(&self, req: Request) -> impl Future<Output = poem::Result<E::Output>> + Send {
-        let span = Incoming::with(|incoming| {
-            incoming
-                .server_span
-                .take()
-                .unwrap_or_else(|| request_span(&incoming.id))
+        let (span, traced) = Incoming::with(|incoming| match incoming.server_span.take() {
+            Some(traced) => (
+                traces::request_span(&incoming.id, &traced.ids),
+                Some(traced.context),
+            ),
+            None => (request_span(&incoming.id), None),
         });
-        self.inner.call(req).instrument(span)
+        let handled = self.inner.call(req).instrument(span);
+        match traced {
+            Some(context) => Either::Left(handled.with_context(context)),
+            None => Either::Right(handled),
+        }
     }
 }
 

@@ -5,9 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::{FutureExt, future};
+use mathapi_telemetry::traces::HandlerSpans;
 use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
-use tracing::Span;
 
 use super::Wrapped;
 use crate::request_id;
@@ -25,9 +25,10 @@ pub(super) struct Incoming {
     /// (normalized) the render cache's key. Shared, so a layer can keep it across an `await`
     /// without copying it.
     pub path: Arc<str>,
-    /// The request's server span when traces are on: started by `RecordRequest` before the
-    /// cache is consulted (hits are traced too), taken by `RequestSpan` to run the handler in.
-    pub server_span: Cell<Option<Span>>,
+    /// The spans of a sampled request: its server span is started by `RecordRequest` before
+    /// the cache is consulted (hits are traced too); `RequestSpan` takes these to run the
+    /// handler in.
+    pub server_span: Cell<Option<HandlerSpans>>,
 }
 
 impl Incoming {

@@ -2,13 +2,13 @@
 //! and its one `request completed` log line.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use mathapi_telemetry::traces::{self, TraceIds};
+use mathapi_telemetry::traces::{self, HandlerSpans, ServerSpan, TraceIds};
 use mathapi_telemetry::{Metrics, fields, method_label};
 use poem::{Endpoint, Middleware, Request, Response};
-use tracing::Span;
 
 use super::{Answered, Incoming, Wrapped};
 use crate::limits::ShedReason;
@@ -51,7 +51,11 @@ impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<RecordRequest, E> {
         let metrics = &self.layer.metrics;
         metrics.request_started(method);
         // With traces on, the span starts before the cache is consulted: hits are traced too.
-        let traced = traces::is_on().then(|| start_server_span(&req, method));
+        let traced = if traces::is_on() {
+            start_server_span(&req, method)
+        } else {
+            None
+        };
         self.inner.call(req).map(move |result| {
             let answered = result.unwrap_or_else(|error| Answered::plain(error.into_response()));
             Ok(finish(metrics, started, method, traced, answered))
@@ -64,7 +68,7 @@ fn finish(
     metrics: &Metrics,
     started: Instant,
     method: &'static str,
-    traced: Option<(Span, Option<TraceIds>)>,
+    traced: Option<ServerSpan>,
     answered: Answered,
 ) -> Response {
     let Answered {
@@ -73,13 +77,6 @@ fn finish(
         route,
     } = answered;
     let status = response.status().as_u16();
-    let trace = match &traced {
-        Some((span, Some(ids))) => {
-            traces::finish_server_span(span, method, route.as_deref(), status);
-            Some(ids)
-        }
-        _ => None,
-    };
     let elapsed = started.elapsed();
     metrics.request_finished(method, route.as_ref(), status, elapsed);
     Incoming::with(|incoming| {
@@ -87,7 +84,7 @@ fn finish(
         drop(incoming.server_span.take());
         log_completed(&Completed {
             id: &incoming.id,
-            trace,
+            trace: traced.as_ref().map(ServerSpan::ids),
             method,
             path: logged_path(&incoming.path),
             route: route.as_deref(),
@@ -96,17 +93,24 @@ fn finish(
             record: &record,
         });
     });
+    if let Some(span) = traced {
+        span.finish(method, route.as_ref(), status);
+    }
     response
 }
 
-/// The request's server span, with its ids when it is sampled; the layers inside find it in
-/// the request's scope.
-fn start_server_span(req: &Request, method: &'static str) -> (Span, Option<TraceIds>) {
+/// The request's server span when it is sampled; the layers inside find the spans the
+/// handler runs in in the request's scope.
+fn start_server_span(req: &Request, method: &'static str) -> Option<ServerSpan> {
     Incoming::with(|incoming| {
-        let path = logged_path(&incoming.path);
-        let (span, ids) = traces::server_span(req.headers(), &incoming.id, method, path);
-        incoming.server_span.set(Some(span.clone()));
-        (span, ids)
+        let path = if incoming.path.len() <= LOGGED_PATH_LIMIT {
+            incoming.path.clone()
+        } else {
+            Arc::from(logged_path(&incoming.path))
+        };
+        let span = traces::server_span(req.headers(), &incoming.id, method, &path)?;
+        incoming.server_span.set(Some(HandlerSpans::of(&span)));
+        Some(span)
     })
 }
 
@@ -114,7 +118,7 @@ fn start_server_span(req: &Request, method: &'static str) -> (Span, Option<Trace
 struct Completed<'a> {
     id: &'a str,
     /// The ids of a sampled trace.
-    trace: Option<&'a TraceIds>,
+    trace: Option<TraceIds>,
     method: &'static str,
     path: &'a str,
     route: Option<&'a str>,
@@ -169,14 +173,14 @@ fn log_completed(c: &Completed<'_>) {
         (Some(ids), false) => request_completed!(
             info,
             c,
-            { fields::TRACE_ID } = ids.trace_id.as_str(),
-            { fields::SPAN_ID } = ids.span_id.as_str(),
+            { fields::TRACE_ID } = ids.trace_id(),
+            { fields::SPAN_ID } = ids.span_id(),
         ),
         (Some(ids), true) => request_completed!(
             error,
             c,
-            { fields::TRACE_ID } = ids.trace_id.as_str(),
-            { fields::SPAN_ID } = ids.span_id.as_str(),
+            { fields::TRACE_ID } = ids.trace_id(),
+            { fields::SPAN_ID } = ids.span_id(),
         ),
     }
 }

@@ -8,41 +8,101 @@
 //! - `export`: the bounded, counted export queue and the HTTP client that never blocks a
 //!   request;
 //! - `request`: the server span of a request (W3C `traceparent` honoured, semantic-convention
-//!   attributes) and the ids its log lines carry.
+//!   attributes), the ids its log lines carry, and its `computation` child; made with the
+//!   OpenTelemetry API directly, not mirrored from `tracing` spans;
+//! - `events`: warnings and errors inside a sampled request as its span's events.
 //!
 //! [`Traces`] owns the tracer provider: the logging set-up puts its layer next to the log
 //! layer, the metrics read its queue counts, and shutdown flushes what is still queued.
 
 mod args;
+mod events;
 mod export;
 mod request;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-use tracing::{Level, Metadata, Subscriber};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
+};
+use tracing::Subscriber;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::filter::LevelFilter;
 
 use super::{Metrics, VERSION, fields};
+use events::SpanEvents;
 use export::{BoundedProcessor, CountingExporter, ExportClient, QueueCounts};
 
 pub use args::{SamplerName, TracingArgs};
-pub use request::{TraceIds, finish_server_span, server_span};
+pub use request::{ComputationSpan, ServerSpan, TraceIds};
 
 /// Whether spans are exported: set once, when [`Traces`] starts.
 static ON: AtomicBool = AtomicBool::new(false);
 
+/// The process's tracer, once [`Traces`] has started.
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
 /// Whether this process exports traces (the request path's one branch).
 pub fn is_on() -> bool {
     ON.load(Ordering::Relaxed)
+}
+
+/// Starts the server span of a request (see [`ServerSpan`]): `None` when traces are off or
+/// the sampler drops it. `path` is the path as logged.
+pub fn server_span(
+    headers: &poem::http::HeaderMap,
+    request_id: &str,
+    method: &'static str,
+    path: &Arc<str>,
+) -> Option<ServerSpan> {
+    let tracer = TRACER.get()?;
+    request::start_server_span(tracer, headers, request_id, method, path)
+}
+
+/// Starts the `computation` span of `function` (see [`ComputationSpan`]): `None` unless it is
+/// inside a sampled request's server span.
+pub fn computation_span(function: &'static str) -> Option<ComputationSpan> {
+    let tracer = TRACER.get()?;
+    request::start_computation_span(tracer, function)
+}
+
+/// What a sampled request's handler needs to run in its trace: the ids its log lines carry
+/// (the `tracing` span that gives them to its lines is made only when a handler runs, see
+/// [`request_span`]: a cached answer needs none) and the OpenTelemetry context its spans and
+/// span events go to.
+#[derive(Debug)]
+pub struct HandlerSpans {
+    /// The trace's ids.
+    pub ids: TraceIds,
+    /// See [`ServerSpan::context`].
+    pub context: opentelemetry::Context,
+}
+
+impl HandlerSpans {
+    /// What the handler of `server`'s request needs.
+    pub fn of(server: &ServerSpan) -> Self {
+        HandlerSpans {
+            ids: server.ids(),
+            context: server.context().clone(),
+        }
+    }
+}
+
+/// The `tracing` span a sampled request's handler runs in: its `request_id` and the trace's
+/// ids, which every line logged inside it carries.
+pub fn request_span(request_id: &str, ids: &TraceIds) -> tracing::Span {
+    tracing::info_span!(
+        fields::REQUEST_SPAN,
+        { fields::REQUEST_ID } = request_id,
+        { fields::TRACE_ID } = ids.trace_id(),
+        { fields::SPAN_ID } = ids.span_id(),
+    )
 }
 
 /// Longest a graceful shutdown waits for the last spans to be exported.
@@ -97,25 +157,19 @@ impl Traces {
                     .build(),
             )
             .build();
+        // A process starts its traces once; a second start keeps the first tracer.
+        let _ = TRACER.set(provider.tracer("mathapi"));
         ON.store(true, Ordering::Relaxed);
         Ok(Some(Traces { provider, counts }))
     }
 
-    /// The layer that turns the request and computation spans into OpenTelemetry spans. Its
-    /// own filter keeps span export independent of the log level: the `computation` span is
-    /// `debug`, below the usual log filter, and is exported anyway.
+    /// The layer that adds warnings and errors inside a sampled request to its span as
+    /// events. Its own filter keeps that independent of the log level.
     pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
     where
-        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+        S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     {
-        tracing_opentelemetry::layer()
-            .with_tracer(self.provider.tracer("mathapi"))
-            .with_location(false)
-            .with_threads(false)
-            .with_target(false)
-            .with_level(false)
-            .with_tracked_inactivity(false)
-            .with_filter(filter_fn(exported))
+        SpanEvents.with_filter(LevelFilter::WARN)
     }
 
     /// Counts the export queue into `metrics`: `mathapi_trace_spans_dropped_total` and
@@ -144,13 +198,4 @@ impl Traces {
             tracing::warn!({ fields::DETAIL } = %error, "trace export not flushed");
         }
     }
-}
-
-/// What the OpenTelemetry layer sees: the request and computation spans, and warnings and
-/// errors inside them (as span events).
-fn exported(meta: &Metadata<'_>) -> bool {
-    if meta.is_span() {
-        return meta.name() == fields::REQUEST_SPAN || meta.name() == fields::COMPUTATION_SPAN;
-    }
-    *meta.level() <= Level::WARN
 }
