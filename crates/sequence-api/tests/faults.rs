@@ -84,7 +84,11 @@ async fn head_never_moves_the_sequence() {
             .await
             .unwrap();
         assert_eq!(response.status(), 405, "HEAD {operation}");
-        assert_eq!(response.headers()["allow"], "GET, POST", "HEAD {operation}");
+        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        assert!(
+            allow.contains("POST") && !allow.contains("HEAD"),
+            "HEAD {operation}: Allow {allow}"
+        );
         assert_eq!(index(&app).await, 3, "HEAD {operation} moved the sequence");
     }
     // HEAD of the safe route is fine.
