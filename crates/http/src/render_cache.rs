@@ -27,8 +27,12 @@ pub const DEFAULT_RENDER_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// weighed too.
 const MAX_KEY_LEN: usize = 64;
 
-/// What an entry costs beyond its body and key: the entry, its headers, the table slot.
+/// What an entry costs beyond its body, key, headers and arguments: the entry, the table
+/// slot, the allocations' own headers.
 const ENTRY_OVERHEAD: u64 = 256;
+
+/// What a kept header costs beyond its name and value: its slot in the map.
+const HEADER_OVERHEAD: usize = 64;
 
 /// `Cache-Control` of every math result: any cache may keep it for a year, and need never
 /// revalidate it.
@@ -69,7 +73,13 @@ struct ByteWeighter;
 
 impl Weighter<String, Arc<Rendered>> for ByteWeighter {
     fn weight(&self, key: &String, value: &Arc<Rendered>) -> u64 {
-        value.body.len() as u64 + key.len() as u64 + ENTRY_OVERHEAD
+        let headers: usize = value
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + HEADER_OVERHEAD)
+            .sum();
+        let arguments = value.arguments.as_ref().map_or(0, String::len);
+        (value.body.len() + key.len() + headers + arguments) as u64 + ENTRY_OVERHEAD
     }
 }
 
