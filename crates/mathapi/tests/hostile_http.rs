@@ -309,3 +309,52 @@ async fn state_changing_routes_accept_only_the_servers_own_origins() {
     );
     assert_eq!(step(&server, &own, &[&format!("http://{own}")]).await, 403);
 }
+
+#[tokio::test]
+async fn hostile_methods_and_paths_add_no_method_labels() {
+    let (server, _data) = start(&[]).await;
+    let http = client();
+    let methods = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "TRACE", "FOO",
+    ];
+    let paths = [
+        "/fibonacci/10/",
+        "/fibonacci/abc/",
+        "/ackermann/9/",
+        "/fibonacci/next",
+        "/health",
+        "/metrics",
+        "/docs",
+        "/openapi.json",
+        "/fibonacci/docs",
+        "/no/such/path",
+    ];
+    for method in methods {
+        for path in paths {
+            let request = http.request(method.parse().unwrap(), server.url(path));
+            request.send().await.unwrap();
+        }
+    }
+    let metrics = server.metrics().await;
+    let mut labels: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("http_server_request_duration_seconds_count{"))
+        .filter_map(|l| l.split("http_request_method=\"").nth(1)?.split('"').next())
+        .collect();
+    labels.sort_unstable();
+    labels.dedup();
+    for label in &labels {
+        assert!(
+            ["GET", "HEAD", "POST", "OPTIONS", "_OTHER"].contains(label),
+            "method label {label} on the page: {labels:?}"
+        );
+    }
+    // The documentation pages are served to GET and HEAD only.
+    let served_docs = r#"http_response_status_code="200",http_route="/docs""#;
+    for line in metrics.lines().filter(|l| l.contains(served_docs)) {
+        assert!(
+            line.contains(r#"method="GET""#) || line.contains(r#"method="HEAD""#),
+            "{line}"
+        );
+    }
+}

@@ -78,10 +78,13 @@ pub(crate) fn around(
     let routes = Arc::new(routes);
     let answering = answering(route, &routes, context);
     match &context.faults {
-        Some(switch) => {
-            observed(answering.with(InjectFaults::new(switch, &routes)), context).boxed()
-        }
-        None => observed(answering, context).boxed(),
+        Some(switch) => observed(
+            answering.with(InjectFaults::new(switch, &routes)),
+            &routes,
+            context,
+        )
+        .boxed(),
+        None => observed(answering, &routes, context).boxed(),
     }
 }
 
@@ -102,13 +105,17 @@ fn answering(
 }
 
 /// The layers outside the fault injection.
-fn observed<E>(answering: E, context: &AppContext) -> impl Endpoint<Output = Response> + 'static
+fn observed<E>(
+    answering: E,
+    routes: &Arc<RouteTemplates>,
+    context: &AppContext,
+) -> impl Endpoint<Output = Response> + 'static
 where
     E: Endpoint<Output = Answered> + 'static,
 {
     answering
         .with(Conformance)
-        .with(RecordRequest::new(&context.metrics))
+        .with(RecordRequest::new(&context.metrics, routes))
         .with(RequestId)
 }
 
@@ -166,7 +173,7 @@ mod tests {
         let route = Route::new().at("/hello", get(hello));
         let bare = std::mem::size_of_val(&route.call(request()));
         let route = Route::new().at("/hello", get(hello));
-        let stack = observed(answering(route, &routes, &context), &context);
+        let stack = observed(answering(route, &routes, &context), &routes, &context);
         let layered = std::mem::size_of_val(&stack.call(request()));
         assert!(
             layered <= bare + 1024,

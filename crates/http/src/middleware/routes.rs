@@ -60,6 +60,11 @@ impl RouteTemplates {
         &self.server_wide
     }
 
+    /// Whether some published path takes `method` (any method when none is published).
+    pub fn is_served_somewhere(&self, method: &str) -> bool {
+        self.allowed.is_empty() || self.server_wide.split(", ").any(|m| m == method)
+    }
+
     /// Whether `method` is served on `path`: `None` for an unpublished path (the routes
     /// decide), else whether [`RouteTemplates::allowed`] lists it.
     pub fn permits(&self, path: &str, method: &str) -> Option<bool> {
