@@ -9,7 +9,7 @@ TRAFFIC_ARGS ?= --duration 60s --rate 50
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test test-under-load lint fmt bench request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native generate
+.PHONY: help run run-services test test-under-load lint fmt bench request-cost soak attack schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s capacity build release fuzz demo-incident demo-incident-native generate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench: ## Throughput and latency against a bare poem handler; writes target/benc
 
 request-cost: ## Instructions per request under callgrind (repeatable on a busy machine)
 	scripts/request-cost.sh
+
+attack: ## Header flood, render-cache scan, /metrics flood on the release build; RSS and figures to target/attack/
+	scripts/attack.sh
 
 soak: ## 10 minutes at 1,000 requests/s of mixed traffic; RSS and fds to target/soak/samples.csv
 	scripts/soak.sh
