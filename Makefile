@@ -11,7 +11,7 @@ TEST_UNDER_LOAD_RUNS ?= 5
 FUZZ_SECONDS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-services test test-under-load lint fmt bench bench-pairs bench-proxy bench-stepper attack-idempotency request-cost soak schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s check-edge capacity build release fuzz demo-incident demo-incident-native generate
+.PHONY: help run run-services test test-under-load lint fmt bench bench-pairs bench-proxy bench-stepper attack-idempotency request-cost soak attack schemathesis demo generate-traffic logs down kill smoke check-stack check-k8s check-edge capacity build release fuzz demo-incident demo-incident-native generate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench-pairs: ## Wall-clock ratios as the median of adjacent pairs (warn vs bare,
 
 request-cost: ## Instructions per request under callgrind (repeatable on a busy machine)
 	scripts/request-cost.sh
+
+attack: ## Header flood, render-cache scan, /metrics flood on the release build; RSS and figures to target/attack/
+	scripts/attack.sh
 
 soak: ## 10 minutes at 1,000 requests/s of mixed traffic; RSS and fds to target/soak/samples.csv
 	scripts/soak.sh

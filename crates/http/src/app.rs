@@ -7,7 +7,7 @@ use poem::{EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
 
 use crate::api::MathApi;
-use crate::cors::MathCors;
+use crate::cors::{MathCors, PublicOrigins};
 use crate::docs::Docs;
 use crate::middleware::{self, RouteTemplates};
 use crate::ops::OpsApi;
@@ -23,6 +23,8 @@ pub struct AppContext {
     pub cache: RenderCache,
     /// Faults to inject (docs/stack.md); `None`, the usual case, mounts no fault injection.
     pub faults: Option<FaultSwitch>,
+    /// The origins the state-changing routes accept requests from.
+    pub origins: PublicOrigins,
 }
 
 impl AppContext {
@@ -32,7 +34,14 @@ impl AppContext {
             metrics: metrics.clone(),
             cache,
             faults: None,
+            origins: PublicOrigins::default(),
         }
+    }
+
+    /// Accepts state-changing requests from `origins` only.
+    pub fn with_origins(mut self, origins: PublicOrigins) -> Self {
+        self.origins = origins;
+        self
     }
 
     /// [`AppContext::new`] with a render cache of the default size.
@@ -60,7 +69,8 @@ pub fn single_api_app<A: MathApi>(api: A, context: &AppContext) -> BoxEndpoint<'
     let docs_spec = docs.spec.clone();
     let route = docs.mount(Route::new(), &format!("/{}", A::NAME));
     let service = OpenApiService::new((api, ops), A::TITLE, VERSION);
-    let route = route.nest("/", service.with(MathCors::from_spec(&docs_spec)));
+    let cors = MathCors::from_spec(&docs_spec).with_origins(&context.origins);
+    let route = route.nest("/", service.with(cors));
     with_middleware(route, routes, context)
 }
 

@@ -115,9 +115,10 @@ fn matches(route: &[String], path: &[&str]) -> bool {
 ///   `/fibonacci/current`) answer every origin with `Access-Control-Allow-Origin: *`, and
 ///   their preflight (`OPTIONS` with `Access-Control-Request-Method: GET`) gets `204`.
 /// - The state-changing routes (`/fibonacci/next`, `previous`, `reset`, by POST or the
-///   deprecated GET) refuse any request whose `Origin` is not the server's own with `403`
-///   and a problem document, preflight included. A missing CORS header alone would not be
-///   enough: a body-less cross-origin POST is a "simple" request that browsers send without
+///   deprecated GET) refuse any request whose `Origin` is not one of the server's own
+///   ([`PublicOrigins`]), or that has more than one `Origin`, with `403` and a problem
+///   document, preflight included. A missing CORS header alone would not be enough: a
+///   body-less cross-origin POST is a "simple" request that browsers send without
 ///   preflight, so the step would happen even though the page could not read the answer.
 /// - Every other route (the page, docs, `/metrics`) is left alone: same-origin only.
 ///
@@ -128,6 +129,7 @@ fn matches(route: &[String], path: &[&str]) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct MathCors {
     table: Arc<AccessTable>,
+    origins: PublicOrigins,
 }
 
 impl MathCors {
@@ -135,8 +137,102 @@ impl MathCors {
     pub fn from_spec(spec: &str) -> Self {
         MathCors {
             table: Arc::new(AccessTable::from_spec(spec)),
+            origins: PublicOrigins::default(),
         }
     }
+
+    /// The origins the state-changing routes accept requests from.
+    pub fn with_origins(mut self, origins: &PublicOrigins) -> Self {
+        self.origins = origins.clone();
+        self
+    }
+}
+
+/// The origins the server is reached by, the only ones its state-changing routes accept.
+///
+/// Configured (`--public-url`): exactly those origins, whatever the request's `Host` says.
+/// Not configured: the origin the request was sent to (its `Host`), but only when its host is
+/// `localhost` or an IP address: a browser sends a name an attacker controls (DNS
+/// rebinding: `evil.example` made to resolve to this server) as both `Host` and `Origin`, so
+/// their equality proves nothing for any other name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicOrigins {
+    /// Lowercase `scheme://host[:port]`, without a default port.
+    configured: Arc<Vec<String>>,
+}
+
+impl PublicOrigins {
+    /// The origins of `urls` (`https://math.example.com/`, `http://localhost:8000`); a URL
+    /// that is not `http` or `https` is an error naming it.
+    pub fn new<S: AsRef<str>>(urls: &[S]) -> Result<Self, String> {
+        let configured = urls
+            .iter()
+            .map(|url| {
+                origin_of(url.as_ref())
+                    .ok_or_else(|| format!("not an http(s) URL: {:?}", url.as_ref()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PublicOrigins {
+            configured: Arc::new(configured),
+        })
+    }
+
+    /// Why a request to a state-changing route is refused for its `Origin`, if it is:
+    /// requests without `Origin` (curl, the CLI) are not cross-origin.
+    fn refusal(&self, req: &Request) -> Option<&'static str> {
+        let mut origins = req.headers().get_all(header::ORIGIN).iter();
+        let origin = origins.next()?;
+        if origins.next().is_some() {
+            return Some("a request must not have more than one Origin header");
+        }
+        let origin = origin.to_str().ok().and_then(origin_of);
+        let accepted = match (origin, self.configured.is_empty()) {
+            (Some(origin), false) => self.configured.contains(&origin),
+            (Some(origin), true) => is_own_unbindable_origin(&origin, req),
+            // `Origin: null` (sandboxed frames, file://): not provably ours.
+            (None, _) => false,
+        };
+        (!accepted).then_some(
+            "the sequence stepper changes shared state and accepts requests only from its own origin",
+        )
+    }
+}
+
+/// Whether `origin` is the one the request was sent to, with a host no DNS answer can
+/// rebind: `localhost` or an IP address.
+fn is_own_unbindable_origin(origin: &str, req: &Request) -> bool {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let Some(authority) = origin.split_once("://").map(|(_, a)| a) else {
+        return false;
+    };
+    let same = host.is_some_and(|host| authority.eq_ignore_ascii_case(host));
+    let name = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    same && (name == "localhost" || name.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// The origin of an http(s) URL: lowercase `scheme://host[:port]`, without the path and
+/// without the scheme's default port.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url.trim().to_ascii_lowercase();
+    let (scheme, rest) = url.split_once("://")?;
+    let default_port = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    Some(format!("{scheme}://{authority}"))
 }
 
 impl<E: Endpoint> Middleware<E> for MathCors {
@@ -146,6 +242,7 @@ impl<E: Endpoint> Middleware<E> for MathCors {
         MathCorsEndpoint {
             inner,
             table: self.table.clone(),
+            origins: self.origins.clone(),
         }
     }
 }
@@ -154,6 +251,7 @@ impl<E: Endpoint> Middleware<E> for MathCors {
 pub struct MathCorsEndpoint<E> {
     inner: E,
     table: Arc<AccessTable>,
+    origins: PublicOrigins,
 }
 
 impl<E: Endpoint> Endpoint for MathCorsEndpoint<E> {
@@ -182,13 +280,16 @@ impl<E: Endpoint> Endpoint for MathCorsEndpoint<E> {
                 );
                 Ok(response)
             }
-            Access::SameOriginWrite if is_cross_origin(&req) => Ok(Problem::typed(
-                StatusCode::FORBIDDEN,
-                "cross_origin",
-                "Cross-origin request refused",
-                "the sequence stepper changes shared state and accepts requests only from its own origin",
-            )
-            .into_response()),
+            Access::SameOriginWrite => match self.origins.refusal(&req) {
+                Some(detail) => Ok(Problem::typed(
+                    StatusCode::FORBIDDEN,
+                    "cross_origin",
+                    "Cross-origin request refused",
+                    detail,
+                )
+                .into_response()),
+                None => Ok(self.inner.call(req).await?.into_response()),
+            },
             _ => Ok(self.inner.call(req).await?.into_response()),
         }
     }
@@ -226,28 +327,6 @@ fn preflight(req: &Request) -> Response {
         .header(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS)
         .header(header::ACCESS_CONTROL_MAX_AGE, PREFLIGHT_MAX_AGE)
         .finish()
-}
-
-/// True when the request names an `Origin` other than the host it was sent to. Requests
-/// without `Origin` (curl, the CLI, same-origin GETs) are not cross-origin.
-fn is_cross_origin(req: &Request) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN) else {
-        return false;
-    };
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
-    let authority = origin.to_str().ok().and_then(|o| {
-        o.strip_prefix("http://")
-            .or_else(|| o.strip_prefix("https://"))
-    });
-    match (authority, host) {
-        (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
-        // `Origin: null` (sandboxed frames, file://) or no Host: not provably ours.
-        _ => true,
-    }
 }
 
 #[cfg(test)]
@@ -310,22 +389,41 @@ mod tests {
         }
     }
 
+    fn request(host: &str, origins: &[&str]) -> Request {
+        let mut builder = Request::builder().header(header::HOST, host);
+        for origin in origins {
+            builder = builder.header(header::ORIGIN, *origin);
+        }
+        builder.finish()
+    }
+
     #[test]
-    fn only_the_servers_own_origin_is_same_origin() {
-        let with = |origin: &str| {
-            Request::builder()
-                .header(header::HOST, "127.0.0.1:8000")
-                .header(header::ORIGIN, origin)
-                .finish()
-        };
-        assert!(!is_cross_origin(&with("http://127.0.0.1:8000")));
-        assert!(is_cross_origin(&with("http://evil.example")));
-        assert!(is_cross_origin(&with("http://127.0.0.1:9999")));
-        assert!(is_cross_origin(&with("null")));
-        assert!(!is_cross_origin(
-            &Request::builder()
-                .header(header::HOST, "127.0.0.1:8000")
-                .finish()
-        ));
+    fn unconfigured_only_the_servers_own_unbindable_origin_is_accepted() {
+        let origins = PublicOrigins::default();
+        let refused = |host: &str, origin: &[&str]| origins.refusal(&request(host, origin));
+        assert_eq!(refused("127.0.0.1:8000", &["http://127.0.0.1:8000"]), None);
+        assert_eq!(refused("localhost:8000", &["http://localhost:8000"]), None);
+        assert_eq!(refused("[::1]:8000", &["http://[::1]:8000"]), None);
+        assert_eq!(refused("127.0.0.1:8000", &[]), None);
+        assert!(refused("127.0.0.1:8000", &["http://evil.example"]).is_some());
+        assert!(refused("127.0.0.1:8000", &["http://127.0.0.1:9999"]).is_some());
+        assert!(refused("127.0.0.1:8000", &["null"]).is_some());
+        // DNS rebinding: the attacker's name as both Host and Origin.
+        assert!(refused("evil.example:8000", &["http://evil.example:8000"]).is_some());
+        let twice = refused(
+            "127.0.0.1:8000",
+            &["http://127.0.0.1:8000", "http://evil.example"],
+        );
+        assert!(twice.is_some_and(|d| d.contains("more than one")));
+    }
+
+    #[test]
+    fn configured_origins_are_the_only_ones_accepted() {
+        let origins = PublicOrigins::new(&["https://Math.Example.com:443/app/"]).unwrap();
+        let refused = |host: &str, origin: &str| origins.refusal(&request(host, &[origin]));
+        assert_eq!(refused("10.0.0.5:8000", "https://math.example.com"), None);
+        assert!(refused("math.example.com", "http://math.example.com").is_some());
+        assert!(refused("127.0.0.1:8000", "http://127.0.0.1:8000").is_some());
+        assert!(PublicOrigins::new(&["ftp://x"]).is_err());
     }
 }

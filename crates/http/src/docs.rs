@@ -2,7 +2,7 @@
 //! examples written in.
 
 use poem::endpoint::make_sync;
-use poem::{Response, Route};
+use poem::{Response, Route, get};
 use poem_openapi::{OpenApi, OpenApiService};
 use serde_json::{Value, json};
 
@@ -36,19 +36,20 @@ impl Docs {
         route
             .at(
                 format!("{prefix}/{SPEC_SEGMENT}"),
-                make_sync(move |_| {
+                // GET (and HEAD) only: any other method is a 405, not the page.
+                get(make_sync(move |_| {
                     Response::builder()
                         .content_type("application/json")
                         .body(spec.clone())
-                }),
+                })),
             )
             .at(
                 format!("{prefix}/{UI_SEGMENT}"),
-                make_sync(move |_| {
+                get(make_sync(move |_| {
                     Response::builder()
                         .content_type("text/html; charset=utf-8")
                         .body(ui.clone())
-                }),
+                })),
             )
     }
 }

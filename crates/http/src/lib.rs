@@ -25,6 +25,7 @@
 //! | `request_log` | what a handler tells the request's log line (function, timings, …) |
 //! | `render_cache` | rendered math answers kept under a byte budget ([`RenderCache`]) |
 //! | `cors` | cross-origin access: math routes public, stepper writes same-origin ([`MathCors`]) |
+//! | `unparsed` | the answer to a request the HTTP/1.1 parser refused ([`refuse_unparsed`]) |
 
 mod api;
 mod app;
@@ -39,16 +40,18 @@ mod problem;
 mod render_cache;
 pub mod request_id;
 mod request_log;
+mod unparsed;
 
 pub use api::{Annotations, HeaderRule, MathApi, ParamBound, ResponseExample, Withdrawn};
 pub use app::{AppContext, api_docs, single_api_app, with_middleware};
 pub use arguments::{ArgumentError, parse_argument};
 pub use call::Call;
-pub use cors::MathCors;
+pub use cors::{MathCors, PublicOrigins};
 pub use docs::Docs;
 pub use limits::{ComputeLimit, ComputeSettings, Cost, Shed, run as compute_within_limit};
 pub use middleware::RouteTemplates;
 pub use ops::{Draining, OpsApi, Readiness};
-pub use problem::{Problem, ProblemResponse};
+pub use problem::{PROBLEM_JSON, Problem, ProblemResponse};
 pub use render_cache::{DEFAULT_RENDER_CACHE_BYTES, RenderCache};
 pub use request_log::{note_call, note_problem};
+pub use unparsed::{HeadLimits, Unparsed, refuse_unparsed};

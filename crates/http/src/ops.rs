@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use poem::http::StatusCode;
@@ -64,6 +65,7 @@ enum ReadyResponse {
 pub struct OpsApi {
     metrics: Metrics,
     checks: Arc<Vec<Arc<dyn Readiness>>>,
+    scrapes: Arc<Scrapes>,
 }
 
 impl OpsApi {
@@ -71,7 +73,44 @@ impl OpsApi {
         OpsApi {
             metrics,
             checks: Arc::new(checks),
+            scrapes: Arc::default(),
         }
+    }
+}
+
+/// `/metrics` pages are rendered one at a time, on the blocking pool: a flood of scrapes
+/// neither occupies the async workers that answer `/health` nor renders the page once per
+/// scrape. A scrape takes the page of a render that started after it arrived (so it sees
+/// everything counted before it), or renders one itself when its turn comes.
+#[derive(Default)]
+struct Scrapes {
+    last: tokio::sync::Mutex<Option<Page>>,
+}
+
+/// A rendered `/metrics` page and when its rendering started.
+struct Page {
+    started: Instant,
+    text: Arc<String>,
+}
+
+impl Scrapes {
+    async fn page(&self, metrics: &Metrics) -> Arc<String> {
+        let arrived = Instant::now();
+        let mut last = self.last.lock().await;
+        if let Some(page) = last.as_ref().filter(|page| page.started >= arrived) {
+            return page.text.clone();
+        }
+        let started = Instant::now();
+        let metrics = metrics.clone();
+        let text = tokio::task::spawn_blocking(move || metrics.render())
+            .await
+            .unwrap_or_default();
+        let text = Arc::new(text);
+        *last = Some(Page {
+            started,
+            text: text.clone(),
+        });
+        text
     }
 }
 
@@ -122,6 +161,6 @@ impl OpsApi {
     /// commit times, build info, and the process's CPU, memory and file descriptors.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
-        PlainText(self.metrics.render())
+        PlainText(self.scrapes.page(&self.metrics).await.as_str().to_owned())
     }
 }

@@ -9,6 +9,22 @@ use poem_openapi::{ApiResponse, Object};
 /// The media type of every error response.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Longest client-controlled text (a path, a value) a problem document or a log line
+/// repeats: a request target can be 64 KiB long.
+pub(crate) const ECHO_BYTES: usize = 256;
+
+/// `text` cut to [`ECHO_BYTES`] on a character boundary, marked with `…` when cut.
+pub(crate) fn bounded(text: &str) -> String {
+    if text.len() <= ECHO_BYTES {
+        return text.to_owned();
+    }
+    let mut cut = ECHO_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
 /// An error, as a problem document (RFC 9457).
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(example)]
@@ -70,13 +86,27 @@ impl Problem {
         }
     }
 
-    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
-        self.instance = Some(instance.into());
+    /// The problem of the request for `instance` (its path), cut to a bounded length.
+    pub fn with_instance(mut self, instance: &str) -> Self {
+        self.instance = Some(bounded(instance));
         self
     }
 
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_client_text_is_cut_on_a_character_boundary() {
+        assert_eq!(bounded("/fibonacci/10/"), "/fibonacci/10/");
+        let cut = bounded(&"é".repeat(40_000));
+        assert!(cut.len() <= ECHO_BYTES + '…'.len_utf8(), "{}", cut.len());
+        assert!(cut.ends_with('…'));
     }
 }
 

@@ -27,8 +27,17 @@ pub const DEFAULT_RENDER_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// weighed too.
 const MAX_KEY_LEN: usize = 64;
 
-/// What an entry costs beyond its body and key: the entry, its headers, the table slot.
+/// What an entry costs beyond its body, key, headers and arguments: the entry, the table
+/// slot, the allocations' own headers.
 const ENTRY_OVERHEAD: u64 = 256;
+
+/// What a kept header costs beyond its name and value: its slot in the map.
+const HEADER_OVERHEAD: usize = 64;
+
+/// A body is weighed at 1 + 1/this of its length: what the allocator holds for answers of
+/// 16–36 KB coming and going is about a fifth more than their bytes (rounding, and the
+/// holes evictions leave), measured by `make attack` (docs/reliability.md).
+const ALLOCATOR_ALLOWANCE: usize = 8;
 
 /// `Cache-Control` of every math result: any cache may keep it for a year, and need never
 /// revalidate it.
@@ -69,7 +78,14 @@ struct ByteWeighter;
 
 impl Weighter<String, Arc<Rendered>> for ByteWeighter {
     fn weight(&self, key: &String, value: &Arc<Rendered>) -> u64 {
-        value.body.len() as u64 + key.len() as u64 + ENTRY_OVERHEAD
+        let headers: usize = value
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + HEADER_OVERHEAD)
+            .sum();
+        let arguments = value.arguments.as_ref().map_or(0, String::len);
+        let body = value.body.len() + value.body.len() / ALLOCATOR_ALLOWANCE;
+        (body + key.len() + headers + arguments) as u64 + ENTRY_OVERHEAD
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use crate::arguments::echo;
-use crate::problem::Problem;
+use crate::problem::{Problem, bounded};
 
 tokio::task_local! {
     static CURRENT: RefCell<RequestRecord>;
@@ -67,7 +67,8 @@ impl RequestRecord {
 
     fn note_problem(&mut self, problem: &Problem) {
         self.reason.clone_from(&problem.reason);
-        self.detail = Some(problem.detail.clone());
+        // Problems cut what they repeat of the request; this bounds the line all the same.
+        self.detail = Some(bounded(&problem.detail));
     }
 
     /// Computation time in milliseconds, at microsecond precision (enough for a latency, and

@@ -89,7 +89,7 @@ pub fn app(args: &Args, context: &AppContext) -> Result<BoxEndpoint<'static, Res
         .description(description(mathapi_functions::entries()));
     let combined = Docs::new(&service, &notes);
     let routes = RouteTemplates::from_spec(&combined.spec);
-    let cors = MathCors::from_spec(&combined.spec);
+    let cors = MathCors::from_spec(&combined.spec).with_origins(&context.origins);
 
     let route = combined.mount(Route::new(), "");
     let route = documents

@@ -5,10 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use mathapi_faults::FaultArgs;
-use mathapi_http::{ComputeSettings, DEFAULT_RENDER_CACHE_BYTES, RenderCache};
+use mathapi_http::{ComputeSettings, DEFAULT_RENDER_CACHE_BYTES, PublicOrigins, RenderCache};
 use mathapi_telemetry::{LogFormat, Metrics, TracingArgs};
 
-use crate::server::ServerSettings;
+use crate::server::{DEFAULT_MAX_HEADER_BYTES, MIN_MAX_HEADER_BYTES, ServerSettings};
 
 /// Where to listen and how to log; flags with environment-variable fallbacks.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,6 +67,13 @@ pub struct ServerArgs {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub http2_max_streams: u32,
 
+    /// Bytes a request's line and headers may take together (both protocols); a larger head
+    /// is answered `431`. Also what an HTTP/1.1 connection can hold of a head it has not
+    /// finished sending.
+    #[arg(long, env = "MATHAPI_MAX_HEADER_BYTES", default_value_t = DEFAULT_MAX_HEADER_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(MIN_MAX_HEADER_BYTES as u64..=1 << 20))]
+    pub max_header_bytes: u64,
+
     /// Heavy computations running at once (default: one per CPU core).
     #[arg(long, env = "MATHAPI_COMPUTE_CONCURRENCY",
           value_parser = clap::value_parser!(u64).range(1..=1024))]
@@ -76,6 +83,12 @@ pub struct ServerArgs {
     #[arg(long, env = "MATHAPI_COMPUTE_QUEUE", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub compute_queue: u64,
+
+    /// URLs users reach the server by (comma-separated, e.g. `https://math.example.com`):
+    /// the only origins the sequence stepper's writes accept. Unset: the origin a request
+    /// was sent to, when its host is `localhost` or an IP address.
+    #[arg(long, env = "MATHAPI_PUBLIC_URL", value_delimiter = ',')]
+    pub public_url: Vec<String>,
 
     /// Fault injection for demonstrations (off unless a fault file is given).
     #[command(flatten)]
@@ -101,6 +114,11 @@ impl ServerArgs {
         RenderCache::new(self.render_cache_bytes, metrics)
     }
 
+    /// The origins `--public-url` names (an error names a URL that is not http(s)).
+    pub fn public_origins(&self) -> Result<PublicOrigins, String> {
+        PublicOrigins::new(&self.public_url)
+    }
+
     /// The connection and compute limits the flags set.
     pub fn settings(&self) -> ServerSettings {
         let mut compute = ComputeSettings {
@@ -115,6 +133,7 @@ impl ServerArgs {
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
             idle_timeout: Duration::from_secs(self.idle_timeout),
             http2_max_concurrent_streams: self.http2_max_streams,
+            max_header_bytes: self.max_header_bytes as usize,
             compute,
         }
     }

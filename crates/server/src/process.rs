@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use mathapi_faults::{FaultError, FaultSwitch, reload_on_sighup};
+use mathapi_faults::{FaultSwitch, reload_on_sighup};
 use mathapi_http::{AppContext, MathApi, single_api_app};
 use mathapi_telemetry::{
     self as telemetry, LogFormat, LogSink, Metrics, PrettyLines, Traces, VERSION,
@@ -41,13 +41,17 @@ impl<'a> RunSettings<'a> {
     }
 
     /// What the app is built with: the process's metrics, the render cache the flags ask
-    /// for, and the fault switch when the flags name a fault file (read here: a file that
-    /// exists but is refused is an error).
-    fn app_context(&self, metrics: &Metrics) -> Result<AppContext, FaultError> {
-        let context = AppContext::new(metrics, self.args.render_cache(metrics));
+    /// for, the public origins, and the fault switch when the flags name a fault file (read
+    /// here: a file that exists but is refused is an error, as is a public URL that is not
+    /// http(s)).
+    fn app_context(&self, metrics: &Metrics) -> Result<AppContext, String> {
+        let origins = self.args.public_origins()?;
+        let context =
+            AppContext::new(metrics, self.args.render_cache(metrics)).with_origins(origins);
         Ok(match &self.args.faults.fault_file {
             Some(file) => {
-                let switch = FaultSwitch::open(file.clone(), &self.functions, metrics)?;
+                let switch = FaultSwitch::open(file.clone(), &self.functions, metrics)
+                    .map_err(|error| format!("fault file refused: {error}"))?;
                 context.with_faults(switch)
             }
             None => context,
@@ -135,7 +139,7 @@ fn serve(
         }
         let context = match settings.app_context(&metrics) {
             Ok(context) => context,
-            Err(error) => return fail(service, format!("fault file refused: {error}")),
+            Err(error) => return fail(service, error),
         };
         tokio::spawn(reload_on_sighup(context.faults.clone(), metrics.clone()));
         let endpoint = match build(&context) {
@@ -144,7 +148,7 @@ fn serve(
         };
         let address = args.address(settings.default_port);
         let app = match Application::bind(address, endpoint) {
-            Ok(app) => app.with_settings(args.settings()),
+            Ok(app) => app.with_settings(args.settings()).counting_in(&metrics),
             Err(error) => return fail(service, format!("cannot listen on {address}: {error}")),
         };
         tracing::info!(address = %app.address(), version = VERSION, "listening");

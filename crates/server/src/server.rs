@@ -7,7 +7,10 @@
 //! - accepts at most `max_connections` connections at a time (more wait in the kernel's
 //!   backlog), and backs off on accept errors with a rate-limited log line;
 //! - serves each connection with hyper-util's auto builder (HTTP/1.1 and h2c), with a
-//!   header-read timeout, an idle timeout, and HTTP/2 `MAX_CONCURRENT_STREAMS`;
+//!   header-read timeout, an idle timeout, a bound on request heads (HTTP/1.1 and HTTP/2),
+//!   and HTTP/2 `MAX_CONCURRENT_STREAMS`;
+//! - answers a request hyper's HTTP/1.1 parser refuses with a problem document
+//!   (`parse_errors`), not hyper's bare status line;
 //! - on shutdown stops accepting and drains: `/ready` answers 503 at once (the
 //!   [`Draining`] flag rides on every request), every HTTP/1.1 answer carries
 //!   `Connection: close`, HTTP/2 connections get GOAWAY, idle connections are closed after
@@ -35,7 +38,10 @@ use poem::{Endpoint, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use mathapi_http::{ComputeLimit, ComputeSettings, Draining};
+use mathapi_http::{ComputeLimit, ComputeSettings, Draining, HeadLimits};
+use mathapi_telemetry::Metrics;
+
+use crate::parse_errors::AnswerParseErrors;
 
 /// The body type poem's response converts into.
 type ResponseBody = http_body_util::combinators::BoxBody<bytes::Bytes, io::Error>;
@@ -51,6 +57,13 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(200);
 /// At most one `accept failed` line per this interval; the others are counted in it.
 const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The default bound on a request head: the same on both protocols.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// hyper's smallest read buffer: a bound on request heads below it cannot be set.
+pub const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Header fields a request may have (hyper's default, stated here so the answer can say it).
+pub const MAX_HEADERS: usize = 100;
+
 /// Connection-level limits of a server. See the README for the flags that set them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
@@ -64,6 +77,10 @@ pub struct ServerSettings {
     /// HTTP/2 streams one connection may have open at once: the cap on work per
     /// connection (HTTP/1.1 serves one request at a time anyway).
     pub http2_max_concurrent_streams: u32,
+    /// Bytes of a request's line and headers (HTTP/1.1: hyper's read buffer, so also what a
+    /// connection may hold of a request it has not finished sending; HTTP/2: the header
+    /// list). A larger head is answered `431`.
+    pub max_header_bytes: usize,
     /// Limits on computation ([`ComputeSettings`]).
     pub compute: ComputeSettings,
 }
@@ -75,6 +92,7 @@ impl Default for ServerSettings {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
             http2_max_concurrent_streams: 32,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             compute: ComputeSettings::default(),
         }
     }
@@ -95,6 +113,7 @@ pub struct Application {
     address: SocketAddr,
     endpoint: BoxEndpoint<'static, Response>,
     settings: ServerSettings,
+    metrics: Option<Metrics>,
 }
 
 impl Application {
@@ -108,7 +127,15 @@ impl Application {
             address,
             endpoint,
             settings: ServerSettings::default(),
+            metrics: None,
         })
+    }
+
+    /// Counts the requests the server answers itself (those its HTTP/1.1 parser refuses) in
+    /// `metrics`, with the app's.
+    pub fn counting_in(mut self, metrics: &Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
     }
 
     /// Replaces the connection and compute limits.
@@ -132,7 +159,12 @@ impl Application {
     ) -> io::Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
         let (phase, _) = watch::channel(Phase::Serving);
-        let shared = Arc::new(Shared::new(self.endpoint, &self.settings, self.address));
+        let shared = Arc::new(Shared::new(
+            self.endpoint,
+            &self.settings,
+            self.address,
+            self.metrics,
+        ));
         let slots = Arc::new(Semaphore::new(self.settings.max_connections.max(1)));
         let mut backoff = AcceptBackoff::default();
         tokio::pin!(shutdown);
@@ -267,6 +299,9 @@ struct Shared {
     compute: ComputeLimit,
     local: SocketAddr,
     idle_timeout: Duration,
+    /// What a refused request head is told, and where it is counted.
+    head_limits: HeadLimits,
+    metrics: Option<Metrics>,
     /// Requests being handled, over all connections (logged when abandoned).
     in_flight: AtomicUsize,
 }
@@ -276,12 +311,18 @@ impl Shared {
         endpoint: BoxEndpoint<'static, Response>,
         settings: &ServerSettings,
         local: SocketAddr,
+        metrics: Option<Metrics>,
     ) -> Self {
+        let max_header_bytes = settings.max_header_bytes.max(MIN_MAX_HEADER_BYTES);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
+            // The read buffer is where an unfinished head waits: its bound is the memory a
+            // connection can be made to hold.
+            .max_buf_size(max_header_bytes)
+            .max_headers(MAX_HEADERS)
             .keep_alive(true);
         builder
             .http2()
@@ -289,7 +330,7 @@ impl Shared {
             .max_concurrent_streams(settings.http2_max_concurrent_streams)
             // Bounds the work of a client that opens and resets streams (CVE-2023-44487).
             .max_pending_accept_reset_streams(Some(20))
-            .max_header_list_size(16 * 1024);
+            .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
         Shared {
             endpoint,
             builder,
@@ -297,6 +338,11 @@ impl Shared {
             compute: ComputeLimit::new(&settings.compute),
             local,
             idle_timeout: settings.idle_timeout,
+            head_limits: HeadLimits {
+                max_bytes: max_header_bytes,
+                max_headers: MAX_HEADERS,
+            },
+            metrics,
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -419,6 +465,8 @@ impl Connection {
             }
         });
         let builder = self.shared.builder.clone();
+        let stream =
+            AnswerParseErrors::new(stream, self.shared.head_limits, self.shared.metrics.clone());
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
         let closing = tokio::select! {

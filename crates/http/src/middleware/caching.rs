@@ -145,6 +145,9 @@ async fn store(
     };
     let mut headers = std::mem::take(response.headers_mut());
     headers.remove(CONTENT_LENGTH);
+    // An exact-size copy: the rendered body's buffer can be up to twice its length, and the
+    // cache weighs what it holds.
+    let body = bytes::Bytes::copy_from_slice(&body);
     let rendered = Rendered {
         etag: Rendered::etag_of(&body),
         body,

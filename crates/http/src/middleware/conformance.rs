@@ -2,11 +2,13 @@
 //!
 //! - `Host` (RFC 9112 §3.2): an HTTP/1.1 request without one, or any request with two, is
 //!   answered `400` before anything else looks at it ([`Conformance`]);
-//! - `Allow` on every `405` (RFC 9110 §15.5.6), from the methods the published OpenAPI
-//!   document gives the path ([`RouteTemplates::allowed`]);
-//! - `OPTIONS` on a published path: `204` with `Allow`. A CORS preflight (it carries
-//!   `Access-Control-Request-Method`) is left to the routes, where a CORS middleware answers
-//!   it. ([`AllowedMethods`] does both.)
+//! - one list of methods per published path ([`RouteTemplates::allowed`], from the OpenAPI
+//!   document): a method it lacks is refused with `405` before the routes see it, and every
+//!   `405` on the path carries that list as `Allow` (RFC 9110 §15.5.6), so what is refused
+//!   and what is advertised cannot disagree;
+//! - `OPTIONS` on a published path: `204` with `Allow`; `OPTIONS *`: `204` with every method
+//!   the server takes. A CORS preflight (it carries `Access-Control-Request-Method`) is left
+//!   to the routes, where a CORS middleware answers it. ([`AllowedMethods`] does these.)
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,10 +19,12 @@ use poem::http::header::{ALLOW, HOST};
 use poem::http::{HeaderName, HeaderValue, Method, StatusCode, Version};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
+use super::errors::method_not_allowed_detail;
 use super::routes::RouteTemplates;
 use super::{Answered, Incoming, Wrapped};
 use crate::problem::Problem;
-use crate::request_log::RequestRecord;
+use crate::request_log::{self, RequestRecord};
+use mathapi_telemetry::method_label;
 
 const ACCESS_CONTROL_REQUEST_METHOD: HeaderName =
     HeaderName::from_static("access-control-request-method");
@@ -49,7 +53,7 @@ fn host_problem(request: &Request) -> Option<Problem> {
     ))
 }
 
-/// The `204` answer to a plain `OPTIONS` request on a published path.
+/// The `204` answer to a plain `OPTIONS` request on a published path, or to `OPTIONS *`.
 fn options_answer(request: &Request, routes: &RouteTemplates) -> Option<Response> {
     if request.method() != Method::OPTIONS
         || request
@@ -58,7 +62,10 @@ fn options_answer(request: &Request, routes: &RouteTemplates) -> Option<Response
     {
         return None;
     }
-    let allow = routes.allowed(request.uri().path())?;
+    let allow = match request.uri().path() {
+        "*" => routes.server_wide().to_owned(),
+        path => routes.allowed(path)?,
+    };
     Some(
         StatusCode::NO_CONTENT
             .with_header(ALLOW, allow.as_str())
@@ -66,14 +73,19 @@ fn options_answer(request: &Request, routes: &RouteTemplates) -> Option<Response
     )
 }
 
-/// Whether `response` is a `405` without `Allow`: a handler that refuses a method itself (the
-/// stepper refuses HEAD) knows its own list.
-fn lacks_allow(response: &Response) -> bool {
-    response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(ALLOW)
+/// The `405` problem for a method the published path does not take.
+fn refusal(request: &Request, routes: &RouteTemplates) -> Option<Problem> {
+    let path = request.uri().path();
+    if routes.permits(path, request.method().as_str())? {
+        return None;
+    }
+    let detail = method_not_allowed_detail(method_label(request.method()), path);
+    Some(Problem::from_status(StatusCode::METHOD_NOT_ALLOWED, detail).with_instance(path))
 }
 
-/// Adds `Allow` to an answer, from the methods published for `path`.
-fn add_allow(response: &mut Response, path: &str, routes: &RouteTemplates) {
+/// Sets `Allow` on an answer, from the methods published for `path` (nothing for an
+/// unpublished path).
+fn set_allow(response: &mut Response, path: &str, routes: &RouteTemplates) {
     if let Some(value) = routes
         .allowed(path)
         .and_then(|allow| HeaderValue::from_str(&allow).ok())
@@ -114,8 +126,9 @@ impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<Conformance, E> {
     }
 }
 
-/// Answers a plain `OPTIONS` on a published path with `204` and `Allow`, and adds `Allow` to
-/// every `405`, from the methods the published document gives the path.
+/// Answers a plain `OPTIONS` on a published path (and `OPTIONS *`) with `204` and `Allow`,
+/// refuses a method the published path does not take with `405`, and sets `Allow` on every
+/// `405` of a published path: all from the methods the published document gives the path.
 pub(crate) struct AllowedMethods {
     routes: Arc<RouteTemplates>,
 }
@@ -145,12 +158,22 @@ impl<E: Endpoint<Output = Response>> Endpoint for Wrapped<AllowedMethods, E> {
     fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let routes = &self.layer.routes;
         if let Some(answer) = options_answer(&req, routes) {
-            return Either::Left(future::ready(Ok(answer)));
+            return Either::Left(Either::Left(future::ready(Ok(answer))));
+        }
+        if let Some(problem) = refusal(&req, routes) {
+            let path = req.uri().path().to_owned();
+            // Noted as the future runs: the record's scope is open only then.
+            return Either::Left(Either::Right(future::lazy(move |_| {
+                request_log::note_problem(&problem);
+                let mut response = problem.into_response();
+                set_allow(&mut response, &path, routes);
+                Ok(response)
+            })));
         }
         Either::Right(self.inner.call(req).map(move |result| {
             let mut response = result?;
-            if lacks_allow(&response) {
-                Incoming::with(|incoming| add_allow(&mut response, &incoming.path, routes));
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                Incoming::with(|incoming| set_allow(&mut response, &incoming.path, routes));
             }
             Ok(response)
         }))

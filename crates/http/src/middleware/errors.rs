@@ -11,7 +11,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 
 use super::{Incoming, Wrapped};
-use crate::problem::Problem;
+use crate::problem::{Problem, bounded};
 use crate::request_log;
 
 /// Turns every error of the routes (poem's 404 and 405, a malformed path, a handler's error)
@@ -75,15 +75,13 @@ fn error_response(error: poem::Error, failed: &Failed<'_>) -> Response {
     let pattern = error.data::<PathPattern>().cloned();
     let status = error.status();
     let detail = match status {
-        StatusCode::NOT_FOUND => format!("no route matches {}", failed.path),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            format!("{} is not allowed on {}", failed.method, failed.path)
-        }
+        StatusCode::NOT_FOUND => format!("no route matches {}", bounded(failed.path)),
+        StatusCode::METHOD_NOT_ALLOWED => method_not_allowed_detail(failed.method, failed.path),
         s if s.is_server_error() => {
             tracing::error!(detail = %error, "request failed");
             internal_error_detail(failed.request_id)
         }
-        _ => error.to_string(),
+        _ => bounded(&error.to_string()),
     };
     let problem = match status {
         // poem's own 400s (a path segment that is not UTF-8 once decoded, `%FF`) get a
@@ -114,6 +112,11 @@ fn panic_response(panic: &(dyn Any + Send), failed: &Failed<'_>) -> Response {
 fn problem_response(problem: Problem, failed: &Failed<'_>) -> Response {
     request_log::note_problem(&problem);
     problem.with_instance(failed.path).into_response()
+}
+
+/// The `detail` of a `405`: the method and the path (cut).
+pub(super) fn method_not_allowed_detail(method: &str, path: &str) -> String {
+    format!("{method} is not allowed on {}", bounded(path))
 }
 
 fn internal_error_detail(request_id: &str) -> String {

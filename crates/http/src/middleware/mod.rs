@@ -6,10 +6,11 @@
 //! | [`RecordRequest`] | counts the request in the HTTP metrics, traces it when traces are on, and writes its one `request completed` line |
 //! | [`Conformance`] | refuses a request with a missing or repeated `Host` (`400`) before anything else looks at it |
 //! | [`InjectFaults`] | delays or fails requests to a function with a fault (only when the process has a fault file) |
+//! | [`HeadAsGet`] | serves a `HEAD` as the path's `GET` without the body, so it gets the same headers |
 //! | [`CachedAnswer`] | answers a `GET` of a math result from the render cache, and keeps fresh ones: immutable, `ETag`, `304` |
 //! | [`CollectRecord`] | gathers what the handler noted for the log line, and names the route that answered |
 //! | [`RequestSpan`] | runs the handler in the request's span, so its lines carry the request id |
-//! | [`AllowedMethods`] | answers a plain `OPTIONS` (`204` with `Allow`), and adds `Allow` to every `405` |
+//! | [`AllowedMethods`] | refuses a method the path does not take (`405`), answers a plain `OPTIONS` (`204`), with `Allow` from the one list of the path's methods |
 //! | [`Problems`] | turns every error and panic into a problem document |
 //! | [`NormalizePath`] | `/fibonacci/10/` and `/fibonacci/10` are one route |
 //!
@@ -31,6 +32,7 @@
 //! - `record`: [`RecordRequest`] and the log line;
 //! - `conformance`: `Host` rules, `Allow` on 405, `OPTIONS`;
 //! - `faults`: [`InjectFaults`];
+//! - `head`: [`HeadAsGet`];
 //! - `caching`: [`CachedAnswer`];
 //! - `handler`: [`CollectRecord`] and [`RequestSpan`];
 //! - `errors`: [`Problems`];
@@ -42,6 +44,7 @@ mod conformance;
 mod errors;
 mod faults;
 mod handler;
+mod head;
 mod incoming;
 mod record;
 mod routes;
@@ -59,6 +62,7 @@ use conformance::{AllowedMethods, Conformance};
 use errors::Problems;
 use faults::InjectFaults;
 use handler::{CollectRecord, RequestSpan};
+use head::HeadAsGet;
 use incoming::{Incoming, RequestId};
 use record::RecordRequest;
 use trailing_slash::NormalizePath;
@@ -74,10 +78,13 @@ pub(crate) fn around(
     let routes = Arc::new(routes);
     let answering = answering(route, &routes, context);
     match &context.faults {
-        Some(switch) => {
-            observed(answering.with(InjectFaults::new(switch, &routes)), context).boxed()
-        }
-        None => observed(answering, context).boxed(),
+        Some(switch) => observed(
+            answering.with(InjectFaults::new(switch, &routes)),
+            &routes,
+            context,
+        )
+        .boxed(),
+        None => observed(answering, &routes, context).boxed(),
     }
 }
 
@@ -94,16 +101,21 @@ fn answering(
         .with(RequestSpan)
         .with(CollectRecord::new(routes))
         .with(CachedAnswer::new(&context.cache))
+        .with(HeadAsGet::new(routes))
 }
 
 /// The layers outside the fault injection.
-fn observed<E>(answering: E, context: &AppContext) -> impl Endpoint<Output = Response> + 'static
+fn observed<E>(
+    answering: E,
+    routes: &Arc<RouteTemplates>,
+    context: &AppContext,
+) -> impl Endpoint<Output = Response> + 'static
 where
     E: Endpoint<Output = Answered> + 'static,
 {
     answering
         .with(Conformance)
-        .with(RecordRequest::new(&context.metrics))
+        .with(RecordRequest::new(&context.metrics, routes))
         .with(RequestId)
 }
 
@@ -161,7 +173,7 @@ mod tests {
         let route = Route::new().at("/hello", get(hello));
         let bare = std::mem::size_of_val(&route.call(request()));
         let route = Route::new().at("/hello", get(hello));
-        let stack = observed(answering(route, &routes, &context), &context);
+        let stack = observed(answering(route, &routes, &context), &routes, &context);
         let layered = std::mem::size_of_val(&stack.call(request()));
         assert!(
             layered <= bare + 1024,

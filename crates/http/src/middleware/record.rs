@@ -10,6 +10,7 @@ use mathapi_telemetry::traces::{self, HandlerSpans, ServerSpan, TraceIds};
 use mathapi_telemetry::{Metrics, fields, method_label};
 use poem::{Endpoint, Middleware, Request, Response};
 
+use super::routes::RouteTemplates;
 use super::{Answered, Incoming, Wrapped};
 use crate::limits::ShedReason;
 use crate::request_log::RequestRecord;
@@ -19,14 +20,28 @@ const LOGGED_PATH_LIMIT: usize = 256;
 
 /// Counts every request in the HTTP metrics (in flight, then its duration by method, route
 /// and status), traces it when traces are on, and writes its log line.
+///
+/// The metrics name a method only when some published path takes it (`GET`, `HEAD`,
+/// `POST`, `OPTIONS` in the apps), `_OTHER` otherwise: a client sending every method to every path
+/// cannot multiply the series. The log line names the method as sent (its standard name).
 pub(crate) struct RecordRequest {
     metrics: Metrics,
+    routes: Arc<RouteTemplates>,
 }
 
 impl RecordRequest {
-    pub(crate) fn new(metrics: &Metrics) -> Self {
+    pub(crate) fn new(metrics: &Metrics, routes: &Arc<RouteTemplates>) -> Self {
         RecordRequest {
             metrics: metrics.clone(),
+            routes: routes.clone(),
+        }
+    }
+
+    /// The method as the metrics name it.
+    fn counted(&self, method: &'static str) -> &'static str {
+        match self.routes.is_served_somewhere(method) {
+            true => method,
+            false => "_OTHER",
         }
     }
 }
@@ -36,7 +51,7 @@ impl<E: Endpoint<Output = Answered>> Middleware<E> for RecordRequest {
 
     fn transform(&self, inner: E) -> Self::Output {
         Wrapped {
-            layer: RecordRequest::new(&self.metrics),
+            layer: RecordRequest::new(&self.metrics, &self.routes),
             inner,
         }
     }
@@ -48,8 +63,9 @@ impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<RecordRequest, E> {
     fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let started = Instant::now();
         let method = method_label(req.method());
+        let counted = self.layer.counted(method);
         let metrics = &self.layer.metrics;
-        metrics.request_started(method);
+        metrics.request_started(counted);
         // With traces on, the span starts before the cache is consulted: hits are traced too.
         let traced = if traces::is_on() {
             start_server_span(&req, method)
@@ -58,19 +74,34 @@ impl<E: Endpoint<Output = Answered>> Endpoint for Wrapped<RecordRequest, E> {
         };
         self.inner.call(req).map(move |result| {
             let answered = result.unwrap_or_else(|error| Answered::plain(error.into_response()));
+            let method = Method {
+                sent: method,
+                counted,
+            };
             Ok(finish(metrics, started, method, traced, answered))
         })
     }
+}
+
+/// A request's method: as sent (its standard name), and as the metrics name it.
+#[derive(Clone, Copy)]
+struct Method {
+    sent: &'static str,
+    counted: &'static str,
 }
 
 /// Ends a request: its span, its metrics and its log line; the answer goes to the client.
 fn finish(
     metrics: &Metrics,
     started: Instant,
-    method: &'static str,
+    method: Method,
     traced: Option<ServerSpan>,
     answered: Answered,
 ) -> Response {
+    let Method {
+        sent: method,
+        counted,
+    } = method;
     let Answered {
         response,
         record,
@@ -78,7 +109,7 @@ fn finish(
     } = answered;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics.request_finished(method, route.as_ref(), status, elapsed);
+    metrics.request_finished(counted, route.as_ref(), status, elapsed);
     Incoming::with(|incoming| {
         // A handler that did not run (a cached answer, a refusal) left the span here.
         drop(incoming.server_span.take());

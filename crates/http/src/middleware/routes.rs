@@ -1,6 +1,6 @@
 //! Route templates as published in the OpenAPI document, by poem's route pattern: metrics
-//! and logs name a route as the document does, and a `405` or `OPTIONS` answer lists the
-//! methods the document gives a path (`Allow`).
+//! and logs name a route as the document does, and the methods the document gives a path are
+//! the one list that decides which methods are served there and what `Allow` says.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct RouteTemplates {
     /// Each published template's segments, with the `Allow` value of its methods and the
     /// template itself.
     allowed: Vec<(Vec<String>, String, Arc<str>)>,
+    /// The `Allow` value of the server as a whole (`OPTIONS *`): every method some path takes.
+    server_wide: String,
 }
 
 /// Methods in the order an `Allow` header lists them.
@@ -34,23 +36,48 @@ impl RouteTemplates {
             .keys()
             .map(|template| (poem_pattern(template), Arc::from(template.as_str())))
             .collect();
-        let allowed = paths
+        let allowed: Vec<(Vec<String>, String, Arc<str>)> = paths
             .iter()
             .map(|(template, item)| {
                 let shared = Arc::from(template.as_str());
                 (segments(template), allow_value(item), shared)
             })
             .collect();
+        let server_wide = server_wide(allowed.iter().map(|(_, allow, _)| allow.as_str()));
         RouteTemplates {
             by_pattern,
             allowed,
+            server_wide,
         }
     }
 
+    /// The `Allow` value of the server as a whole, for `OPTIONS *`: every method some
+    /// published path takes (`OPTIONS` alone when none is published).
+    pub fn server_wide(&self) -> &str {
+        if self.server_wide.is_empty() {
+            return "OPTIONS";
+        }
+        &self.server_wide
+    }
+
+    /// Whether some published path takes `method` (any method when none is published).
+    pub fn is_served_somewhere(&self, method: &str) -> bool {
+        self.allowed.is_empty() || self.server_wide.split(", ").any(|m| m == method)
+    }
+
+    /// Whether `method` is served on `path`: `None` for an unpublished path (the routes
+    /// decide), else whether [`RouteTemplates::allowed`] lists it.
+    pub fn permits(&self, path: &str, method: &str) -> Option<bool> {
+        self.allowed(path)
+            .map(|allow| allow.split(", ").any(|listed| listed == method))
+    }
+
     /// The `Allow` value for a request path: the methods published for the template it
-    /// matches (with `HEAD` wherever `GET` is, as poem answers it, and `OPTIONS`), or for
-    /// the published template it is a prefix of (poem's hidden routes, e.g.
-    /// `/ackermann/{m}`, which answer "n is missing"). `None` for an unpublished path.
+    /// matches, `OPTIONS`, and `HEAD` wherever `GET` is safe (poem answers `HEAD` with the
+    /// `GET` handler; on a path that also takes `POST` the `GET` changes state, so `HEAD` is
+    /// refused there); or those of the published template it is a prefix of (poem's hidden
+    /// routes, e.g. `/ackermann/{m}`, which answer "n is missing"). `None` for an
+    /// unpublished path.
     pub fn allowed(&self, path: &str) -> Option<String> {
         let path = segments(path);
         self.exact_match(&path)
@@ -128,13 +155,29 @@ fn matches(template: &[String], path: &[String]) -> bool {
         .all(|(t, p)| t == p || t.starts_with('{'))
 }
 
-/// The `Allow` value of a path item of the document.
+/// The `Allow` value of a path item of the document: its methods, `OPTIONS`, and `HEAD`
+/// where its `GET` is safe (a path that takes `POST` changes state; its `GET` too).
 fn allow_value(item: &serde_json::Value) -> String {
     let published = |m: &str| item.get(m).is_some();
+    let head = published("get") && !published("post");
     let listed: Vec<String> = METHODS
         .iter()
-        .filter(|&&m| published(m) || (m == "head" && published("get")) || m == "options")
+        .filter(|&&m| published(m) || (m == "head" && head) || m == "options")
         .map(|m| m.to_ascii_uppercase())
+        .collect();
+    listed.join(", ")
+}
+
+/// Every method of the `Allow` values `allows`, in [`METHODS`] order.
+fn server_wide<'a>(allows: impl Iterator<Item = &'a str> + Clone) -> String {
+    let listed: Vec<String> = METHODS
+        .iter()
+        .map(|m| m.to_ascii_uppercase())
+        .filter(|m| {
+            allows
+                .clone()
+                .any(|allow| allow.split(", ").any(|a| a == m))
+        })
         .collect();
     listed.join(", ")
 }
@@ -226,10 +269,15 @@ mod tests {
             allowed("/ackermann/3").as_deref(),
             Some("GET, HEAD, OPTIONS")
         );
+        // Its GET steps: HEAD must not, so it is not served there.
         assert_eq!(
             allowed("/fibonacci/next").as_deref(),
-            Some("GET, HEAD, POST, OPTIONS")
+            Some("GET, POST, OPTIONS")
         );
+        assert_eq!(routes.permits("/fibonacci/next", "HEAD"), Some(false));
+        assert_eq!(routes.permits("/fibonacci/10/", "HEAD"), Some(true));
+        assert_eq!(routes.permits("/docs", "HEAD"), None);
+        assert_eq!(routes.server_wide(), "GET, HEAD, POST, OPTIONS");
         assert_eq!(
             allowed("/fibonacci/reset").as_deref(),
             Some("POST, OPTIONS")
