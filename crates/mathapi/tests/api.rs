@@ -135,8 +135,13 @@ async fn unknown_paths_and_methods_are_problems_too() {
             .send()
             .await
             .unwrap();
+        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        assert_eq!(allow, "GET, HEAD, OPTIONS", "{method} {path}");
         let body = assert_problem(response, 405, None).await;
-        assert_eq!(body["detail"], format!("{method} is not allowed on {path}"));
+        assert_eq!(
+            body["detail"],
+            format!("{method} is not allowed on {path} (it takes {allow})")
+        );
     }
 }
 

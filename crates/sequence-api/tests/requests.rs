@@ -136,11 +136,7 @@ async fn get_does_not_step_by_default_and_is_not_published() {
     for operation in ["next", "previous", "reset"] {
         let url = app.url(&format!("/fibonacci/{operation}"));
         let (status, headers, body) = send(&app.client, &url, "GET", &[b"k"]).await;
-        assert_eq!(
-            (status, body["reason"].as_str()),
-            (405, Some("method_not_allowed")),
-            "GET {operation}: {body}"
-        );
+        assert_eq!(status, 405, "GET {operation}: {body}");
         assert!(body["detail"].as_str().unwrap().contains("POST"), "{body}");
         assert_eq!(headers["allow"], "POST, OPTIONS", "GET {operation}");
         let (status, headers, _) = send(&app.client, &url, "OPTIONS", &[]).await;

@@ -79,7 +79,12 @@ fn refusal(request: &Request, routes: &RouteTemplates) -> Option<Problem> {
     if routes.permits(path, request.method().as_str())? {
         return None;
     }
-    let detail = method_not_allowed_detail(method_label(request.method()), path);
+    let mut detail = method_not_allowed_detail(method_label(request.method()), path);
+    if let Some(allowed) = routes.allowed(path) {
+        detail.push_str(" (it takes ");
+        detail.push_str(&allowed);
+        detail.push(')');
+    }
     Some(Problem::from_status(StatusCode::METHOD_NOT_ALLOWED, detail).with_instance(path))
 }
 
