@@ -4,8 +4,8 @@
   stack_capacity.py measure --out docs/scaling-inputs.json   (scripts/capacity.sh runs it)
   stack_capacity.py table   --inputs docs/scaling-inputs.json --doc docs/scaling.md
 
-measure: the release binaries, the real Traefik (repository configs, access log on) and a real
-Redis (AOF, appendfsync always, password) on this machine, loopback only. Every server is
+measure: the release binaries, the real Traefik (repository configs, its filtered access log) and
+a real Redis (AOF, appendfsync always, password) on this machine, loopback only. Every server is
 pinned to core 0 and the load (wrk) to core 1 with taskset; every figure is taken per CPU
 second the server process actually used (utime + stime from /proc), so a server that was not
 saturated still yields its per-core cost. A bare poem handler (bench-hello) runs in the same
@@ -401,7 +401,7 @@ def render_table(inputs: dict) -> str:
         f"| bare poem handler, requests per CPU-second (same run, before / after) | "
         f"{inputs['hello']['per_cpu_second']:,.0f} / "
         f"{inputs['hello_after']['per_cpu_second']:,.0f} |",
-        f"| Traefik in front (GOMAXPROCS=1, access log on), requests per CPU-second | "
+        f"| Traefik in front (GOMAXPROCS=1, repository configuration), requests per CPU-second | "
         f"{ratio(inputs['traefik']['per_cpu_second'])} |",
         *(
             f"| {n}: log lines / bytes per request | {r['log_lines_per_request']:.2f} / "
