@@ -40,6 +40,10 @@ RARE_LOG_FIELDS = {
     "(conflicts log at debug since log contract v2)",
     "mathapi.sequence_index": "stepper `index`: only at debug, and on a recovery at start",
     "mathapi.fault": "`fault`: only on requests a demonstration fault hit (`--fault-file`)",
+    "span.name": "the `[HTTP_REQUEST - EVENT]` prefix: only on lines a handler logs inside a "
+    "request (a panic, a storage warning); Redis's initialisation is logged by the storage's "
+    "monitor, outside any request",
+    "span.phase": "with `span.name`",
 }
 
 # Elasticsearch mapping type -> does a JSON value fit it.

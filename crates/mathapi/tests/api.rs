@@ -143,6 +143,13 @@ async fn unknown_paths_and_methods_are_problems_too() {
             format!("{method} is not allowed on {path} (it takes {allow})")
         );
     }
+    // A refused method is still a request for the route its path matches.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"http_server_request_duration_seconds_count{http_request_method="_OTHER",http_response_status_code="405",http_route="/ackermann/{m}/{n}/"} 1"#),
+        "{metrics}"
+    );
 }
 
 fn parameter_bounds(doc: &Value, path: &str) -> Vec<(String, u64, u64)> {

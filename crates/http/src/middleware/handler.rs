@@ -50,7 +50,8 @@ impl<E: Endpoint<Output = Response>> Endpoint for Wrapped<CollectRecord, E> {
             let response = result?;
             let route = response
                 .data::<PathPattern>()
-                .and_then(|pattern| routes.template(&pattern.0));
+                .and_then(|pattern| routes.template(&pattern.0))
+                .or_else(|| refused_method_route(&response, routes));
             Ok(Answered {
                 response,
                 record,
@@ -58,6 +59,15 @@ impl<E: Endpoint<Output = Response>> Endpoint for Wrapped<CollectRecord, E> {
             })
         })
     }
+}
+
+/// The published route of a `405` no handler answered (the method was refused before
+/// routing): the path matched that route, only its method did not.
+fn refused_method_route(response: &Response, routes: &RouteTemplates) -> Option<Arc<str>> {
+    if response.status() != poem::http::StatusCode::METHOD_NOT_ALLOWED {
+        return None;
+    }
+    Incoming::with(|incoming| routes.published(&incoming.path))
 }
 
 /// Runs the handler in the request's span: with the trace's ids, and its server span as the
