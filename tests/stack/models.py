@@ -40,6 +40,11 @@ RARE_LOG_FIELDS = {
     "(conflicts log at debug since log contract v2)",
     "mathapi.sequence_index": "stepper `index`: only at debug, and on a recovery at start",
     "mathapi.fault": "`fault`: only on requests a demonstration fault hit (`--fault-file`)",
+}
+
+# Document fields the pipeline derives from a line's message, not from a log field, that a run
+# may never produce -> why.
+RARE_DERIVED_FIELDS = {
     "span.name": "the `[HTTP_REQUEST - EVENT]` prefix: only on lines a handler logs inside a "
     "request (a panic, a storage warning); Redis's initialisation is logged by the storage's "
     "monitor, outside any request",

@@ -22,6 +22,7 @@ from models import (
     GRAFANA_DATASOURCES,
     GRAFANA_PROVIDERS,
     INDEX_TEMPLATE,
+    RARE_DERIVED_FIELDS,
     RARE_LOG_FIELDS,
     RULE_TESTS_DIR,
     Pipeline,
@@ -321,6 +322,8 @@ def test_pipeline_routes_exactly_the_documented_fields(pipeline: Pipeline) -> No
     for rare, why in RARE_LOG_FIELDS.items():
         sources = [s for s, d in pipeline.renames.items() if d == rare]
         assert sources and sources[0] in contract, f"{rare}: {why}"
+    for rare, why in RARE_DERIVED_FIELDS.items():
+        assert rare in pipeline.grok_fields, f"{rare}: {why}"
 
 
 def test_pipeline_and_template_agree(pipeline: Pipeline) -> None:
