@@ -44,15 +44,8 @@ fn redis_args(url: String) -> SequenceArgs {
 
 /// `method /fibonacci/{operation}` with an optional Idempotency-Key.
 async fn call(app: &TestApp, method: &str, operation: &str, key: Option<&str>) -> (u16, Value) {
-    let mut request = app.client.request(
-        method.parse().unwrap(),
-        app.url(&format!("/fibonacci/{operation}")),
-    );
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    let (status, _, body) = json_of(request.send().await.unwrap()).await;
-    (status, body)
+    app.call(method, &format!("/fibonacci/{operation}"), key)
+        .await
 }
 
 async fn index(app: &TestApp) -> u64 {
@@ -61,31 +54,13 @@ async fn index(app: &TestApp) -> u64 {
     body["index"].as_u64().unwrap()
 }
 
-/// `mathapi_sequence_store_available` as `/metrics` shows it.
-async fn store_available(app: &TestApp) -> Option<u64> {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find(|line| line.starts_with("mathapi_sequence_store_available{"))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-}
-
-/// Waits until the storage answers again (the gauge shows 1).
-async fn wait_store_available(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + mathapi_testing::TIMEOUT;
-    while store_available(app).await != Some(1) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never available again"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// The storage's health gauge.
+const STORE_AVAILABLE: &str = "mathapi_sequence_store_available";
 
 /// The storage is down, and the process is ready all the same: it still serves the routes
 /// that do not need it.
 async fn assert_ready_without_the_storage(app: &TestApp) {
-    assert_eq!(store_available(app).await, Some(0));
+    assert_eq!(app.metric(STORE_AVAILABLE).await, Some(0.0));
     assert_eq!(app.get("/ready").await.status(), 200);
     assert_eq!(app.get("/fibonacci/10/").await.status(), 200);
 }
@@ -348,7 +323,7 @@ async fn a_stalled_disk_answers_504_then_503_until_it_recovers() {
     assert_eq!(app.get("/health").await.status(), 200);
 
     freezer.set(false);
-    wait_store_available(&app).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
     // The stalled step was applied (it was in the commit); the refused one was not. The
     // client's retry with its key learns the outcome instead of stepping again.
     let (status, body) = call(&app, "POST", "next", Some("stalled")).await;
@@ -380,7 +355,7 @@ async fn a_paused_redis_answers_504_and_a_keyed_retry_does_not_step_twice() {
     );
     assert_ready_without_the_storage(&app).await;
     redis.resume();
-    wait_store_available(&app).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
     let (status, body) = call(&app, "POST", "next", Some("paused")).await;
     assert_eq!((status, body["index"].as_u64()), (200, Some(2)), "{body}");
     assert_eq!(index(&app).await, 2, "a retried step was applied twice");
@@ -407,7 +382,7 @@ async fn an_out_of_range_redis_index_is_refused_and_never_computed() {
         assert_eq!(stored, bad);
     }
     assert_eq!(call(&app, "POST", "reset", None).await.0, 200);
-    wait_store_available(&app).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
     assert_eq!(call(&app, "POST", "next", None).await.1["index"], 1);
 }
 
@@ -432,7 +407,7 @@ async fn a_redis_that_lost_its_data_is_refused_until_an_explicit_reset() {
         call(&app, "POST", "reset", None).await,
         (200, serde_json::json!({"index": 0, "value": "0"}))
     );
-    wait_store_available(&app).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
     assert_eq!(call(&app, "POST", "next", None).await.1["index"], 1);
 }
 

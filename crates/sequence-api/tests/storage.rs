@@ -10,7 +10,7 @@ use mathapi_http::{AppContext, single_api_app};
 use mathapi_sequence::testing::RedisServer;
 use mathapi_sequence_api::{Backend, SequenceArgs, WithSequence};
 use mathapi_telemetry::Metrics;
-use mathapi_testing::{TestApp, json_of};
+use mathapi_testing::TestApp;
 use serde_json::{Value, json};
 
 async fn spawn(sequence: SequenceArgs) -> TestApp {
@@ -34,41 +34,12 @@ fn redis_args(redis: &RedisServer) -> SequenceArgs {
 }
 
 async fn call(app: &TestApp, method: &str, operation: &str, key: Option<&str>) -> (u16, Value) {
-    let mut request = app.client.request(
-        method.parse().unwrap(),
-        app.url(&format!("/fibonacci/{operation}")),
-    );
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    let (status, _, body) = json_of(request.send().await.unwrap()).await;
-    (status, body)
+    app.call(method, &format!("/fibonacci/{operation}"), key)
+        .await
 }
 
-/// `mathapi_sequence_store_available` as `/metrics` shows it.
-async fn store_available(app: &TestApp) -> Option<u64> {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find(|line| line.starts_with("mathapi_sequence_store_available{"))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-}
-
-/// Polls the gauge until it shows `want`.
-async fn wait_store_available(app: &TestApp, want: u64) {
-    let deadline = tokio::time::Instant::now() + mathapi_testing::TIMEOUT;
-    loop {
-        let shown = store_available(app).await;
-        if shown == Some(want) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "mathapi_sequence_store_available stayed {shown:?}, expected {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// The storage's health gauge.
+const STORE_AVAILABLE: &str = "mathapi_sequence_store_available";
 
 /// What the process serves without its storage: ready, the math routes, liveness.
 async fn assert_serving_without_the_storage(app: &TestApp) {
@@ -84,12 +55,12 @@ async fn a_redis_outage_leaves_the_process_ready_and_shows_on_the_gauge() {
     let mut redis = RedisServer::start();
     let (port, dir) = (redis.port(), redis.dir().to_path_buf());
     let app = spawn(redis_args(&redis)).await;
-    wait_store_available(&app, 1).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
     assert_eq!(call(&app, "POST", "next", None).await.0, 200);
 
     redis.kill();
     // The monitor sees the outage without any request to the stepper.
-    wait_store_available(&app, 0).await;
+    app.wait_for_metric(STORE_AVAILABLE, 0.0).await;
     assert_serving_without_the_storage(&app).await;
     for (method, operation) in [("GET", "current"), ("POST", "next")] {
         let (status, body) = call(&app, method, operation, None).await;
@@ -103,7 +74,7 @@ async fn a_redis_outage_leaves_the_process_ready_and_shows_on_the_gauge() {
 
     // Back on its port with its data: the same process recovers without a restart.
     let _redis = RedisServer::start_on(port, &dir);
-    wait_store_available(&app, 1).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
     assert_eq!(call(&app, "POST", "next", None).await.1["index"], 2);
 }
 
@@ -111,17 +82,17 @@ async fn a_redis_outage_leaves_the_process_ready_and_shows_on_the_gauge() {
 async fn a_stalled_redis_leaves_the_process_ready_and_shows_on_the_gauge() {
     let redis = RedisServer::start();
     let app = spawn(redis_args(&redis)).await;
-    wait_store_available(&app, 1).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
     redis.pause();
     let (status, body) = call(&app, "POST", "next", Some("stalled")).await;
     assert_eq!(
         (status, body["reason"].as_str()),
         (504, Some("outcome_unknown"))
     );
-    assert_eq!(store_available(&app).await, Some(0));
+    assert_eq!(app.metric(STORE_AVAILABLE).await, Some(0.0));
     assert_serving_without_the_storage(&app).await;
     redis.resume();
-    wait_store_available(&app, 1).await;
+    app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
 }
 
 /// How the storage loses the sequence, before the operator resets it.
@@ -196,7 +167,7 @@ async fn the_reset_recovers_a_lost_redis_state_from_every_state() {
             (200, json!({"index": 0, "value": "0"})),
             "{loss:?}"
         );
-        wait_store_available(&app, 1).await;
+        app.wait_for_metric(STORE_AVAILABLE, 1.0).await;
         assert_eq!(
             call(&app, "POST", "next", None).await,
             (200, json!({"index": 1, "value": "1"})),

@@ -83,6 +83,42 @@ impl TestApp {
         json_of(self.get(path).await).await
     }
 
+    /// `method path` with an optional `Idempotency-Key`: the status and JSON body of the answer.
+    pub async fn call(&self, method: &str, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.request(method.parse().unwrap(), self.url(path));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let (status, _, body) = json_of(request.send().await.expect("request failed")).await;
+        (status, body)
+    }
+
+    /// The value of the first series of `metric` on `/metrics` (`None` when it has none).
+    pub async fn metric(&self, metric: &str) -> Option<f64> {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        let series = format!("{metric}{{");
+        text.lines()
+            .find(|line| line.starts_with(&series) || line.split(' ').next() == Some(metric))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+    }
+
+    /// Polls [`TestApp::metric`] until it shows `want`; fails after [`TIMEOUT`].
+    pub async fn wait_for_metric(&self, metric: &str, want: f64) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let shown = self.metric(metric).await;
+            if shown == Some(want) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{metric} stayed {shown:?}, expected {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Starts the graceful shutdown (the drain) without waiting for it.
     pub fn begin_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
