@@ -7,13 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools_dir="${MATHAPI_STACK_TOOLS:-${HOME}/.local/share/mathapi-stack-tools}"
-[[ -x "${tools_dir}/venv/bin/traefik" ]] || scripts/install-stack-tools.sh
-command -v wrk > /dev/null 2>&1 || {
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends wrk
-}
+scripts/install-proxy-bench-tools.sh
 (($(nproc) >= 2)) || { echo "make capacity needs two cores (server and load apart)" >&2; exit 1; }
 
 # Every function's binary (configs/functions.json) and the bare handler.
