@@ -4,9 +4,9 @@
 //! `POST` steps. `GET` on `next`, `previous` and `reset` steps only when an operator allows
 //! it for old clients (`--sequence-unsafe-get-steps`): a cross-site `GET` needs no
 //! preflight, so any web page could step the sequence. Otherwise it answers `405` and the
-//! documents leave it out ([`SequenceApi::withdrawn`]). poem answers `HEAD` with the `GET`
-//! handler, so those three routes get explicit `HEAD` handlers that refuse with `405`: a
-//! monitor or link checker sending `HEAD` must never move the shared sequence.
+//! documents leave it out ([`SequenceApi::withdrawn`]). `HEAD` never reaches these handlers:
+//! the method layer of `mathapi-http` serves `HEAD` only on paths that take no `POST`, so a
+//! monitor or link checker sending `HEAD` gets `405` and never moves the shared sequence.
 //!
 //! Every step reads its `Idempotency-Key` from the raw header (`key`).
 
@@ -104,16 +104,6 @@ impl SequenceResponse {
     }
 }
 
-/// `HEAD` on a route that steps: refused.
-#[derive(Debug, ApiResponse)]
-pub enum HeadRefused {
-    /// `HEAD` would change state; use `POST`. `Allow` is set here when `GET` steps (the
-    /// document lists `GET`, which would imply `HEAD`); otherwise the middleware adds the
-    /// document's list.
-    #[oai(status = 405, content_type = "application/problem+json")]
-    MethodNotAllowed(Json<Box<Problem>>, #[oai(header = "Allow")] Option<String>),
-}
-
 /// The sequence's routes, over a [`Sequence`]. A service serves them next to its own API
 /// with [`WithSequence`](crate::WithSequence).
 #[derive(Clone)]
@@ -195,14 +185,6 @@ impl SequenceApi {
             .with_instance(request.uri().path());
         mathapi_http::note_problem(&problem);
         Err(poem::Error::from_response(problem.into_response()))
-    }
-
-    fn head_refused(&self, path: &str) -> HeadRefused {
-        let allow = self
-            .sequence
-            .unsafe_get_steps()
-            .then(|| "GET, POST".to_owned());
-        HeadRefused::MethodNotAllowed(Json(Box::new(problems::head_refused(path))), allow)
     }
 
     /// The operations the document leaves out: the `GET` steps, unless an operator allowed
@@ -328,20 +310,5 @@ impl SequenceApi {
         _key: IdempotencyKey,
     ) -> poem::Result<SequenceResponse> {
         self.get_step(Operation::Reset, request).await
-    }
-
-    #[oai(path = "/fibonacci/next", method = "head", hidden)]
-    async fn sequence_next_head(&self) -> HeadRefused {
-        self.head_refused("/fibonacci/next")
-    }
-
-    #[oai(path = "/fibonacci/previous", method = "head", hidden)]
-    async fn sequence_previous_head(&self) -> HeadRefused {
-        self.head_refused("/fibonacci/previous")
-    }
-
-    #[oai(path = "/fibonacci/reset", method = "head", hidden)]
-    async fn sequence_reset_head(&self) -> HeadRefused {
-        self.head_refused("/fibonacci/reset")
     }
 }

@@ -13,7 +13,7 @@
 //! | `args` | [`SequenceArgs`], the flags (each with an environment variable) and the store settings they make; [`Backend`]; [`HARD_MAX_INDEX`] |
 //! | `sequence` | [`Sequence`]: the store, the commit deadline and metrics; [`Sequence::run`] performs one [`Operation`] |
 //! | `health` | whether the storage answers: the gauge `mathapi_sequence_store_available`, the stall after a missed commit deadline, and the task that probes the storage (private; never part of `/ready`) |
-//! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`], [`HeadRefused`]; [`idempotency_key_rule`] |
+//! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`]; [`idempotency_key_rule`] |
 //! | `key` | the `Idempotency-Key` header, read from its raw bytes and refused (`400`) when the store cannot use it (private) |
 //! | `pair` | the current Fibonacci pair in decimal limbs, beside the store: a step is an addition, a value is rendered once (private) |
 //! | `problems` | the problem document of each error, and the examples of the OpenAPI document (private) |
@@ -43,7 +43,7 @@ mod problems;
 mod sequence;
 mod with_sequence;
 
-pub use api::{HeadRefused, SequenceApi, SequenceResponse, SequenceValue, idempotency_key_rule};
+pub use api::{SequenceApi, SequenceResponse, SequenceValue, idempotency_key_rule};
 pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
 pub use mathapi_sequence::{OpenError, Operation, SyncHook};
 pub use sequence::{CHEAP_MAX_INDEX, Sequence};

@@ -89,16 +89,6 @@ pub(crate) fn invalid_key(what: &str) -> Problem {
     )
 }
 
-/// `HEAD` on a route whose `GET` may change state.
-pub(crate) fn head_refused(path: &str) -> Problem {
-    Problem::typed(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "Method not allowed",
-        format!("HEAD would change the sequence: use POST {path}"),
-    )
-}
-
 /// `GET` on a route that steps, while `GET` steps are off.
 pub(crate) fn get_refused(path: &str) -> Problem {
     Problem::typed(

@@ -187,6 +187,13 @@ async fn an_operator_may_allow_get_steps_which_honour_keys_as_post_does() {
         headers["allow"].to_str().unwrap().contains("GET"),
         "{headers:?}"
     );
+    // GET steps, so HEAD (which would be served as GET) is refused and moves nothing.
+    let head = client.head(&next).send().await.unwrap();
+    assert_eq!(head.status(), 405);
+    let allow = head.headers()["allow"].to_str().unwrap();
+    assert!(!allow.contains("HEAD"), "{allow}");
+    let (_, _, body) = send(&client, &server.url("/fibonacci/current"), "GET", &[]).await;
+    assert_eq!(body["index"].as_u64(), Some(2), "{body}");
     let (_, _, doc) = send(&client, &server.url("/fibonacci/openapi.json"), "GET", &[]).await;
     let get = &doc["paths"]["/fibonacci/next"]["get"];
     assert_eq!(get["deprecated"], true, "{get}");
