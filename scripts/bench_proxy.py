@@ -11,8 +11,10 @@ median of the rounds' ratios.
 Variants:
 - minimal: one entrypoint, the file provider, one router to one server; nothing else.
 - metrics: minimal plus the repository's `metrics` section (and its entrypoint).
-- every-request-log: the repository's configuration with an access-log line for every request,
-  unbuffered (what the repository shipped before its access log was filtered).
+- every-request-log: the repository's configuration plus a JSON access-log line for every
+  request, unbuffered (what the repository shipped first).
+- filtered-log: the repository's configuration plus the access log it shipped next: JSON, only
+  429, 502-504 and requests over 250 ms, through a 1,024-line buffer.
 - repository: `configs/traefik/traefik.yml` and `dynamic.yml` as they are (the admin services'
   addresses and the listening ports aside). Tracing is left out of every variant: without a
   receiver it would measure failed exports; the services' and Traefik's tracing costs are in
@@ -93,6 +95,23 @@ def write(work: Path, static: dict, dynamic: dict) -> Path:
     return work / "traefik.yml"
 
 
+# The access logs the repository shipped before it shipped none, measured beside it.
+ACCESS_LOGS = {
+    "every-request-log": {"format": "json"},
+    "filtered-log": {
+        "format": "json",
+        "bufferingSize": 1024,
+        "filters": {"statusCodes": ["429", "502-504"], "minDuration": "250ms"},
+        "fields": {
+            "headers": {
+                "defaultMode": "drop",
+                "names": {"X-Request-Id": "keep", "User-Agent": "keep"},
+            }
+        },
+    },
+}
+
+
 def variants(root: Path, backend: int) -> dict[str, tuple[Path, int, int]]:
     """Each variant's static config file, web port and ping port."""
     out = {}
@@ -107,15 +126,11 @@ def variants(root: Path, backend: int) -> dict[str, tuple[Path, int, int]]:
         ports.traefik_api,
     )
 
-    ports = LivePorts.allocate()
-    static, dynamic = repository_configs(root / "every-request-log", ports, backend)
-    static["accessLog"].pop("filters", None)
-    static["accessLog"].pop("bufferingSize", None)
-    out["every-request-log"] = (
-        write(root / "every-request-log", static, dynamic),
-        ports.traefik_web,
-        ports.traefik_api,
-    )
+    for name, access_log in ACCESS_LOGS.items():
+        ports = LivePorts.allocate()
+        static, dynamic = repository_configs(root / name, ports, backend)
+        static["accessLog"] = copy.deepcopy(access_log)
+        out[name] = (write(root / name, static, dynamic), ports.traefik_web, ports.traefik_api)
 
     web, api, metrics = free_port(), free_port(), free_port()
     minimal = yaml.safe_load((root / "minimal" / "traefik.yml").read_text())

@@ -4,7 +4,7 @@
   stack_capacity.py measure --out docs/scaling-inputs.json   (scripts/capacity.sh runs it)
   stack_capacity.py table   --inputs docs/scaling-inputs.json --doc docs/scaling.md
 
-measure: the release binaries, the real Traefik (repository configs, its filtered access log) and
+measure: the release binaries, the real Traefik (repository configs: metrics, no access log) and
 a real Redis (AOF, appendfsync always, password) on this machine, loopback only. Every server is
 pinned to core 0 and the load (wrk) to core 1 with taskset; every figure is taken per CPU
 second the server process actually used (utime + stime from /proc), so a server that was not
@@ -171,7 +171,7 @@ def measure_hello(work: Path, seconds: int, connections: int) -> dict:
 
 def measure_traefik(work: Path, seconds: int, connections: int) -> dict:
     """Traefik (GOMAXPROCS=1) on core 0 in front of the backend that serves the sequence (its
-    store in the work directory) on core 1, access log to a file."""
+    store in the work directory) on core 1; the repository's configuration (no access log)."""
     b = SEQUENCE
     ports = LivePorts.allocate()
     port, web, api, metrics = (

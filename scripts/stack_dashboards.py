@@ -272,7 +272,7 @@ def grafana_dashboard() -> dict:
             "Requests with a matched math route, per backend (service view).",
             "reqps",
             targets((f'job:http_server_requests:rate1m{{job=~"{ALL_JOBS}"}}', "{{job}}")),
-            w=7,
+            w=6,
         )
     )
     panels.append(
@@ -284,7 +284,7 @@ def grafana_dashboard() -> dict:
             targets(
                 (f'job:http_server_server_errors:ratio_rate1m{{job=~"{ALL_JOBS}"}}', "{{job}}")
             ),
-            w=7,
+            w=6,
         )
     )
     panels.append(
@@ -299,7 +299,18 @@ def grafana_dashboard() -> dict:
                     "{{job}}",
                 )
             ),
-            w=6,
+            w=5,
+        )
+    )
+    panels.append(
+        timeseries(
+            layout,
+            "Refused at the edge",
+            "Requests/s Traefik answered 429 itself (the per-client limits): the services never "
+            "see them.",
+            "reqps",
+            targets(("traefik:edge_refusals:rate1m", "429")),
+            w=4,
         )
     )
     panels.append(
@@ -308,7 +319,7 @@ def grafana_dashboard() -> dict:
             "Scrape targets",
             "1 when Prometheus can scrape the backend's /metrics.",
             targets((f'up{{job=~"{ALL_JOBS}"}}', "{{job}}")),
-            w=4,
+            w=3,
         )
     )
 

@@ -486,10 +486,10 @@ def tracing_config_map() -> dict:
 
 def traefik_values(overlay: str) -> dict:
     """Helm values for the Traefik chart (v37.x, Traefik v3.5.3): configs/traefik/traefik.yml's
-    tracing, latency buckets, metric labels and access log as Traefik flags
-    (additionalArguments: the same names whatever the chart's version), exporting to the
-    overlay's endpoint; the metrics Service that ServiceMonitor traefik scrapes; the clients'
-    own source addresses kept for the per-client limits."""
+    tracing, latency buckets and metric labels as Traefik flags (additionalArguments: the same
+    names whatever the chart's version), exporting to the overlay's endpoint, and like compose
+    no access log (the chart's default); the metrics Service that ServiceMonitor traefik
+    scrapes; the clients' own source addresses kept for the per-client limits."""
     static = yaml.safe_load(TRAEFIK_STATIC.read_text())
     tracing = static["tracing"]
     flags = [
@@ -503,7 +503,6 @@ def traefik_values(overlay: str) -> dict:
             f"{b:.5f}".rstrip("0").rstrip(".") for b in static["metrics"]["prometheus"]["buckets"]
         ),
         *metrics_label_flags(static["metrics"]["prometheus"]),
-        *access_log_flags(static["accessLog"]),
     ]
     return {
         "additionalArguments": flags,
@@ -521,24 +520,6 @@ def metrics_label_flags(prometheus: dict) -> list[str]:
     """configs/traefik/traefik.yml's choice of metric labels as Traefik flags."""
     keys = ("addEntryPointsLabels", "addServicesLabels", "addRoutersLabels")
     return [f"--metrics.prometheus.{k}={str(prometheus[k]).lower()}" for k in keys]
-
-
-def access_log_flags(access: dict) -> list[str]:
-    """configs/traefik/traefik.yml's access log (format, buffer, filters, kept headers) as
-    Traefik flags: the same lines on Kubernetes as in compose."""
-    filters, headers = access["filters"], access["fields"]["headers"]
-    return [
-        "--accesslog=true",
-        f"--accesslog.format={access['format']}",
-        f"--accesslog.bufferingSize={access['bufferingSize']}",
-        f"--accesslog.filters.statusCodes={','.join(filters['statusCodes'])}",
-        f"--accesslog.filters.minDuration={filters['minDuration']}",
-        f"--accesslog.fields.headers.defaultMode={headers['defaultMode']}",
-        *(
-            f"--accesslog.fields.headers.names.{name}={mode}"
-            for name, mode in headers["names"].items()
-        ),
-    ]
 
 
 def values_document(values: dict) -> str:

@@ -76,14 +76,15 @@ def write_live_configs(
     ports: LivePorts,
     scrape_interval: str = "1s",
     otlp_endpoint: str | None = None,
-    access_log_every_request: bool = False,
+    access_log: bool = False,
     edge_limits: bool = True,
 ) -> None:
     """The repository's Prometheus and Traefik configs, with 127.0.0.1 addresses, in `out`:
     prometheus.yml, traefik.yml, dynamic.yml. Traefik exports its spans to `otlp_endpoint`
     (the full /v1/traces URL); without one its tracing is off (nothing would receive it).
-    `access_log_every_request` drops the access log's filters, for checks that compare
-    Traefik's metrics with its own record of every request. `edge_limits=False` takes the
+    `access_log` adds a JSON access log of every request (with its `X-Request-Id`) on
+    Traefik's stdout (the repository ships none), for checks that compare Traefik's metrics
+    and traces with its own record of each request. `edge_limits=False` takes the
     per-client limits off the routers (for measurements whose load comes from one address).
     Everything else is the repository's."""
     prometheus = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
@@ -109,8 +110,11 @@ def write_live_configs(
         static["tracing"]["otlp"]["http"]["endpoint"] = otlp_endpoint
     else:
         del static["tracing"]
-    if access_log_every_request:
-        del static["accessLog"]["filters"]
+    if access_log:
+        static["accessLog"] = {
+            "format": "json",
+            "fields": {"headers": {"defaultMode": "drop", "names": {"X-Request-Id": "keep"}}},
+        }
     (out / "traefik.yml").write_text(yaml.safe_dump(static, sort_keys=False))
 
     dynamic = yaml.safe_load(TRAEFIK_DYNAMIC.read_text())
