@@ -3,7 +3,8 @@
 # poem handler on the same core in the same run (absolute numbers on a shared machine mean
 # little; the ratios are the result).
 #
-# Server pinned to core 0 (taskset), load generator on core 1. Writes target/bench/results.md.
+# Server pinned to core 0 (taskset), load generator on core 1. Writes target/bench/results.md;
+# the stepper, the adjacent pairs and the proxy tier have their own scripts, which it runs too.
 # Knobs: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_RATE (default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -195,3 +196,8 @@ store_redis=$(taskset -c 0 target/release/examples/sequence_bench --backend redi
 
 # The ratios single runs cannot settle here: medians of adjacent pairs (target/bench/pairs.md).
 scripts/bench-pairs.sh | tee -a "$out/results.md"
+
+# The proxy tier: requests per Traefik CPU-second, the repository's configuration against
+# Traefik's minimal one, in turns (target/bench/proxy.md).
+{ echo; echo "Traefik (make bench-proxy):"; echo; } >> "$out/results.md"
+scripts/bench-proxy.sh | tee -a "$out/results.md"
