@@ -7,6 +7,8 @@
 //! - `args`: the flags and `OTEL_*` variables ([`TracingArgs`]), the sampler;
 //! - `export`: the bounded, counted export queue and the HTTP client that never blocks a
 //!   request;
+//! - `otlp` and `protobuf`: the exporter posting batches of spans over OTLP/HTTP, and the
+//!   protobuf request it writes straight from the SDK's span data;
 //! - `request`: the server span of a request (W3C `traceparent` honoured, semantic-convention
 //!   attributes), the ids its log lines carry, and its `computation` child; made with the
 //!   OpenTelemetry API directly, not mirrored from `tracing` spans;
@@ -18,6 +20,8 @@
 mod args;
 mod events;
 mod export;
+mod otlp;
+mod protobuf;
 mod request;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +30,6 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
@@ -38,6 +41,7 @@ use tracing_subscriber::filter::LevelFilter;
 use super::{Metrics, VERSION, fields};
 use events::SpanEvents;
 use export::{BoundedProcessor, CountingExporter, ExportClient, QueueCounts};
+use otlp::OtlpExporter;
 
 pub use args::{SamplerName, TracingArgs};
 pub use request::{ComputationSpan, ServerSpan, TraceIds};
@@ -128,14 +132,7 @@ impl Traces {
         };
         let timeout = Duration::from_millis(args.otel_export_timeout_ms);
         let client = ExportClient::new(timeout).map_err(|e| TracesError(e.to_string()))?;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url)
-            .with_timeout(timeout)
-            .with_http_client(client)
-            .build()
-            .map_err(|e| TracesError(e.to_string()))?;
+        let exporter = OtlpExporter::new(client, &url, timeout).map_err(TracesError)?;
         let counts = Arc::new(QueueCounts::default());
         let bound = args.otel_queue_size as usize;
         // Batch size and delay: the SDK's defaults (512 spans, 5 s) or `OTEL_BSP_*`.
