@@ -19,7 +19,7 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use prost::encoding::{WireType, encode_varint, encoded_len_varint, key_len};
 
 /// Span flags bit: whether the parent's remoteness is known (always, here).
 const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
@@ -43,15 +43,27 @@ fn resource_spans(buf: &mut Vec<u8>, spans: &[SpanData], resource: &Resource) {
     });
     let mut scopes: Vec<&InstrumentationScope> = Vec::new();
     for span in spans {
-        if !scopes.contains(&&span.instrumentation_scope) {
-            scopes.push(&span.instrumentation_scope);
+        let scope = &span.instrumentation_scope;
+        if !scopes.iter().any(|known| same_scope(known, scope)) {
+            scopes.push(scope);
         }
     }
     for scope in scopes {
-        let of_scope = spans.iter().filter(|s| s.instrumentation_scope == *scope);
+        let of_scope = spans
+            .iter()
+            .filter(|s| same_scope(&s.instrumentation_scope, scope));
         nested(buf, 2, 3, |buf| scope_spans(buf, scope, of_scope));
     }
     string(buf, 3, resource.schema_url().unwrap_or_default());
+}
+
+/// Whether two spans' scopes are one (`InstrumentationScope`'s equality, which groups them
+/// upstream too); scopes without attributes, the usual case, without sorting them.
+fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    if a.attributes().next().is_some() || b.attributes().next().is_some() {
+        return a == b;
+    }
+    a.name() == b.name() && a.version() == b.version() && a.schema_url() == b.schema_url()
 }
 
 /// `ScopeSpans`: the scope, its spans, its schema URL.
@@ -257,13 +269,13 @@ const BOOL_VALUE_LEN: usize = 2;
 const DOUBLE_VALUE_LEN: usize = 9;
 
 fn bool_value(buf: &mut Vec<u8>, b: bool) {
-    encode_key(2, WireType::Varint, buf);
+    key(buf, 2, WireType::Varint);
     buf.push(u8::from(b));
 }
 
 fn int_value(buf: &mut Vec<u8>, i: i64) {
-    encode_key(3, WireType::Varint, buf);
-    encode_varint(i as u64, buf);
+    key(buf, 3, WireType::Varint);
+    varint(buf, i as u64);
 }
 
 fn int_value_len(i: i64) -> usize {
@@ -271,7 +283,7 @@ fn int_value_len(i: i64) -> usize {
 }
 
 fn double_value(buf: &mut Vec<u8>, f: f64) {
-    encode_key(4, WireType::SixtyFourBit, buf);
+    key(buf, 4, WireType::SixtyFourBit);
     buf.extend_from_slice(&f.to_le_bytes());
 }
 
@@ -309,8 +321,8 @@ fn bytes(buf: &mut Vec<u8>, tag: u32, b: &[u8]) {
 /// A varint field (`uint32`, an enum), left out when 0.
 fn uint(buf: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
-        encode_key(tag, WireType::Varint, buf);
-        encode_varint(value, buf);
+        key(buf, tag, WireType::Varint);
+        varint(buf, value);
     }
 }
 
@@ -326,7 +338,7 @@ fn uint_len(tag: u32, value: u64) -> usize {
 /// A `fixed64` field, left out when 0.
 fn fixed64(buf: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
-        encode_key(tag, WireType::SixtyFourBit, buf);
+        key(buf, tag, WireType::SixtyFourBit);
         buf.extend_from_slice(&value.to_le_bytes());
     }
 }
@@ -334,15 +346,15 @@ fn fixed64(buf: &mut Vec<u8>, tag: u32, value: u64) {
 /// A `fixed32` field, left out when 0.
 fn fixed32(buf: &mut Vec<u8>, tag: u32, value: u32) {
     if value != 0 {
-        encode_key(tag, WireType::ThirtyTwoBit, buf);
+        key(buf, tag, WireType::ThirtyTwoBit);
         buf.extend_from_slice(&value.to_le_bytes());
     }
 }
 
 /// The key and length of a length-delimited field whose contents are `len` bytes.
 fn length_delimited_key(buf: &mut Vec<u8>, tag: u32, len: usize) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
+    key(buf, tag, WireType::LengthDelimited);
+    varint(buf, len as u64);
 }
 
 /// Length of a length-delimited field whose contents are `len` bytes.
@@ -350,10 +362,27 @@ fn length_delimited_len(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
+/// A field's key: its tag and wire type. The same bytes as `prost::encoding::encode_key`,
+/// written with plain pushes (this runs a few times per attribute).
+#[inline]
+fn key(buf: &mut Vec<u8>, tag: u32, wire_type: WireType) {
+    varint(buf, u64::from(tag << 3 | wire_type as u32));
+}
+
+/// A base-128 varint, as `prost::encoding::encode_varint` writes it.
+#[inline]
+fn varint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
+}
+
 /// A message field `tag` whose contents `write` writes: room for a length of `guess` bytes
 /// is left before them, and they are moved when the length needs more or fewer.
 fn nested(buf: &mut Vec<u8>, tag: u32, guess: usize, write: impl FnOnce(&mut Vec<u8>)) {
-    encode_key(tag, WireType::LengthDelimited, buf);
+    key(buf, tag, WireType::LengthDelimited);
     let at = buf.len();
     buf.resize(at + guess, 0);
     write(buf);
@@ -607,12 +636,14 @@ mod tests {
     #[test]
     fn the_buffer_is_reused_and_holds_only_the_last_request() {
         let scope = InstrumentationScope::builder("mathapi").build();
+        // One resource: two are two hash maps, each with its own attribute order.
+        let resource = resource();
         let mut buf = Vec::new();
-        encode_request(&varied_spans(), &resource(), &mut buf);
+        encode_request(&varied_spans(), &resource, &mut buf);
         let capacity = buf.capacity();
         let one = [span_data("one", &scope)];
-        encode_request(&one, &resource(), &mut buf);
-        assert_eq!(buf, upstream(&one, &resource()).encode_to_vec());
+        encode_request(&one, &resource, &mut buf);
+        assert_eq!(buf, upstream(&one, &resource).encode_to_vec());
         assert_eq!(buf.capacity(), capacity);
     }
 
