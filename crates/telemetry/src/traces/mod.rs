@@ -4,7 +4,8 @@
 //! Off unless an endpoint is configured; then no OpenTelemetry layer is installed at all and
 //! the request path pays one branch ([`is_on`]). When on:
 //!
-//! - `args`: the flags and `OTEL_*` variables ([`TracingArgs`]), the sampler;
+//! - `args` and `headers`: the flags and `OTEL_*` variables ([`TracingArgs`]), the sampler,
+//!   the headers added to exports;
 //! - `export`: the bounded, counted export queue and the HTTP client that never blocks a
 //!   request;
 //! - `otlp` and `protobuf`: the exporter posting batches of spans over OTLP/HTTP, and the
@@ -20,6 +21,7 @@
 mod args;
 mod events;
 mod export;
+mod headers;
 mod otlp;
 mod protobuf;
 mod request;
@@ -132,7 +134,9 @@ impl Traces {
         };
         let timeout = Duration::from_millis(args.otel_export_timeout_ms);
         let client = ExportClient::new(timeout).map_err(|e| TracesError(e.to_string()))?;
-        let exporter = OtlpExporter::new(client, &url, timeout).map_err(TracesError)?;
+        let exporter = OtlpExporter::new(client, &url, timeout)
+            .map_err(TracesError)?
+            .with_headers(args.export_headers());
         let counts = Arc::new(QueueCounts::default());
         let bound = args.otel_queue_size as usize;
         // Batch size and delay: the SDK's defaults (512 spans, 5 s) or `OTEL_BSP_*`.

@@ -5,7 +5,8 @@
 //! protobuf structs first (a `String` per attribute key and value, a `Vec` per list),
 //! encodes them, then drops them; that was two thirds of what a traced request cost
 //! (docs/performance.md). The bytes written here are the same; the HTTP side behaves as
-//! that exporter's does: `POST` with `Content-Type: application/x-protobuf`, any answer
+//! that exporter's does: `POST` with `Content-Type: application/x-protobuf` and the headers
+//! of `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, any answer
 //! but a 2xx is a failed export, each attempt bounded by the client's timeout, and a
 //! collector that is down, overloaded or throttling (no answer, 429, 502, 503, 504) tried
 //! again up to three times with a growing delay (honouring `Retry-After` in seconds) while
@@ -24,6 +25,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use poem::http::{Method, StatusCode, Uri, header};
 
 use super::export::ExportClient;
+use super::headers::ExportHeaders;
 use super::protobuf;
 
 /// Retries after a failed attempt, at most.
@@ -41,6 +43,7 @@ const MAX_JITTER_MS: u32 = 100;
 pub struct OtlpExporter {
     client: ExportClient,
     url: Uri,
+    headers: ExportHeaders,
     timeout: Duration,
     resource: Resource,
     /// The request body, written anew for each batch in the same allocation.
@@ -66,11 +69,18 @@ impl OtlpExporter {
         Ok(OtlpExporter {
             client,
             url,
+            headers: ExportHeaders::default(),
             timeout,
             resource: Resource::builder_empty().build(),
             body: Mutex::new(Vec::new()),
             shut_down: AtomicBool::new(false),
         })
+    }
+
+    /// Adds `headers` to every export request.
+    pub fn with_headers(mut self, headers: ExportHeaders) -> Self {
+        self.headers = headers;
+        self
     }
 
     /// The protobuf body of `batch`.
@@ -113,12 +123,15 @@ impl OtlpExporter {
 
     /// One attempt: `POST` the body, a 2xx answer is success.
     async fn post(&self, body: Bytes) -> Result<(), Failure> {
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(self.url.clone())
             .header(header::CONTENT_TYPE, "application/x-protobuf")
             .body(body)
             .map_err(|e| Failure::final_(format!("failed to build HTTP request: {e}")))?;
+        for (name, value) in self.headers.iter() {
+            request.headers_mut().insert(name, value.clone());
+        }
         let response = self.client.send_bytes(request).await.map_err(|_| Failure {
             message: "HTTP export failed: network error".to_owned(),
             retryable: true,
@@ -224,7 +237,7 @@ mod tests {
     #[derive(Default)]
     struct Script {
         answers: VecDeque<(u16, Option<&'static str>)>,
-        received: Vec<(Option<String>, Vec<u8>)>,
+        received: Vec<(poem::http::HeaderMap, Vec<u8>)>,
     }
 
     #[handler]
@@ -233,10 +246,9 @@ mod tests {
         body: Body,
         script: Data<&Arc<Mutex<Script>>>,
     ) -> Response {
-        let content_type = request.content_type().map(str::to_owned);
         let body = body.into_vec().await.unwrap_or_default();
         let mut script = script.lock().unwrap();
-        script.received.push((content_type, body));
+        script.received.push((request.headers().clone(), body));
         let (status, retry_after) = if script.answers.len() > 1 {
             script.answers.pop_front().unwrap()
         } else {
@@ -306,8 +318,10 @@ mod tests {
     const LONG: Duration = Duration::from_secs(30);
 
     #[test]
-    fn a_batch_is_posted_as_protobuf_with_the_resource() {
-        let (runtime, mut exporter, script) = collector(&[(200, None)], LONG);
+    fn a_batch_is_posted_as_protobuf_with_the_resource_and_the_headers() {
+        let (runtime, exporter, script) = collector(&[(200, None)], LONG);
+        let headers = super::super::headers::parse("x-api-key=k%2C1,x-team=math").unwrap();
+        let mut exporter = exporter.with_headers(headers);
         let resource = Resource::builder_empty()
             .with_service_name("factorial")
             .build();
@@ -316,10 +330,12 @@ mod tests {
             .block_on(exporter.export(vec![span("GET /a"), span("GET /b")]))
             .unwrap();
         let script = script.lock().unwrap();
-        let [(content_type, body)] = &script.received[..] else {
+        let [(headers, body)] = &script.received[..] else {
             panic!("{} requests", script.received.len());
         };
-        assert_eq!(content_type.as_deref(), Some("application/x-protobuf"));
+        assert_eq!(headers[header::CONTENT_TYPE], "application/x-protobuf");
+        assert_eq!(headers["x-api-key"], "k,1");
+        assert_eq!(headers["x-team"], "math");
         let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
         let resource_spans = &request.resource_spans[0];
         let service = &resource_spans.resource.as_ref().unwrap().attributes[0];
