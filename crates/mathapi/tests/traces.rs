@@ -1,7 +1,7 @@
 //! Trace export of the real `mathapi` binary, received by an in-process OTLP/HTTP collector
 //! that decodes the protobuf payloads: parents from `traceparent`, the spans' attributes,
-//! the join with the log lines, sampling, flush at shutdown, and a collector that never
-//! answers.
+//! the join with the log lines, sampling, flush at shutdown, a collector that refuses
+//! exports and one that never answers.
 
 use mathapi_testing::otlp::{OtlpReceiver, ReceivedSpan, SilentCollector};
 use mathapi_testing::{RunningBinary, client};
@@ -238,6 +238,37 @@ async fn a_collector_that_never_answers_costs_dropped_spans_not_answers() {
         .wait_for_log(|r| r["msg"] == "trace export not flushed")
         .await;
     assert_eq!(line["level"], 40, "{line}");
+}
+
+#[tokio::test]
+async fn an_export_the_collector_cannot_take_is_tried_again_then_given_up() {
+    // 503: overloaded, try again later (as 429, 502 and 504 say).
+    let collector = OtlpReceiver::answering(poem::http::StatusCode::SERVICE_UNAVAILABLE).await;
+    let (mut server, _data) = start(&["--otel-endpoint", &collector.endpoint()], FAST).await;
+    get_traced(&server, "/fibonacci/12/", (TRACE_A, PARENT_A, "01")).await;
+    let server_spans = || {
+        let spans = spans_of_trace(&collector.spans(), TRACE_A);
+        spans
+            .into_iter()
+            .filter(|s| s.kind == SERVER)
+            .collect::<Vec<_>>()
+    };
+    // The same server span arrives four times: the first attempt and three retries.
+    let deadline = tokio::time::Instant::now() + mathapi_testing::TIMEOUT;
+    while server_spans().len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not retried: {:#?}",
+            server_spans()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Then it is given up: once the process has exited, no fifth attempt has come.
+    server.signal("TERM");
+    assert!(server.wait().await.success());
+    let arrived = server_spans();
+    assert_eq!(arrived.len(), 4, "{arrived:#?}");
+    assert!(arrived.iter().all(|s| *s == arrived[0]), "{arrived:#?}");
 }
 
 #[tokio::test]

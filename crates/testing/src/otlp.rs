@@ -1,5 +1,6 @@
 //! Collectors for the services' trace export, in-process on random ports: one that decodes
-//! every OTLP/HTTP protobuf request it gets ([`OtlpReceiver`]), and one that accepts
+//! every OTLP/HTTP protobuf request it gets ([`OtlpReceiver`], answering with success or a
+//! status of the test's choosing), and one that accepts
 //! connections and never answers ([`SilentCollector`]).
 
 use std::collections::BTreeMap;
@@ -58,6 +59,12 @@ pub struct OtlpReceiver {
 impl OtlpReceiver {
     /// Starts listening on 127.0.0.1 with a random port.
     pub async fn start() -> OtlpReceiver {
+        OtlpReceiver::answering(StatusCode::OK).await
+    }
+
+    /// Like [`OtlpReceiver::start`], but every export it decodes (and keeps) is answered
+    /// with `status`: a collector that refuses or cannot take what it is sent.
+    pub async fn answering(status: StatusCode) -> OtlpReceiver {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(Mutex::new(0));
         let (kept, counted) = (spans.clone(), requests.clone());
@@ -74,6 +81,7 @@ impl OtlpReceiver {
                                 kept.lock().unwrap().extend(spans_of(export));
                                 // An empty ExportTraceServiceResponse is zero bytes.
                                 Response::builder()
+                                    .status(status)
                                     .content_type("application/x-protobuf")
                                     .body(Vec::<u8>::new())
                             }

@@ -3,6 +3,8 @@
 
 use opentelemetry_sdk::trace::Sampler;
 
+use super::headers::{self, ExportHeaders};
+
 /// OTLP trace export: off unless an endpoint is given. Flags fall back to the standard
 /// `OTEL_*` variables, so an OpenTelemetry-aware deployment configures it as usual.
 #[derive(Debug, Clone, clap::Args)]
@@ -15,6 +17,15 @@ pub struct TracingArgs {
     /// Full URL traces are posted to, used as is (wins over `--otel-endpoint`).
     #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value_parser = http_url)]
     pub otel_traces_endpoint: Option<String>,
+
+    /// Extra HTTP headers on every export, `key=value` pairs separated by commas, values
+    /// percent-encoded (e.g. a collector's API key).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_HEADERS", value_parser = headers::parse)]
+    pub otel_headers: Option<ExportHeaders>,
+
+    /// Headers for trace exports, used instead of `--otel-headers`.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_HEADERS", value_parser = headers::parse)]
+    pub otel_traces_headers: Option<ExportHeaders>,
 
     /// OTLP transport; only `http/protobuf` is supported.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "http/protobuf",
@@ -81,6 +92,15 @@ impl TracingArgs {
         }
         let base = self.otel_endpoint.as_deref()?;
         Some(format!("{}/v1/traces", base.trim_end_matches('/')))
+    }
+
+    /// The headers added to each export: the traces' own, or else the general ones.
+    pub fn export_headers(&self) -> ExportHeaders {
+        let headers = self
+            .otel_traces_headers
+            .as_ref()
+            .or(self.otel_headers.as_ref());
+        headers.cloned().unwrap_or_default()
     }
 
     /// The sampler the flags name (ratio 1 when none is given).
@@ -152,6 +172,18 @@ mod tests {
     }
 
     #[test]
+    fn the_traces_headers_win_over_the_general_ones() {
+        let names = |args: &[&str]| -> Vec<String> {
+            let headers = parse(args).unwrap().export_headers();
+            headers.iter().map(|(n, _)| n.to_string()).collect()
+        };
+        assert!(names(&[]).is_empty());
+        assert_eq!(names(&["--otel-headers", "a=1,b=2"]), ["a", "b"]);
+        let both = ["--otel-headers", "a=1", "--otel-traces-headers", "c=3"];
+        assert_eq!(names(&both), ["c"]);
+    }
+
+    #[test]
     fn no_endpoint_or_disabled_means_off() {
         assert_eq!(parse(&[]).unwrap().traces_url(), None);
         let disabled = parse(&["--otel-endpoint", "http://a:1", "--otel-sdk-disabled"]).unwrap();
@@ -168,6 +200,8 @@ mod tests {
             &["--otel-traces-sampler-arg", "NaN"],
             &["--otel-endpoint", "https://collector:4318"],
             &["--otel-endpoint", "not a url"],
+            &["--otel-headers", "api-key"],
+            &["--otel-traces-headers", "k=%zz"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -174,6 +174,17 @@ impl ExportClient {
     }
 }
 
+impl ExportClient {
+    /// Waits `pause` on the client's runtime (the exporter's own thread has no timer: the
+    /// timer is made inside the task).
+    pub async fn sleep(&self, pause: Duration) {
+        let _ = self
+            .runtime
+            .spawn(async move { tokio::time::sleep(pause).await })
+            .await;
+    }
+}
+
 impl fmt::Debug for ExportClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExportClient").finish_non_exhaustive()

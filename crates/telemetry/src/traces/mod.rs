@@ -4,9 +4,12 @@
 //! Off unless an endpoint is configured; then no OpenTelemetry layer is installed at all and
 //! the request path pays one branch ([`is_on`]). When on:
 //!
-//! - `args`: the flags and `OTEL_*` variables ([`TracingArgs`]), the sampler;
+//! - `args` and `headers`: the flags and `OTEL_*` variables ([`TracingArgs`]), the sampler,
+//!   the headers added to exports;
 //! - `export`: the bounded, counted export queue and the HTTP client that never blocks a
 //!   request;
+//! - `otlp` and `protobuf`: the exporter posting batches of spans over OTLP/HTTP, and the
+//!   protobuf request it writes straight from the SDK's span data;
 //! - `request`: the server span of a request (W3C `traceparent` honoured, semantic-convention
 //!   attributes), the ids its log lines carry, and its `computation` child; made with the
 //!   OpenTelemetry API directly, not mirrored from `tracing` spans;
@@ -18,6 +21,9 @@
 mod args;
 mod events;
 mod export;
+mod headers;
+mod otlp;
+mod protobuf;
 mod request;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +32,6 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
@@ -38,6 +43,7 @@ use tracing_subscriber::filter::LevelFilter;
 use super::{Metrics, VERSION, fields};
 use events::SpanEvents;
 use export::{BoundedProcessor, CountingExporter, ExportClient, QueueCounts};
+use otlp::OtlpExporter;
 
 pub use args::{SamplerName, TracingArgs};
 pub use request::{ComputationSpan, ServerSpan, TraceIds};
@@ -128,14 +134,9 @@ impl Traces {
         };
         let timeout = Duration::from_millis(args.otel_export_timeout_ms);
         let client = ExportClient::new(timeout).map_err(|e| TracesError(e.to_string()))?;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url)
-            .with_timeout(timeout)
-            .with_http_client(client)
-            .build()
-            .map_err(|e| TracesError(e.to_string()))?;
+        let exporter = OtlpExporter::new(client, &url, timeout)
+            .map_err(TracesError)?
+            .with_headers(args.export_headers());
         let counts = Arc::new(QueueCounts::default());
         let bound = args.otel_queue_size as usize;
         // Batch size and delay: the SDK's defaults (512 spans, 5 s) or `OTEL_BSP_*`.
