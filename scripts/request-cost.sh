@@ -4,6 +4,11 @@
 # runs under callgrind, gets 200 warm-up requests on one keep-alive connection, its counters
 # are zeroed, it answers N more, and the dump's total over N is the cost of one request in the
 # server process (user space: the kernel's share of the socket calls is not counted).
+# The stepper's case is `POST /fibonacci/next` on the embedded store, every step durable
+# (one commit per step: one connection never fills a batch); it warms up with 4,000 steps,
+# so that N = 2000 walks through the middle of the default range (index 4,000 to 6,000; the
+# values of `make bench-stepper`'s walk are 1,045 digits long on average), and a `409` at the
+# end of the range makes the next request a reset, as in `make bench-stepper`.
 #
 # usage: scripts/request-cost.sh [N]   (default 2000; writes target/bench/request-cost.md)
 # Compare another build with MATHAPI_BIN=path/to/mathapi (e.g. an older release).
@@ -16,6 +21,7 @@ command -v valgrind > /dev/null || { echo "request-cost needs valgrind (apt-get 
 cargo build --release --bin mathapi --bin bench-hello --bin otlp-sink 2>&1 | tail -1
 mathapi=${MATHAPI_BIN:-target/release/mathapi}
 
+# A case's requests are GET, or METHOD; WARMUP (default 200) of them precede the count.
 cost() { # name path binary [args...]
   local name=$1 path=$2 bin=$3; shift 3
   local dir="$out/$name" port=$((19000 + RANDOM % 1000))
@@ -23,18 +29,23 @@ cost() { # name path binary [args...]
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" --port "$port" "$@" \
     > "$dir/stdout.log" 2> "$dir/valgrind.log" &
   local pid=$!
-  for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port$path" 2> /dev/null && break; sleep 0.2; done
-  python3 - "$port" "$path" "$n" "$pid" << 'PY'
+  # Any answer means it listens (a step's path answers GET with 405).
+  for _ in $(seq 300); do curl -sS -o /dev/null "http://127.0.0.1:$port$path" 2> /dev/null && break; sleep 0.2; done
+  python3 - "$port" "$path" "$n" "$pid" "${METHOD:-GET}" "${WARMUP:-200}" << 'PY'
 import http.client, subprocess, sys
 port, path, n, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+method, warmup = sys.argv[5], int(sys.argv[6])
 connection = http.client.HTTPConnection("127.0.0.1", port)
 def burst(k):
+    reset = False
     for _ in range(k):
-        connection.request("GET", path)
+        # The stepper's walk: a 409 at the end of the range makes the next step a reset.
+        connection.request(method, "/fibonacci/reset" if reset else path)
         response = connection.getresponse()
         response.read()
-        assert response.status in (200, 400), response.status
-burst(200)
+        assert response.status in (200, 400, 409), response.status
+        reset = response.status == 409
+burst(warmup)
 subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
 burst(n)
 subprocess.run(["callgrind_control", "-d", "measured", pid], check=True, capture_output=True)
@@ -78,4 +89,6 @@ hello=$(cost hello /hello target/release/bench-hello)
   row "\`/fibonacci/400/\`, info, cache off" "$(cost fib-nocache /fibonacci/400/ "$mathapi" --sequence-data-dir "$data/c" --render-cache-bytes 0)"
   row "\`/factorial/400/\`, info, cache off" "$(cost fact-nocache /factorial/400/ "$mathapi" --sequence-data-dir "$data/d" --render-cache-bytes 0)"
   row "\`/fibonacci/abc/\` (400), info" "$(cost bad-info /fibonacci/abc/ "$mathapi" --sequence-data-dir "$data/e")"
+  row "\`POST /fibonacci/next\` (stepper, embedded, index 4,000 → 6,000), info" \
+    "$(METHOD=POST WARMUP=4000 cost stepper /fibonacci/next "$mathapi" --sequence-data-dir "$data/s")"
 } | tee target/bench/request-cost.md

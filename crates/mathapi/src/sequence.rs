@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use mathapi_sequence_api::{OpenError, Operation, Sequence, SequenceResponse};
 use mathapi_telemetry::Metrics;
-use poem_openapi::types::ToJSON;
 use serde_json::Value;
 
 use crate::cli::SequenceCommand;
@@ -89,9 +88,9 @@ async fn local(command: &SequenceCommand) -> Outcome {
     };
     match sequence.run(command.operation, None).await {
         SequenceResponse::Ok(position, _) => Outcome::Position {
-            document: position.to_json_string(),
-            index: position.index,
-            value: position.0.value,
+            document: position.json().to_owned(),
+            index: position.index(),
+            value: position.value().to_owned(),
         },
         SequenceResponse::Conflict(problem, _) => Outcome::Conflict(problem.detail.clone()),
         SequenceResponse::BadRequest(problem, _)

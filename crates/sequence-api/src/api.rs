@@ -21,7 +21,7 @@ use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use crate::key::idempotency_key;
-use crate::{Sequence, SequenceArgs, problems};
+use crate::{Position, Sequence, SequenceArgs, problems};
 
 #[derive(Tags)]
 enum SequenceTags {
@@ -29,6 +29,8 @@ enum SequenceTags {
     Sequence,
 }
 
+// The schema of the answers, which are rendered once per index as `Position`s (its doc
+// comment is the schema's published description).
 /// A position in the sequence.
 #[derive(Debug, Object)]
 #[oai(example)]
@@ -55,7 +57,7 @@ const NO_STORE: &str = "no-store";
 pub enum SequenceResponse {
     /// The new (or current) position.
     #[oai(status = 200)]
-    Ok(Json<SequenceValue>, #[oai(header = "Cache-Control")] String),
+    Ok(Position, #[oai(header = "Cache-Control")] String),
     /// The `Idempotency-Key` header is malformed; nothing changed.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Box<Problem>>, #[oai(header = "Cache-Control")] String),
@@ -79,8 +81,8 @@ pub enum SequenceResponse {
 }
 
 impl SequenceResponse {
-    pub(crate) fn ok(value: SequenceValue) -> Self {
-        SequenceResponse::Ok(Json(value), NO_STORE.into())
+    pub(crate) fn ok(position: Position) -> Self {
+        SequenceResponse::Ok(position, NO_STORE.into())
     }
 
     pub(crate) fn bad_request(problem: Problem) -> Self {

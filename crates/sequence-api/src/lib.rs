@@ -16,6 +16,7 @@
 //! | `api` | [`SequenceApi`], the routes (a `poem-openapi` API), and their answers: [`SequenceResponse`], [`SequenceValue`]; [`idempotency_key_rule`] |
 //! | `key` | the `Idempotency-Key` header, read from its raw bytes and refused (`400`) when the store cannot use it (private) |
 //! | `pair` | the current Fibonacci pair in decimal limbs, beside the store: a step is an addition, a value is rendered once (private) |
+//! | `position` | [`Position`]: a position's JSON answer, rendered once per index and answered as it is, with [`SequenceValue`]'s schema |
 //! | `problems` | the problem document of each error, and the examples of the OpenAPI document (private) |
 //! | `with_sequence` | [`WithSequence`], which serves another API and the sequence's routes as one [`MathApi`](mathapi_http::MathApi), and [`WithSequenceArgs`], the command line of such a service |
 //!
@@ -39,6 +40,7 @@ mod args;
 mod health;
 mod key;
 mod pair;
+mod position;
 mod problems;
 mod sequence;
 mod with_sequence;
@@ -46,6 +48,7 @@ mod with_sequence;
 pub use api::{SequenceApi, SequenceResponse, SequenceValue, idempotency_key_rule};
 pub use args::{Backend, HARD_MAX_INDEX, SequenceArgs};
 pub use mathapi_sequence::{OpenError, Operation, SyncHook};
+pub use position::Position;
 pub use sequence::{CHEAP_MAX_INDEX, Sequence};
 pub use with_sequence::{WithSequence, WithSequenceArgs};
 

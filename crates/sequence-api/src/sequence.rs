@@ -29,7 +29,8 @@ use opentelemetry::metrics::{Counter, Gauge};
 
 use crate::health::Health;
 use crate::pair::Pair;
-use crate::{SequenceArgs, SequenceResponse, SequenceValue, problems};
+use crate::position::Position;
+use crate::{SequenceArgs, SequenceResponse, problems};
 
 /// Commits are fsyncs or Redis round trips: tens of microseconds to tens of milliseconds.
 const COMMIT_BUCKETS: [f64; 16] = [
@@ -157,8 +158,8 @@ impl Sequence {
         match result {
             Ok(index) => {
                 self.index.record(index, &[]);
-                match self.value_of(index, operation.changes_state()).await {
-                    Ok(value) => SequenceResponse::ok(SequenceValue { index, value }),
+                match self.position_of(index, operation.changes_state()).await {
+                    Ok(position) => SequenceResponse::ok(position),
                     Err(shed) => Self::overloaded(shed),
                 }
             }
@@ -166,15 +167,15 @@ impl Sequence {
         }
     }
 
-    /// F(`index`) in decimal, from the pair beside the store: inline up to
+    /// The answer of F(`index`), from the pair beside the store: inline up to
     /// [`CHEAP_MAX_INDEX`], else on the compute pool. The pool may shed a read (`503`,
     /// nothing was changed); a change is already durable, so its answer is made inline
     /// rather than refused (a `503` would tell the client it was not applied).
-    async fn value_of(&self, index: u64, changed: bool) -> Result<String, Shed> {
+    async fn position_of(&self, index: u64, changed: bool) -> Result<Position, Shed> {
         let cost = Cost::by_size(index, CHEAP_MAX_INDEX);
         let pair = Arc::clone(&self.pair);
-        match mathapi_http::compute_within_limit(cost, move || value_at(&pair, index)).await {
-            Err(_) if changed => Ok(value_at(&self.pair, index)),
+        match mathapi_http::compute_within_limit(cost, move || position_at(&pair, index)).await {
+            Err(_) if changed => Ok(position_at(&self.pair, index)),
             result => result,
         }
     }
@@ -268,14 +269,14 @@ impl Sequence {
     }
 }
 
-/// F(`index`) from the shared pair. A panic while the pair moved leaves it unknown: it
-/// starts again from F(0).
-fn value_at(pair: &Mutex<Pair>, index: u64) -> String {
+/// The answer of F(`index`) from the shared pair. A panic while the pair moved leaves it
+/// unknown: it starts again from F(0).
+fn position_at(pair: &Mutex<Pair>, index: u64) -> Position {
     let mut guard = pair.lock().unwrap_or_else(|poisoned| {
         pair.clear_poison();
         let mut guard = poisoned.into_inner();
         *guard = Pair::default();
         guard
     });
-    guard.value_at(index)
+    guard.position_at(index)
 }

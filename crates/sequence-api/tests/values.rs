@@ -132,16 +132,16 @@ async fn large_values_are_made_under_the_compute_limit() {
     }
     // A step is durable before its value is made: it is answered all the same.
     match limit.scope(sequence.run(Operation::Next, None)).await {
-        SequenceResponse::Ok(value, _) => {
-            assert_eq!(value.0.index, above + 1);
-            assert_eq!(value.0.value, fibonacci(above + 1).to_string());
+        SequenceResponse::Ok(position, _) => {
+            assert_eq!(position.index(), above + 1);
+            assert_eq!(position.value(), fibonacci(above + 1).to_string());
         }
         other => panic!("a durable step was not answered: {other:?}"),
     }
     release.send(()).unwrap();
     holder.await.unwrap().unwrap();
     match limit.scope(sequence.run(Operation::Current, None)).await {
-        SequenceResponse::Ok(value, _) => assert_eq!(value.0.index, above + 1),
+        SequenceResponse::Ok(position, _) => assert_eq!(position.index(), above + 1),
         other => panic!("{other:?}"),
     }
 }
