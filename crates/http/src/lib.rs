@@ -24,12 +24,14 @@
 //! | [`request_id`] | which client request ids are kept, and new ones |
 //! | `request_log` | what a handler tells the request's log line (function, timings, …) |
 //! | `render_cache` | rendered math answers kept under a byte budget ([`RenderCache`]) |
+//! | `cache_events` | the render cache's hits, misses and evictions per function, counted for `/metrics` |
 //! | `cors` | cross-origin access: math routes public, stepper writes same-origin ([`MathCors`]) |
 //! | `unparsed` | the answer to a request the HTTP/1.1 parser refused ([`refuse_unparsed`]) |
 
 mod api;
 mod app;
 mod arguments;
+mod cache_events;
 mod call;
 mod cors;
 mod docs;

@@ -12,13 +12,13 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use opentelemetry::metrics::Counter;
-use opentelemetry::{Key, KeyValue};
 use poem::http::{HeaderMap, HeaderValue};
 use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, Weighter};
 
 use mathapi_telemetry::Metrics;
+
+use crate::cache_events::{CacheEvent, CacheEvents};
 
 /// The default budget: about a hundred answers at the hard caps (20–36 KB each).
 pub const DEFAULT_RENDER_CACHE_BYTES: u64 = 4 * 1024 * 1024;
@@ -92,25 +92,15 @@ impl Weighter<String, Arc<Rendered>> for ByteWeighter {
 /// Counts what leaves the cache (evicted, or too heavy to be admitted).
 #[derive(Clone)]
 struct CountEvictions {
-    events: Counter<u64>,
+    events: Arc<CacheEvents>,
 }
 
 impl Lifecycle<String, Arc<Rendered>> for CountEvictions {
     type RequestState = ();
 
     fn on_evict(&self, _: &mut (), _: String, value: Arc<Rendered>) {
-        self.events.add(1, &event_labels(value.function, "evicted"));
+        self.events.count(value.function, CacheEvent::Evicted);
     }
-}
-
-const FUNCTION: Key = Key::from_static_str("function");
-const EVENT: Key = Key::from_static_str("event");
-
-fn event_labels(function: &'static str, event: &'static str) -> [KeyValue; 2] {
-    [
-        KeyValue::new(FUNCTION, function),
-        KeyValue::new(EVENT, event),
-    ]
 }
 
 type Store = Cache<String, Arc<Rendered>, ByteWeighter, std::hash::RandomState, CountEvictions>;
@@ -119,17 +109,20 @@ type Store = Cache<String, Arc<Rendered>, ByteWeighter, std::hash::RandomState, 
 #[derive(Clone)]
 pub struct RenderCache {
     store: Option<Arc<Store>>,
-    events: Counter<u64>,
+    events: Arc<CacheEvents>,
 }
 
 impl RenderCache {
     /// A cache of at most `budget` bytes (`0`: off), counted in `metrics` as
     /// `mathapi_render_cache_events_total{function,event}` and `mathapi_render_cache_bytes`.
     pub fn new(budget: u64, metrics: &Metrics) -> Self {
-        let events = metrics
+        let events = Arc::new(CacheEvents::default());
+        let observed = events.clone();
+        metrics
             .meter()
-            .u64_counter("mathapi.render_cache.events")
+            .u64_observable_counter("mathapi.render_cache.events")
             .with_description("Render cache lookups and evictions: event is hit, miss or evicted.")
+            .with_callback(move |counter| observed.observe(counter))
             .build();
         let store = (budget > 0).then(|| {
             let lifecycle = CountEvictions {
@@ -173,8 +166,12 @@ impl RenderCache {
 
     /// Counts a lookup that found an answer (`hit`) or will compute one (`miss`).
     pub fn count(&self, function: &'static str, hit: bool) {
-        let event = if hit { "hit" } else { "miss" };
-        self.events.add(1, &event_labels(function, event));
+        let event = if hit {
+            CacheEvent::Hit
+        } else {
+            CacheEvent::Miss
+        };
+        self.events.count(function, event);
     }
 
     /// Keeps `rendered` for `path` (when the cache is on and the path is short).

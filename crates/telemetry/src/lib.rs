@@ -19,6 +19,7 @@
 
 mod bunyan;
 pub mod fields;
+mod in_flight;
 mod log_sink;
 mod logging;
 mod metrics;

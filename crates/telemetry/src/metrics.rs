@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _, UpDownCounter};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::{Key, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -15,6 +15,7 @@ use poem::http::Method;
 use prometheus::{Encoder, TextEncoder};
 
 use super::VERSION;
+use super::in_flight::InFlight;
 use super::logging::TelemetryError;
 
 /// Boundaries of `http.server.request.duration`, seconds. The semantic-convention default
@@ -73,7 +74,7 @@ struct Instruments {
     _provider: SdkMeterProvider,
     meter: Meter,
     request_duration: Histogram<f64>,
-    active_requests: UpDownCounter<i64>,
+    active_requests: Arc<InFlight>,
     computation_duration: Histogram<f64>,
     rejected_inputs: Counter<u64>,
     injected_faults: Counter<u64>,
@@ -114,9 +115,16 @@ impl Metrics {
             .with_description("Duration of HTTP server requests.")
             .with_boundaries(HTTP_DURATION_BUCKETS.to_vec())
             .build();
-        let active_requests = meter
-            .i64_up_down_counter("http.server.active_requests")
+        let active_requests = Arc::new(InFlight::default());
+        let in_flight = active_requests.clone();
+        meter
+            .i64_observable_up_down_counter("http.server.active_requests")
             .with_description("Number of active HTTP server requests.")
+            .with_callback(move |observer| {
+                for (method, count) in in_flight.counts() {
+                    observer.observe(count, &[KeyValue::new(METHOD, method)]);
+                }
+            })
             .build();
         let computation_duration = meter
             .f64_histogram("mathapi.computation.duration")
@@ -179,9 +187,7 @@ impl Metrics {
 
     /// A request has started; `method` is a [`method_label`].
     pub fn request_started(&self, method: &'static str) {
-        self.inner
-            .active_requests
-            .add(1, &[KeyValue::new(METHOD, method)]);
+        self.inner.active_requests.start(method);
     }
 
     /// A request has been answered. `route` is the published template, `None` when no route
@@ -193,10 +199,8 @@ impl Metrics {
         status: u16,
         duration: Duration,
     ) {
+        self.inner.active_requests.finish(method);
         let method = KeyValue::new(METHOD, method);
-        self.inner
-            .active_requests
-            .add(-1, std::slice::from_ref(&method));
         let status = KeyValue::new(STATUS, i64::from(status));
         let duration = duration.as_secs_f64();
         match route {
