@@ -9,16 +9,18 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-/// Every value of [`method_label`](crate::method_label), in slot order.
-const METHODS: [&str; 10] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER",
-];
+use poem::http::Method;
+
+use crate::metrics::{OTHER_METHOD, STANDARD_METHODS};
+
+/// One slot per standard method, then one for every other method.
+const SLOTS: usize = STANDARD_METHODS.len() + 1;
 
 /// Requests in flight, one counter per method.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    counts: [AtomicI64; METHODS.len()],
-    seen: [AtomicBool; METHODS.len()],
+    counts: [AtomicI64; SLOTS],
+    seen: [AtomicBool; SLOTS],
 }
 
 impl InFlight {
@@ -36,20 +38,25 @@ impl InFlight {
 
     /// Each method a request has started with, and how many of those are in flight now.
     pub(crate) fn counts(&self) -> impl Iterator<Item = (&'static str, i64)> + '_ {
-        METHODS
-            .iter()
-            .zip(self.counts.iter().zip(&self.seen))
-            .filter(|(_, (_, seen))| seen.load(Ordering::Relaxed))
-            .map(|(method, (count, _))| (*method, count.load(Ordering::Relaxed)))
+        (0..SLOTS)
+            .filter(|&slot| self.seen[slot].load(Ordering::Relaxed))
+            .map(|slot| (label(slot), self.counts[slot].load(Ordering::Relaxed)))
     }
 }
 
-/// The slot of `method`; anything outside the set counts as `_OTHER`.
+/// The slot of the label `method`; anything else counts as the other methods'.
 fn slot(method: &str) -> usize {
-    METHODS
+    STANDARD_METHODS
         .iter()
-        .position(|m| *m == method)
-        .unwrap_or(METHODS.len() - 1)
+        .position(|standard| standard.as_str() == method)
+        .unwrap_or(SLOTS - 1)
+}
+
+/// The label of `slot`'s requests.
+fn label(slot: usize) -> &'static str {
+    STANDARD_METHODS
+        .get(slot)
+        .map_or(OTHER_METHOD, Method::as_str)
 }
 
 #[cfg(test)]
@@ -74,8 +81,9 @@ mod tests {
         ];
         let labels: Vec<&str> = methods.iter().map(method_label).collect();
         let slots: Vec<usize> = labels.iter().map(|label| slot(label)).collect();
-        assert_eq!(slots, (0..METHODS.len()).collect::<Vec<_>>());
-        assert_eq!(labels, METHODS);
+        assert_eq!(slots, (0..SLOTS).collect::<Vec<_>>());
+        assert_eq!(labels, (0..SLOTS).map(label).collect::<Vec<_>>());
+        assert_eq!((labels[0], labels[SLOTS - 1]), ("GET", "_OTHER"));
     }
 
     #[test]

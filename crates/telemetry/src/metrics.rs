@@ -35,22 +35,30 @@ const REASON: Key = Key::from_static_str("reason");
 const KIND: Key = Key::from_static_str("kind");
 const OUTCOME: Key = Key::from_static_str("outcome");
 
+/// The methods [`method_label`] names as they are; every other method is [`OTHER_METHOD`].
+pub(crate) static STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::PATCH,
+];
+
+/// The label of a method outside [`STANDARD_METHODS`].
+pub(crate) const OTHER_METHOD: &str = "_OTHER";
+
 /// The `http.request.method` value: the method itself when it is one of the standard ones,
 /// `_OTHER` otherwise (as the HTTP semantic conventions say), so made-up methods cannot add
 /// series or log values.
 pub fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::CONNECT => "CONNECT",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::PATCH => "PATCH",
-        _ => "_OTHER",
-    }
+    STANDARD_METHODS
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or(OTHER_METHOD, Method::as_str)
 }
 
 /// Computations mostly take microseconds: the HTTP buckets would put them all in one.

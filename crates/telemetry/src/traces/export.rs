@@ -172,9 +172,7 @@ impl ExportClient {
             inner: opentelemetry_http::hyper::HyperClient::with_default_connector(timeout, None),
         })
     }
-}
 
-impl ExportClient {
     /// Waits `pause` on the client's runtime (the exporter's own thread has no timer: the
     /// timer is made inside the task).
     pub async fn sleep(&self, pause: Duration) {

@@ -317,6 +317,18 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(30);
 
+    /// One span exported to a collector answering as `answers` say: the export's result and
+    /// how many requests the collector received.
+    fn export_one(
+        answers: &[(u16, Option<&'static str>)],
+        timeout: Duration,
+    ) -> (OTelSdkResult, usize) {
+        let (runtime, exporter, script) = collector(answers, timeout);
+        let result = runtime.block_on(exporter.export(vec![span("GET /")]));
+        let received = script.lock().unwrap().received.len();
+        (result, received)
+    }
+
     #[test]
     fn a_batch_is_posted_as_protobuf_with_the_resource_and_the_headers() {
         let (runtime, exporter, script) = collector(&[(200, None)], LONG);
@@ -359,9 +371,7 @@ mod tests {
             (503, 2),
             (504, 2),
         ] {
-            let (runtime, exporter, script) = collector(&[(status, None), (202, None)], LONG);
-            let result = runtime.block_on(exporter.export(vec![span("GET /")]));
-            let received = script.lock().unwrap().received.len();
+            let (result, received) = export_one(&[(status, None), (202, None)], LONG);
             assert_eq!(received, attempts, "{status}");
             match attempts {
                 1 => {
@@ -375,23 +385,19 @@ mod tests {
 
     #[test]
     fn a_collector_that_keeps_failing_gets_three_retries() {
-        let (runtime, exporter, script) = collector(&[(503, None)], LONG);
-        let error = runtime
-            .block_on(exporter.export(vec![span("GET /")]))
-            .unwrap_err();
+        let (result, received) = export_one(&[(503, None)], LONG);
+        let error = result.unwrap_err();
         assert!(error.to_string().contains("status code: 503"), "{error}");
-        assert_eq!(script.lock().unwrap().received.len(), 4);
+        assert_eq!(received, 4);
     }
 
     #[test]
     fn no_retry_waits_past_the_export_timeout() {
         // The collector asks for 20 s; the export may take 1 s: it fails at once.
-        let (runtime, exporter, script) = collector(&[(429, Some("20"))], Duration::from_secs(1));
-        let error = runtime
-            .block_on(exporter.export(vec![span("GET /")]))
-            .unwrap_err();
+        let (result, received) = export_one(&[(429, Some("20"))], Duration::from_secs(1));
+        let error = result.unwrap_err();
         assert!(error.to_string().contains("status code: 429"), "{error}");
-        assert_eq!(script.lock().unwrap().received.len(), 1);
+        assert_eq!(received, 1);
     }
 
     #[test]

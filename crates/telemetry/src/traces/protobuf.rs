@@ -218,31 +218,35 @@ fn any_value_len(value: &Value) -> usize {
 /// The `values` of an `ArrayValue`, each an `AnyValue`.
 fn array_values(buf: &mut Vec<u8>, array: &Array) {
     match array {
-        Array::Bool(values) => {
-            for b in values {
-                length_delimited_key(buf, 1, BOOL_VALUE_LEN);
-                bool_value(buf, *b);
-            }
-        }
-        Array::I64(values) => {
-            for i in values {
-                length_delimited_key(buf, 1, int_value_len(*i));
-                int_value(buf, *i);
-            }
-        }
-        Array::F64(values) => {
-            for f in values {
-                length_delimited_key(buf, 1, DOUBLE_VALUE_LEN);
-                double_value(buf, *f);
-            }
-        }
-        Array::String(values) => {
-            for s in values {
-                length_delimited_key(buf, 1, string_value_len(s.as_str()));
-                string_value(buf, s.as_str());
-            }
-        }
+        Array::Bool(values) => items(buf, values.iter().copied(), |_| BOOL_VALUE_LEN, bool_value),
+        Array::I64(values) => items(buf, values.iter().copied(), int_value_len, int_value),
+        Array::F64(values) => items(
+            buf,
+            values.iter().copied(),
+            |_| DOUBLE_VALUE_LEN,
+            double_value,
+        ),
+        Array::String(values) => items(
+            buf,
+            values.iter().map(|s| s.as_str()),
+            string_value_len,
+            string_value,
+        ),
         _ => {}
+    }
+}
+
+/// Each of `values` as an `AnyValue` of an `ArrayValue` (field 1): its length `len`, then
+/// its fields as `write` writes them.
+fn items<T: Copy>(
+    buf: &mut Vec<u8>,
+    values: impl Iterator<Item = T>,
+    len: impl Fn(T) -> usize,
+    write: impl Fn(&mut Vec<u8>, T),
+) {
+    for value in values {
+        length_delimited_key(buf, 1, len(value));
+        write(buf, value);
     }
 }
 
